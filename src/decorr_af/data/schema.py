@@ -1,0 +1,94 @@
+"""Branch naming shared by the generator and the readers.
+
+Generated files follow ATLAS DAOD_PHYSLITE conventions: one TTree
+``CollectionTree``, branches ``<Collection>AuxDyn.<field>``, energies in MeV.
+The flat tables returned by :func:`decorr_af.data.photon_table` use the short
+field names below and **GeV** for every energy-like column.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DIPHOTON_EVENT_FEATURES",
+    "EVENTINFO",
+    "ISOLATION",
+    "KINEMATICS",
+    "MEV_COLUMNS",
+    "PHOTON_COLLECTION",
+    "RNTUPLE_NAME",
+    "SHOWER_SHAPES",
+    "TREE_NAME",
+    "TRUTH",
+    "TRUTH_TYPE",
+    "branch",
+]
+
+TREE_NAME = "CollectionTree"
+RNTUPLE_NAME = "EventData"
+PHOTON_COLLECTION = "AnalysisPhotons"
+JET_COLLECTION = "AnalysisJets"
+ELECTRON_COLLECTION = "AnalysisElectrons"
+MUON_COLLECTION = "AnalysisMuons"
+EVENTINFO = "EventInfo"
+
+#: photon kinematics; pt is built from the *uncalibrated* cluster energy E_raw
+KINEMATICS = ("pt", "eta", "phi", "m")
+#: calorimeter shower shapes (absent from real PHYSLITE except f1)
+SHOWER_SHAPES = (
+    "Reta",
+    "Rphi",
+    "weta2",
+    "weta1",
+    "wtots1",
+    "fracs1",
+    "DeltaE",
+    "Eratio",
+    "f1",
+    "Rhad",
+)
+ISOLATION = ("topoetcone20", "topoetcone40", "ptcone20")
+#: conversionType: 0 unconverted, 1..5 converted (ATLAS xAOD::EgammaParameters)
+CONVERSION = ("conversionType",)
+#: truth information (MCTruthClassifier codes); written for MC and toy data alike
+TRUTH = ("truthType", "truthOrigin", "truth_e")
+EVENT_FIELDS = (
+    "averageInteractionsPerCrossing",
+    "eventNumber",
+    "runNumber",
+    "mcChannelNumber",
+    "mcEventWeight",
+)
+
+#: MCTruthClassifier particle types used by the toy
+TRUTH_TYPE = {"IsoPhoton": 14, "BkgPhoton": 16, "Hadron": 17}
+#: MCTruthClassifier origins used by the toy
+TRUTH_ORIGIN = {"PromptPhot": 38, "PiZero": 42, "EtaMeson": 39, "LightMeson": 23}
+
+#: columns stored in MeV in files, converted to GeV in flat tables
+MEV_COLUMNS = ("pt", "m", "truth_e", "DeltaE", "topoetcone20", "topoetcone40", "ptcone20")
+
+#: mcChannelNumber of the diphoton toy processes
+DIPHOTON_CHANNELS = {"ttH_yy": 346525, "yy_continuum": 364352}
+#: per-event features of the diphoton flat table (GeV)
+DIPHOTON_EVENT_FEATURES = (
+    "myy",
+    "pt_yy",
+    "abs_deta_yy",
+    "abs_costheta_star",
+    "pt1_over_myy",
+    "pt2_over_myy",
+    "n_jets",
+    "n_bjets",
+    "ht",
+    "lead_jet_pt",
+    "n_leptons",
+)
+
+
+def branch(collection: str, field: str, *, rntuple: bool = False) -> str:
+    """Return the PHYSLITE branch name, e.g. ``AnalysisPhotonsAuxDyn.pt``.
+
+    RNTuple files use ``:`` instead of ``.`` between collection and field.
+    """
+    sep = ":" if rntuple else "."
+    return f"{collection}AuxDyn{sep}{field}"

@@ -1,0 +1,454 @@
+"""Shared pieces of the physics workflows: typed configs and saveable results.
+
+A workflow run is fully described by its :class:`WorkflowConfig` (YAML) plus a
+seed; its :class:`RunResult` is written to one directory:
+
+``result.json``   workflow, config, seed, strength, metrics, tables, info, models
+``arrays.npz``    per-event arrays (scores, responses, ...), loaded without pickle
+``hists.json``    ``hist`` histograms (axes, values, variances)
+``models/``       trained models (JSON metadata + weights / xgboost JSON)
+
+:meth:`RunResult.save` writes into a temporary sibling directory and renames it,
+so a directory either holds a complete result or does not exist.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import shutil
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import yaml
+
+from decorr_af._version import __version__
+from decorr_af.errors import ConfigError, InputFileError
+
+__all__ = ["RunResult", "WorkflowConfig", "hist_from_dict", "hist_to_dict"]
+
+RESULT_FILE = "result.json"
+ARRAYS_FILE = "arrays.npz"
+HISTS_FILE = "hists.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkflowConfig:
+    """Base class of workflow configurations (frozen, validated dataclasses).
+
+    Subclasses declare their fields with defaults and may override
+    :meth:`validate`. Values coming from YAML/CLI are coerced to the declared
+    types (lists to tuples, ints to floats); unknown keys raise
+    :class:`~decorr_af.errors.ConfigError` naming the key.
+    """
+
+    workflow: ClassVar[str] = "base"
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            object.__setattr__(self, f.name, _coerce(value, hints.get(f.name), f.name))
+        self.validate()
+
+    def validate(self) -> None:
+        """Check field values; raise ConfigError naming the bad field."""
+
+    # -- conversions -------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-Python (YAML/JSON-able) representation."""
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None = None, **overrides: Any) -> WorkflowConfig:
+        """Build and validate a config from a mapping (e.g. parsed YAML).
+
+        Keys may be dotted (``"model.hidden"``) to set an entry of a dict field.
+        """
+        merged = cls().to_dict() if not data else {**cls().to_dict()}
+        for key, value in {**dict(data or {}), **overrides}.items():
+            _set_dotted(merged, key, value, cls)
+        return cls(**merged)
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike[str]) -> WorkflowConfig:
+        """Read a config from a YAML file (``yaml.safe_load``)."""
+        path = Path(path)
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except FileNotFoundError as err:
+            raise InputFileError(f"config file {path} does not exist") from err
+        except yaml.YAMLError as err:
+            raise ConfigError(f"config file {path} is not valid YAML: {err}") from err
+        if not isinstance(data, dict):
+            raise ConfigError(f"config file {path} must hold a mapping, got {type(data).__name__}")
+        data.pop("workflow", None)
+        return cls.from_dict(data)
+
+    def to_yaml(self, path: str | os.PathLike[str] | None = None) -> str:
+        """Return (and optionally write) the YAML text of this config."""
+        text = yaml.safe_dump({"workflow": self.workflow, **self.to_dict()}, sort_keys=False)
+        if path is not None:
+            Path(path).write_text(text)
+        return text
+
+    def replace(self, **changes: Any) -> WorkflowConfig:
+        """Validated copy with some fields changed (dotted keys allowed)."""
+        return type(self).from_dict(self.to_dict(), **changes)
+
+
+def _set_dotted(target: dict[str, Any], key: str, value: Any, cls: type) -> None:
+    head, _, rest = key.partition(".")
+    if head not in target:
+        allowed = ", ".join(sorted(target))
+        raise ConfigError(f"{cls.__name__}: unknown parameter '{head}' (allowed: {allowed})")
+    if rest:
+        if not isinstance(target[head], dict):
+            raise ConfigError(
+                f"{cls.__name__}: parameter '{head}' is not a mapping, cannot set '{key}'"
+            )
+        target[head] = {**target[head], rest: value}
+    else:
+        target[head] = value
+
+
+def _coerce(value: Any, hint: Any, name: str) -> Any:
+    """Coerce YAML values to the annotated type; raise ConfigError naming ``name``."""
+    if hint is None or value is None:
+        return value
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(value, arg, name)
+            except ConfigError as err:
+                errors.append(str(err))
+        raise ConfigError(errors[0] if errors else f"parameter '{name}': bad value {value!r}")
+    if origin is tuple:
+        if isinstance(value, str) or not isinstance(value, (list, tuple)):
+            raise ConfigError(f"parameter '{name}' must be a list, got {value!r}")
+        inner = args[0] if args else None
+        return tuple(_coerce(v, inner, name) for v in value)
+    if origin is dict or hint is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"parameter '{name}' must be a mapping, got {value!r}")
+        return dict(value)
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"parameter '{name}' must be a number, got {value!r}")
+        return float(value)
+    if hint is int:
+        if isinstance(value, bool) or (
+            not isinstance(value, (int, np.integer))
+            and not (isinstance(value, float) and value.is_integer())
+        ):
+            raise ConfigError(f"parameter '{name}' must be an integer, got {value!r}")
+        return int(value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"parameter '{name}' must be true or false, got {value!r}")
+        return value
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"parameter '{name}' must be a string, got {value!r}")
+        return value
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+# -- hist (de)serialisation ------------------------------------------------
+def hist_to_dict(h: Any) -> dict[str, Any]:
+    """JSON-able description of a ``hist.Hist`` (Regular/Variable/Integer/Category axes)."""
+    import hist
+
+    axes = []
+    for ax in h.axes:
+        base = {"name": ax.name, "label": ax.__dict__.get("label") or None}
+        if isinstance(ax, hist.axis.Regular):
+            lo, hi = float(ax.edges[0]), float(ax.edges[-1])
+            axes.append(
+                {
+                    **base,
+                    "type": "regular",
+                    "bins": ax.size,
+                    "start": lo,
+                    "stop": hi,
+                    "underflow": ax.traits.underflow,
+                    "overflow": ax.traits.overflow,
+                }
+            )
+        elif isinstance(ax, hist.axis.Variable):
+            axes.append(
+                {
+                    **base,
+                    "type": "variable",
+                    "edges": ax.edges.tolist(),
+                    "underflow": ax.traits.underflow,
+                    "overflow": ax.traits.overflow,
+                }
+            )
+        elif isinstance(ax, hist.axis.Integer):
+            axes.append(
+                {
+                    **base,
+                    "type": "integer",
+                    "start": int(ax.edges[0]),
+                    "stop": int(ax.edges[-1]),
+                    "underflow": ax.traits.underflow,
+                    "overflow": ax.traits.overflow,
+                }
+            )
+        elif isinstance(ax, hist.axis.StrCategory):
+            axes.append(
+                {**base, "type": "strcategory", "categories": list(ax), "growth": ax.traits.growth}
+            )
+        elif isinstance(ax, hist.axis.IntCategory):
+            axes.append(
+                {
+                    **base,
+                    "type": "intcategory",
+                    "categories": [int(c) for c in ax],
+                    "growth": ax.traits.growth,
+                }
+            )
+        else:  # pragma: no cover - other axes are not used by decorr_af
+            raise ConfigError(f"cannot serialise histogram axis of type {type(ax).__name__}")
+    weighted = h.storage_type is hist.storage.Weight
+    view = h.view(flow=True)
+    out: dict[str, Any] = {"axes": axes, "storage": "weight" if weighted else "double"}
+    if weighted:
+        out["values"] = np.asarray(view["value"]).tolist()
+        out["variances"] = np.asarray(view["variance"]).tolist()
+    else:
+        out["values"] = np.asarray(view).tolist()
+    return out
+
+
+def hist_from_dict(data: Mapping[str, Any]) -> Any:
+    """Inverse of :func:`hist_to_dict`."""
+    import hist
+
+    axes = []
+    for a in data["axes"]:
+        kw = {"name": a["name"]}
+        if a.get("label") is not None:
+            kw["label"] = a["label"]
+        if a["type"] == "regular":
+            axes.append(
+                hist.axis.Regular(
+                    a["bins"],
+                    a["start"],
+                    a["stop"],
+                    underflow=a["underflow"],
+                    overflow=a["overflow"],
+                    **kw,
+                )
+            )
+        elif a["type"] == "variable":
+            axes.append(
+                hist.axis.Variable(
+                    a["edges"], underflow=a["underflow"], overflow=a["overflow"], **kw
+                )
+            )
+        elif a["type"] == "integer":
+            axes.append(
+                hist.axis.Integer(
+                    a["start"], a["stop"], underflow=a["underflow"], overflow=a["overflow"], **kw
+                )
+            )
+        elif a["type"] == "strcategory":
+            axes.append(hist.axis.StrCategory(a["categories"], growth=a["growth"], **kw))
+        elif a["type"] == "intcategory":
+            axes.append(hist.axis.IntCategory(a["categories"], growth=a["growth"], **kw))
+        else:
+            raise ConfigError(f"unknown histogram axis type {a['type']!r}")
+    weighted = data["storage"] == "weight"
+    h = hist.Hist(*axes, storage=hist.storage.Weight() if weighted else hist.storage.Double())
+    view = h.view(flow=True)
+    if weighted:
+        view["value"] = np.asarray(data["values"])
+        view["variance"] = np.asarray(data["variances"])
+    else:
+        view[...] = np.asarray(data["values"])
+    return h
+
+
+# -- results ---------------------------------------------------------------
+def _json_float(x: Any) -> Any:
+    """Floats for JSON: NaN/inf become strings so the file stays strict JSON."""
+    if isinstance(x, (float, np.floating)):
+        x = float(x)
+        if math.isfinite(x):
+            return x
+        return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    return x
+
+
+def _from_json_float(x: Any) -> Any:
+    return float(x) if x in ("nan", "inf", "-inf") else x
+
+
+@dataclasses.dataclass
+class RunResult:
+    """Everything one workflow run produced.
+
+    Attributes
+    ----------
+    workflow, config, seed, strength
+        What was run (``config`` is the plain dict of the workflow config).
+    metrics
+        Flat mapping ``name -> float`` (e.g. ``"disco_mlp.r50"``).
+    arrays
+        Named numpy arrays (scores, responses, labels, ...).
+    hists
+        Named ``hist.Hist`` objects.
+    tables
+        Named pandas DataFrames (e.g. binned response), stored as JSON records.
+    info
+        Free-form JSON-able information (timings, versions, notes).
+    estimators
+        Trained models in memory (not serialised directly: :meth:`save` calls
+        each model's own ``save``); after :meth:`load` use :meth:`load_model`.
+    models
+        Relative paths of saved models inside the result directory.
+    """
+
+    workflow: str
+    config: dict[str, Any]
+    seed: int
+    strength: float | None = None
+    metrics: dict[str, float] = dataclasses.field(default_factory=dict)
+    arrays: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    hists: dict[str, Any] = dataclasses.field(default_factory=dict)
+    tables: dict[str, Any] = dataclasses.field(default_factory=dict)
+    info: dict[str, Any] = dataclasses.field(default_factory=dict)
+    estimators: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
+    models: dict[str, str] = dataclasses.field(default_factory=dict)
+    directory: Path | None = None
+
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Write the result atomically to ``directory`` (replacing an old one)."""
+        directory = Path(directory)
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        tmp = directory.with_name(f".{directory.name}.tmp-{os.getpid()}")
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir()
+        models = dict(self.models)
+        for name, est in self.estimators.items():
+            rel = f"models/{name}"
+            (tmp / "models").mkdir(exist_ok=True)
+            est.save(tmp / rel)
+            models[name] = rel
+        np.savez_compressed(tmp / ARRAYS_FILE, **{k: np.asarray(v) for k, v in self.arrays.items()})
+        (tmp / HISTS_FILE).write_text(
+            json.dumps({k: hist_to_dict(h) for k, h in self.hists.items()})
+        )
+        payload = {
+            "workflow": self.workflow,
+            "decorr_af_version": __version__,
+            "config": self.config,
+            "seed": int(self.seed),
+            "strength": _json_float(self.strength),
+            "metrics": {k: _json_float(v) for k, v in self.metrics.items()},
+            "tables": {k: _table_to_json(v) for k, v in self.tables.items()},
+            "info": self.info,
+            "models": models,
+        }
+        # result.json is written last: its presence marks a complete directory
+        (tmp / RESULT_FILE).write_text(json.dumps(payload, indent=1, default=_json_float))
+        if directory.exists():
+            shutil.rmtree(directory)
+        os.replace(tmp, directory)
+        self.models = models
+        self.directory = directory
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> RunResult:
+        """Read a result directory; raise InputFileError naming a missing/corrupt file."""
+        directory = Path(directory)
+        path = directory / RESULT_FILE
+        try:
+            payload = json.loads(path.read_text())
+        except FileNotFoundError as err:
+            raise InputFileError(f"{path}: missing (incomplete or not a result directory)") from err
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise InputFileError(f"{path}: corrupt JSON ({err})") from err
+        try:
+            with np.load(directory / ARRAYS_FILE, allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+        except (OSError, ValueError, EOFError) as err:
+            raise InputFileError(f"{directory / ARRAYS_FILE}: unreadable ({err})") from err
+        try:
+            hists = {
+                k: hist_from_dict(v)
+                for k, v in json.loads((directory / HISTS_FILE).read_text()).items()
+            }
+        except (OSError, ValueError, KeyError) as err:
+            raise InputFileError(f"{directory / HISTS_FILE}: unreadable ({err})") from err
+        try:
+            return cls(
+                workflow=payload["workflow"],
+                config=payload["config"],
+                seed=int(payload["seed"]),
+                strength=_from_json_float(payload["strength"]),
+                metrics={k: _from_json_float(v) for k, v in payload["metrics"].items()},
+                arrays=arrays,
+                hists=hists,
+                tables={k: _table_from_json(v) for k, v in payload.get("tables", {}).items()},
+                info=payload.get("info", {}),
+                models=payload.get("models", {}),
+                directory=directory,
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise InputFileError(f"{path}: incomplete result ({err})") from err
+
+    def load_model(self, name: str) -> Any:
+        """Load a saved model of this result (see :attr:`models`)."""
+        if name in self.estimators:
+            return self.estimators[name]
+        if self.directory is None or name not in self.models:
+            raise ConfigError(
+                f"model '{name}' not saved with this result (have: {sorted(self.models)})"
+            )
+        from decorr_af.models.io import load_model
+
+        return load_model(self.directory / self.models[name])
+
+
+def _table_to_json(df: Any) -> dict[str, Any]:
+    return {
+        "columns": [str(c) for c in df.columns],
+        "data": [[_json_float(v) for v in row] for row in df.itertuples(index=False)],
+    }
+
+
+def _table_from_json(data: Mapping[str, Any]) -> Any:
+    import pandas as pd
+
+    rows = [[_from_json_float(v) for v in row] for row in data["data"]]
+    return pd.DataFrame(rows, columns=data["columns"])

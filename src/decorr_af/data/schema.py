@@ -56,13 +56,17 @@ EVENT_FIELDS = (
     "eventNumber",
     "runNumber",
     "mcChannelNumber",
-    "mcEventWeight",
+    "mcEventWeights",
 )
+#: jet fields written by the diphoton toy (``isBTagged``: 0/1 flag, int8)
+JET_FIELDS = ("pt", "eta", "phi", "m", "isBTagged")
+#: lepton fields written by the diphoton toy
+LEPTON_FIELDS = ("pt", "eta", "phi", "m")
 
 #: MCTruthClassifier particle types used by the toy
 TRUTH_TYPE = {"IsoPhoton": 14, "BkgPhoton": 16, "Hadron": 17}
 #: MCTruthClassifier origins used by the toy
-TRUTH_ORIGIN = {"PromptPhot": 38, "PiZero": 42, "EtaMeson": 39, "LightMeson": 23}
+TRUTH_ORIGIN = {"PromptPhot": 38, "PiZero": 42, "EtaMeson": 39, "LightMeson": 23, "Higgs": 14}
 
 #: columns stored in MeV in files, converted to GeV in flat tables
 MEV_COLUMNS = ("pt", "m", "truth_e", "DeltaE", "topoetcone20", "topoetcone40", "ptcone20")

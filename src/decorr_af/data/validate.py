@@ -61,7 +61,7 @@ class FileInfo:
     tree
         Name of the TTree or RNTuple holding the events.
     rntuple
-        True for RNTuple files (branch separator ``:``), False for TTrees (``.``).
+        True for RNTuple event stores, False for TTrees.
     num_entries
         Number of events (always > 0).
     keys
@@ -76,8 +76,8 @@ class FileInfo:
 
     @property
     def sep(self) -> str:
-        """Separator between collection and field in branch names."""
-        return ":" if self.rntuple else "."
+        """Separator between collection and field: ``:`` (ATLAS RNTuple) or ``.``."""
+        return ":" if any("AuxDyn:" in k for k in self.keys) else "."
 
     def has(self, name: str) -> bool:
         """Whether ``name`` is a branch/field of the event store."""
@@ -194,9 +194,7 @@ def inspect_file(path: str | os.PathLike, *, tree: str | None = None) -> FileInf
                     f"RNTuple; trees in the file: {listing} (pass tree=... to choose one)"
                 )
         elif tree not in containers:
-            raise InputFileError(
-                f"{path} has no tree named '{tree}'; trees in the file: {listing}"
-            )
+            raise InputFileError(f"{path} has no tree named '{tree}'; trees in the file: {listing}")
         else:
             name = tree
         try:

@@ -30,114 +30,108 @@ Comput. Stat. Data Anal. 135, 15; Kasieczka & Shih (2020), DisCo Fever.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
-__all__ = ["dcov_terms", "grad_terms", "sort_and_rank"]
+__all__ = [
+    "dcov_terms",
+    "grad_terms",
+    "ratio_grad",
+    "ratio_value",
+    "value_and_grad",
+]
 
 
-def sort_and_rank(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Stable sort order of ``v`` and the 1-based dense rank of each element."""
-    order = np.argsort(v, kind="stable")
-    return order, _dense_rank(v, order)
-
-
-@njit(cache=True)
-def _dense_rank(v, order):
-    n = v.shape[0]
-    rank = np.empty(n, dtype=np.int64)
-    r = 0
-    prev = np.nan
-    for p in range(n):
-        i = order[p]
-        if p == 0 or v[i] != prev:
-            r += 1
-            prev = v[i]
-        rank[i] = r
-    return rank
+def _dense_rank_sorted(v_sorted: np.ndarray) -> np.ndarray:
+    """1-based dense ranks of an ascending array (equal values share a rank)."""
+    r = np.empty(v_sorted.shape[0], dtype=np.int64)
+    r[0] = 1
+    np.cumsum(v_sorted[1:] != v_sorted[:-1], out=r[1:])
+    r[1:] += 1
+    return r
 
 
 @njit(cache=True)
-def _row_sums(x, w, order):
-    """``r_k = sum_j w_j |x_k - x_j|`` from sorted prefix and suffix sums."""
-    n = x.shape[0]
+def _row_sums(xs, ws):
+    """``r_k = sum_j w_j |x_k - x_j|`` for ascending ``xs`` (prefix and suffix sums)."""
+    n = xs.shape[0]
     out = np.empty(n)
     pw = 0.0
     pwx = 0.0
-    for p in range(n):
-        k = order[p]
-        out[k] = x[k] * pw - pwx
-        pw += w[k]
-        pwx += w[k] * x[k]
+    for k in range(n):
+        out[k] = xs[k] * pw - pwx
+        pw += ws[k]
+        pwx += ws[k] * xs[k]
     sw = 0.0
     swx = 0.0
-    for p in range(n - 1, -1, -1):
-        k = order[p]
-        out[k] += swx - x[k] * sw
-        sw += w[k]
-        swx += w[k] * x[k]
+    for k in range(n - 1, -1, -1):
+        out[k] += swx - xs[k] * sw
+        sw += ws[k]
+        swx += ws[k] * xs[k]
     return out
 
 
 @njit(cache=True)
-def _signed_sums(x, v, order):
-    """``sum_{x_j < x_k} v_j - sum_{x_j > x_k} v_j`` for every k (ties excluded)."""
-    n = x.shape[0]
+def _signed_sums(xs, vs):
+    """``sum_{x_j < x_k} v_j - sum_{x_j > x_k} v_j`` for ascending ``xs`` (ties excluded)."""
+    n = xs.shape[0]
     out = np.empty(n)
     acc = 0.0
     p = 0
-    while p < n:  # forward over tie groups: strictly-less sums
+    while p < n:  # forward over tie groups: strictly-smaller sums
         q = p
-        while q + 1 < n and x[order[q + 1]] == x[order[p]]:
+        grp = vs[p]
+        while q + 1 < n and xs[q + 1] == xs[p]:
             q += 1
-        grp = 0.0
-        for t in range(p, q + 1):
-            out[order[t]] = acc
-            grp += v[order[t]]
+            grp += vs[q]
+        for k in range(p, q + 1):
+            out[k] = acc
         acc += grp
         p = q + 1
     acc = 0.0
     p = n - 1
-    while p >= 0:  # backward over tie groups: strictly-greater sums
+    while p >= 0:  # backward over tie groups: strictly-larger sums
         q = p
-        while q - 1 >= 0 and x[order[q - 1]] == x[order[p]]:
+        grp = vs[p]
+        while q - 1 >= 0 and xs[q - 1] == xs[p]:
             q -= 1
-        grp = 0.0
-        for t in range(q, p + 1):
-            out[order[t]] -= acc
-            grp += v[order[t]]
+            grp += vs[q]
+        for k in range(q, p + 1):
+            out[k] -= acc
         acc += grp
         p = q - 1
     return out
 
 
 @njit(cache=True)
-def _cross_pass(x, y, w, order, yrank, nrank, reverse, with_q):
-    """One Fenwick pass in x order over the y-ranks.
+def _cross_pass(xs, ys, ws, yrank, nrank, reverse, with_q):
+    """One Fenwick-tree pass over ascending ``xs`` (descending if ``reverse``).
 
     For every k, over the j with ``x_j`` strictly before ``x_k`` in the pass
-    direction (strictly smaller x, or strictly larger if ``reverse``)::
+    direction, with ``ys``/``ws``/``yrank`` aligned to ``xs``::
 
         P_k = sum_j w_j |y_k - y_j|,     Q_k = sum_j w_j x_j |y_k - y_j|  (if with_q)
     """
-    n = x.shape[0]
+    n = xs.shape[0]
     nq = 4 if with_q else 2
-    tree = np.zeros((nrank + 1, nq))
+    tree = np.zeros((nrank + 1, nq))  # columns: w, w*y, w*x, w*x*y
     tot = np.zeros(nq)
+    lo = np.empty(nq)
+    vals = np.empty(nq)
     pk = np.empty(n)
     qk = np.empty(n if with_q else 0)
-    lo = np.empty(nq)
-    p = 0
-    while p < n:
-        q = p
-        while q + 1 < n:
-            a = order[n - 2 - q] if reverse else order[q + 1]
-            b = order[n - 1 - p] if reverse else order[p]
-            if x[a] != x[b]:
-                break
-            q += 1
-        for t in range(p, q + 1):  # query the whole tie group first
-            k = order[n - 1 - t] if reverse else order[t]
+    step = -1 if reverse else 1
+    p = n - 1 if reverse else 0
+    for _ in range(n):
+        if p < 0 or p >= n:
+            break
+        q = p  # tie group [p, q] in pass direction
+        while 0 <= q + step < n and xs[q + step] == xs[p]:
+            q += step
+        k = p
+        while True:  # query the whole tie group first ("lo" = y_j <= y_k; ties add 0)
             for c in range(nq):
                 lo[c] = 0.0
             i = yrank[k]
@@ -145,15 +139,20 @@ def _cross_pass(x, y, w, order, yrank, nrank, reverse, with_q):
                 for c in range(nq):
                     lo[c] += tree[i, c]
                 i -= i & (-i)
-            yk = y[k]
-            # columns: 0 w, 1 w*y, 2 w*x, 3 w*x*y ; "lo" = y_j <= y_k (ties add 0)
+            yk = ys[k]
             pk[k] = yk * lo[0] - lo[1] + (tot[1] - lo[1]) - yk * (tot[0] - lo[0])
             if with_q:
                 qk[k] = yk * lo[2] - lo[3] + (tot[3] - lo[3]) - yk * (tot[2] - lo[2])
-        for t in range(p, q + 1):  # then insert it
-            k = order[n - 1 - t] if reverse else order[t]
-            wk = w[k]
-            vals = (wk, wk * y[k], wk * x[k], wk * x[k] * y[k])
+            if k == q:
+                break
+            k += step
+        k = p
+        while True:  # then insert it
+            vals[0] = ws[k]
+            vals[1] = ws[k] * ys[k]
+            if with_q:
+                vals[2] = ws[k] * xs[k]
+                vals[3] = vals[2] * ys[k]
             i = yrank[k]
             while i <= nrank:
                 for c in range(nq):
@@ -161,7 +160,10 @@ def _cross_pass(x, y, w, order, yrank, nrank, reverse, with_q):
                 i += i & (-i)
             for c in range(nq):
                 tot[c] += vals[c]
-        p = q + 1
+            if k == q:
+                break
+            k += step
+        p = q + step
     return pk, qk
 
 
@@ -204,22 +206,38 @@ def _cross_terms(x, w, rowsum_x, rowsum_y, pk, qk):
 
 
 def dcov_terms(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> dict:
-    """Forward pass: ``V_xy, V_xx, V_yy`` plus everything the backward pass reuses."""
-    ox, rx = sort_and_rank(x)
-    oy, ry = sort_and_rank(y)
-    rsx = _row_sums(x, w, ox)
-    rsy = _row_sums(y, w, oy)
-    vxx, abar = _self_terms(x, w, rsx)
-    vyy, bbar = _self_terms(y, w, rsy)
-    pk, qk = _cross_pass(x, y, w, ox, ry, int(ry.max()), False, True)
-    vxy = _cross_terms(x, w, rsx, rsy, pk, qk)
+    """Forward pass: ``V_xy, V_xx, V_yy`` plus everything the backward pass reuses.
+
+    Everything runs on copies sorted by x (contiguous memory access); ``oy`` is
+    the y order within that x-sorted space.  ``x`` and ``y`` are centred first
+    (distances are translation invariant), which keeps the Fenwick sums free of
+    cancellation for inputs with a large offset.
+    """
+    ox = np.argsort(x)
+    xs = x[ox] - x.mean()
+    ys = y[ox] - y.mean()
+    ws = w[ox]
+    oy = np.argsort(ys)
+    ysy = ys[oy]
+    wsy = ws[oy]
+    ry = np.empty(x.shape[0], dtype=np.int64)
+    ry[oy] = _dense_rank_sorted(ysy)
+    rsx = _row_sums(xs, ws)
+    rsy = np.empty_like(rsx)
+    rsy[oy] = _row_sums(ysy, wsy)
+    vxx, abar = _self_terms(xs, ws, rsx)
+    vyy, bbar = _self_terms(ys, ws, rsy)
+    pk, qk = _cross_pass(xs, ys, ws, ry, int(ry.max()), False, True)
+    vxy = _cross_terms(xs, ws, rsx, rsy, pk, qk)
     return {
         "vxy": vxy,
         "vxx": vxx,
         "vyy": vyy,
         "order_x": ox,
-        "rank_x": rx,
         "order_y": oy,
+        "xs": xs,
+        "ys": ys,
+        "ws": ws,
         "rank_y": ry,
         "rowsum_x": rsx,
         "rowsum_y": rsy,
@@ -247,24 +265,90 @@ def _grad_combine(x, w, rsx, rsy, abar, bbar, sgn_w, sgn_wa, sgn_wb, p_signed):
     return g_xy, g_xx
 
 
-def grad_terms(
-    x: np.ndarray, y: np.ndarray, w: np.ndarray, t: dict, *, wrt: str = "x"
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(dV_xy/dv, dV_vv/dv)`` for ``v`` = ``x`` or ``y`` using the forward terms ``t``."""
-    if wrt == "y":
-        x, y = y, x
-        ox, ry = t["order_y"], t["rank_x"]
-        rsx, rsy, abar, bbar = t["rowsum_y"], t["rowsum_x"], t["bbar"], t["abar"]
-        p_lt = None
-    else:
-        ox, ry = t["order_x"], t["rank_y"]
-        rsx, rsy, abar, bbar = t["rowsum_x"], t["rowsum_y"], t["abar"], t["bbar"]
-        p_lt = t["p_lt_x"]
+def _grad_sorted(xs, ys, ws, ry, rsx, rsy, abar, bbar, p_lt):
+    n = xs.shape[0]
     nrank = int(ry.max())
     if p_lt is None:
-        p_lt, _ = _cross_pass(x, y, w, ox, ry, nrank, False, False)
-    p_gt, _ = _cross_pass(x, y, w, ox, ry, nrank, True, False)
-    sgn_w = _signed_sums(x, w, ox)
-    sgn_wa = _signed_sums(x, w * rsx / x.shape[0], ox)
-    sgn_wb = _signed_sums(x, w * rsy / x.shape[0], ox)
-    return _grad_combine(x, w, rsx, rsy, abar, bbar, sgn_w, sgn_wa, sgn_wb, p_lt - p_gt)
+        p_lt, _ = _cross_pass(xs, ys, ws, ry, nrank, False, False)
+    p_gt, _ = _cross_pass(xs, ys, ws, ry, nrank, True, False)
+    sgn_w = _signed_sums(xs, ws)
+    sgn_wa = _signed_sums(xs, ws * rsx / n)
+    sgn_wb = _signed_sums(xs, ws * rsy / n)
+    return _grad_combine(xs, ws, rsx, rsy, abar, bbar, sgn_w, sgn_wa, sgn_wb, p_lt - p_gt)
+
+
+def grad_terms(t: dict, w: np.ndarray, *, wrt: str = "x") -> tuple[np.ndarray, np.ndarray]:
+    """``(dV_xy/dv, dV_vv/dv)`` for ``v`` = ``x`` or ``y`` from the forward terms ``t``.
+
+    Returned in the original sample order.
+    """
+    del w  # the sorted copy in ``t`` is used
+    if wrt == "y":  # swap roles: work in y-sorted space with x-ranks
+        oy = t["order_y"]
+        xs = t["xs"]
+        rx = _dense_rank_sorted(xs)[oy]
+        g_cross, g_self = _grad_sorted(
+            t["ys"][oy],
+            xs[oy],
+            t["ws"][oy],
+            rx,
+            t["rowsum_y"][oy],
+            t["rowsum_x"][oy],
+            t["bbar"],
+            t["abar"],
+            None,
+        )
+        order = t["order_x"][oy]
+    else:
+        g_cross, g_self = _grad_sorted(
+            t["xs"],
+            t["ys"],
+            t["ws"],
+            t["rank_y"],
+            t["rowsum_x"],
+            t["rowsum_y"],
+            t["abar"],
+            t["bbar"],
+            t["p_lt_x"],
+        )
+        order = t["order_x"]
+    out_cross = np.empty_like(g_cross)
+    out_self = np.empty_like(g_self)
+    out_cross[order] = g_cross
+    out_self[order] = g_self
+    return out_cross, out_self
+
+
+def ratio_value(vxy: float, vxx: float, vyy: float, kind: str) -> float:
+    """Value for ``kind`` in ``"dcor2"``, ``"dcor"``, ``"dcov2"`` (0 if a variance is 0)."""
+    if kind == "dcov2":
+        return max(vxy, 0.0)
+    den = vxx * vyy
+    f = min(max(vxy / math.sqrt(den), 0.0), 1.0) if den > 0 else 0.0
+    return math.sqrt(f) if kind == "dcor" else f
+
+
+def ratio_grad(t: dict, w: np.ndarray, kind: str, value: float, wrt: str) -> np.ndarray:
+    """Gradient of ``kind`` (see :func:`ratio_value`) with respect to ``wrt`` (``"x"``/``"y"``).
+
+    Zero where the value is pinned to 0 (constant input, or dCor² rounded below 0).
+    """
+    if kind == "dcov2":
+        return grad_terms(t, w, wrt=wrt)[0]
+    den = t["vxx"] * t["vyy"]
+    if den <= 0 or value <= 0:
+        return np.zeros_like(t["xs"])
+    g_cross, g_self = grad_terms(t, w, wrt=wrt)
+    v_self = t["vxx"] if wrt == "x" else t["vyy"]
+    f = t["vxy"] / math.sqrt(den)
+    g = g_cross / math.sqrt(den) - 0.5 * f * g_self / v_self
+    if kind == "dcor":
+        g = g / (2.0 * math.sqrt(f))
+    return g
+
+
+def value_and_grad(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, np.ndarray]:
+    """``(dCor², d dCor² / dx)`` for float64 1-D arrays and mean-1 weights."""
+    t = dcov_terms(x, y, w)
+    value = ratio_value(t["vxy"], t["vxx"], t["vyy"], "dcor2")
+    return value, ratio_grad(t, w, "dcor2", value, "x")

@@ -172,9 +172,7 @@ class Penalty:
 
     def to_dict(self) -> dict[str, Any]:
         """``{"name": class name, "params": {...}}`` for JSON metadata."""
-        params = {
-            k: list(v) if isinstance(v, tuple) else v for k, v in self.get_params().items()
-        }
+        params = {k: list(v) if isinstance(v, tuple) else v for k, v in self.get_params().items()}
         return {"name": type(self).__name__, "params": params}
 
     def clone(self) -> Penalty:
@@ -210,7 +208,9 @@ class Penalty:
         """Validate and prepare for one fit (arrays are the training rows)."""
         self.validate()
         if output_dim != 1:
-            msg = f"{type(self).__name__} supports a single model output, got output_dim={output_dim}"
+            msg = (
+                f"{type(self).__name__} supports a single model output, got output_dim={output_dim}"
+            )
             raise ConfigError(msg)
         self.task_ = task
         self.epoch_ = 0
@@ -326,7 +326,7 @@ class _DomainMixin:
         w = weight.masked_fill(is_domain, 1.0)
         n_dom = is_domain.sum()
         w_mc = w.masked_fill(is_domain, 0.0).sum()
-        return torch_where(is_domain, 1.0 / n_dom.clamp_min(1), w / w_mc.clamp_min(1e-30))
+        return _torch_where(is_domain, 1.0 / n_dom.clamp_min(1), w / w_mc.clamp_min(1e-30))
 
     def monitor(self, output, *, y=None, weight=None, protected=None, is_domain=None, names=None):
         if is_domain is None:
@@ -340,7 +340,7 @@ class _DomainMixin:
         return {"dcor2_domain": float(_dcor2(s, is_domain.astype(np.float64), bw, "auto"))}
 
 
-def torch_where(cond: Any, a: Any, b: Any) -> Any:
+def _torch_where(cond: Any, a: Any, b: Any) -> Any:
     import torch
 
     return torch.where(cond, a, b)
@@ -348,3 +348,368 @@ def torch_where(cond: Any, a: Any, b: Any) -> Any:
 
 def _zero(output: torch.Tensor) -> torch.Tensor:
     return output.sum() * 0.0
+
+
+# ------------------------------------------------------------------ DisCo family
+class DisCo(_ProtectedMixin, Penalty):
+    """Distance-correlation penalty ``λ Σ_k (dCor²(s, z_k))^power`` (Kasieczka & Shih).
+
+    Parameters
+    ----------
+    strength
+        λ ≥ 0.
+    power
+        Exponent applied to dCor² (``1`` is the DisCo paper's convention).
+    on
+        ``"auto"``, ``"background"``, ``"signal"`` or ``"all"`` (see module notes).
+    method
+        Forwarded to :func:`~decorr_af.decorrelation.distance.distance_correlation`.
+
+    Examples
+    --------
+    >>> DisCo(strength=10.0, on="background")
+    DisCo(strength=10.0, power=1.0, on='background', method='auto')
+    """
+
+    _params = ("strength", "power", "on", "method")
+
+    def __init__(
+        self,
+        strength: float = 1.0,
+        *,
+        power: float = 1.0,
+        on: str = "auto",
+        method: str = "auto",
+    ) -> None:
+        self.strength = strength
+        self.power = power
+        self.on = on
+        self.method = method
+
+    def validate(self) -> None:
+        super().validate()
+        _check_number("power", self.power, low=0.0, strict=True)
+        _check_enum("on", self.on, Selection)
+
+    def setup(self, *, task: str = "classification", **kwargs: Any) -> None:
+        super().setup(task=task, **kwargs)
+        self._check_task(task)
+
+    def loss(self, output: torch.Tensor, batch: PenaltyBatch) -> torch.Tensor:
+        mask = self.rows(batch.y, batch.is_domain, len(output))
+        s, w, z = output, batch.weight, batch.protected
+        if mask is not None:
+            s, w, z = s[mask], w[mask], z[mask]
+        if len(s) < 3:
+            return _zero(output)
+        total = _zero(output)
+        for k in range(z.shape[1]):
+            d2 = _dcor2(s, z[:, k], w, self.method)
+            total = total + (d2 if self.power == 1 else d2.clamp_min(1e-12) ** self.power)
+        return self.strength * total
+
+
+class DomainDisCo(_DomainMixin, Penalty):
+    """``λ (dCor²(s, domain))^power`` on batches mixing MC and unlabelled data rows.
+
+    dCor with a binary variable vanishes iff the output distributions of the two
+    domains agree, so this makes the MC output look like the data output.
+
+    Examples
+    --------
+    >>> DomainDisCo(strength=5.0)
+    DomainDisCo(strength=5.0, power=1.0, method='auto')
+    """
+
+    _params = ("strength", "power", "method")
+
+    def __init__(self, strength: float = 1.0, *, power: float = 1.0, method: str = "auto") -> None:
+        self.strength = strength
+        self.power = power
+        self.method = method
+
+    def validate(self) -> None:
+        super().validate()
+        _check_number("power", self.power, low=0.0, strict=True)
+
+    def loss(self, output: torch.Tensor, batch: PenaltyBatch) -> torch.Tensor:
+        dom = batch.is_domain
+        if dom is None or not bool(dom.any()) or bool(dom.all()):
+            return _zero(output)
+        w = self._balanced(batch.weight, dom)
+        d2 = _dcor2(output, dom.to(output.dtype), w, self.method)
+        return self.strength * (d2 if self.power == 1 else d2.clamp_min(1e-12) ** self.power)
+
+
+# -------------------------------------------------------------- adversary family
+class _AdversarialPenalty(Penalty):
+    """Louppe-Kagan-Cranmer pivot machinery: an adversary net with its own optimiser.
+
+    The model minimises ``L_model − λ L_adv``; the adversary minimises ``L_adv``
+    (weighted negative log-likelihood of its target given the model output) with
+    ``steps_per_batch`` Adam steps per model step, learning rate ``lr`` decayed by
+    ``lr_decay`` per epoch. During the first ``pretrain_epochs`` epochs the
+    adversarial term is off: the model trains plainly while the adversary learns
+    to follow it (pre-training of both, as in the pivot paper).
+    """
+
+    hidden: Sequence[int]
+    activation: str
+    lr: float
+    lr_decay: float
+    pretrain_epochs: int
+    steps_per_batch: int
+
+    def validate(self) -> None:
+        super().validate()
+        _check_number("lr", self.lr, low=0.0, strict=True)
+        _check_number("lr_decay", self.lr_decay, low=0.0, strict=True)
+        _check_int("pretrain_epochs", self.pretrain_epochs, low=0)
+        _check_int("steps_per_batch", self.steps_per_batch, low=1)
+
+    # subclasses: build the network, pick rows/targets/weights, and the NLL
+    def _build(self, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def _rows_targets_weights(self, batch: PenaltyBatch) -> tuple[Any, Any, Any]:
+        raise NotImplementedError
+
+    def _nll(self, s: torch.Tensor, target: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def setup(self, *, device: Any = "cpu", seed: int = 0, **kwargs: Any) -> None:
+        import torch
+
+        super().setup(device=device, seed=seed, **kwargs)
+        # own RNG stream: building the adversary never touches the model's RNG state
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(seed) + 7919)
+            self.net_ = self._build(**kwargs).to(device)
+        self.optimizer_ = torch.optim.Adam(self.net_.parameters(), lr=float(self.lr))
+        self.scheduler_ = torch.optim.lr_scheduler.ExponentialLR(
+            self.optimizer_, gamma=float(self.lr_decay)
+        )
+
+    def _inputs(self, output: torch.Tensor, batch: PenaltyBatch) -> tuple[Any, Any, Any]:
+        mask, target, w = self._rows_targets_weights(batch)
+        s = output if mask is None else output[mask]
+        if mask is not None:
+            target, w = target[mask], w[mask]
+        return s.unsqueeze(1), target, w
+
+    def adversary_step(self, output: torch.Tensor, batch: PenaltyBatch) -> torch.Tensor | None:
+        s, target, w = self._inputs(output.detach(), batch)
+        if len(s) < 2:
+            return None
+        loss = None
+        for _ in range(int(self.steps_per_batch)):
+            self.optimizer_.zero_grad(set_to_none=True)
+            loss = self._nll(s, target, w)
+            loss.backward()
+            self.optimizer_.step()
+        return None if loss is None else loss.detach()
+
+    def loss(self, output: torch.Tensor, batch: PenaltyBatch) -> torch.Tensor:
+        if self.epoch_ < int(self.pretrain_epochs):
+            return _zero(output)
+        s, target, w = self._inputs(output, batch)
+        if len(s) < 2:
+            return _zero(output)
+        return -self.strength * self._nll(s, target, w)
+
+    def end_epoch(self, epoch: int) -> None:
+        self.scheduler_.step()
+
+
+class Adversary(_ProtectedMixin, _AdversarialPenalty):
+    """Adversarial decorrelation (pivot): an adversary predicts z from the model output.
+
+    Parameters
+    ----------
+    strength
+        λ ≥ 0 in ``L_model − λ L_adv``.
+    kind
+        ``"gmm"``: Gaussian-mixture density of each (standardised) continuous
+        protected variable; ``"classifier"``: classes of one discrete variable.
+    n_components
+        Mixture components per variable (``"gmm"``).
+    hidden, activation
+        Adversary network.
+    lr, lr_decay
+        Adversary Adam learning rate and per-epoch exponential decay.
+    pretrain_epochs
+        Epochs without the adversarial term at the start (adversary still learns).
+    steps_per_batch
+        Adversary updates per model update.
+    on
+        Events the adversary sees: ``"auto"`` (background for classifiers),
+        ``"background"``, ``"signal"``, ``"all"``.
+
+    Examples
+    --------
+    >>> Adversary(strength=1.0, kind="gmm", n_components=3).kind
+    'gmm'
+    """
+
+    _params = (
+        "strength",
+        "kind",
+        "n_components",
+        "hidden",
+        "activation",
+        "lr",
+        "lr_decay",
+        "pretrain_epochs",
+        "steps_per_batch",
+        "on",
+    )
+
+    def __init__(
+        self,
+        strength: float = 1.0,
+        *,
+        kind: str = "gmm",
+        n_components: int = 5,
+        hidden: Sequence[int] = (32, 32),
+        activation: str = "relu",
+        lr: float = 1e-3,
+        lr_decay: float = 1.0,
+        pretrain_epochs: int = 1,
+        steps_per_batch: int = 1,
+        on: str = "auto",
+    ) -> None:
+        self.strength = strength
+        self.kind = kind
+        self.n_components = n_components
+        self.hidden = hidden
+        self.activation = activation
+        self.lr = lr
+        self.lr_decay = lr_decay
+        self.pretrain_epochs = pretrain_epochs
+        self.steps_per_batch = steps_per_batch
+        self.on = on
+
+    def validate(self) -> None:
+        super().validate()
+        _check_enum("kind", self.kind, AdversaryKind)
+        _check_int("n_components", self.n_components, low=1)
+        _check_enum("on", self.on, Selection)
+
+    def _build(self, *, task: str = "classification", y=None, weight=None, protected=None, is_domain=None, **_: Any):  # fmt: skip
+        import torch
+
+        from decorr_af.models.nets import ClassifierAdversary, GaussianMixtureAdversary
+
+        self._check_task(task)
+        if protected is None:
+            msg = f"{type(self).__name__} needs protected= variables"
+            raise ConfigError(msg)
+        z = np.asarray(protected, np.float64).reshape(len(protected), -1)
+        mask = self.rows(y, is_domain, len(z))
+        zs = z if mask is None else z[np.asarray(mask, bool)]
+        kind = AdversaryKind(self.kind)
+        if kind is AdversaryKind.GMM:
+            self.z_mean_ = zs.mean(axis=0)
+            self.z_scale_ = np.where(zs.std(axis=0) > 0, zs.std(axis=0), 1.0)
+            return GaussianMixtureAdversary(
+                1,
+                n_targets=z.shape[1],
+                n_components=int(self.n_components),
+                hidden=self.hidden,
+                activation=self.activation,
+            )
+        if z.shape[1] != 1:
+            msg = f"Adversary(kind='classifier') takes one discrete protected variable, got {z.shape[1]}"
+            raise ConfigError(msg)
+        self.classes_ = np.unique(zs[:, 0])
+        if len(self.classes_) > 1000:
+            msg = f"protected variable has {len(self.classes_)} distinct values; use kind='gmm'"
+            raise ConfigError(msg)
+        self._classes_t = torch.as_tensor(self.classes_)
+        return ClassifierAdversary(
+            1, n_classes=len(self.classes_), hidden=self.hidden, activation=self.activation
+        )
+
+    def _rows_targets_weights(self, batch: PenaltyBatch) -> tuple[Any, Any, Any]:
+        import torch
+
+        mask = self.rows(batch.y, batch.is_domain, len(batch.weight))
+        z = batch.protected
+        if AdversaryKind(self.kind) is AdversaryKind.GMM:
+            mean = torch.as_tensor(self.z_mean_, dtype=z.dtype, device=z.device)
+            scale = torch.as_tensor(self.z_scale_, dtype=z.dtype, device=z.device)
+            target = (z - mean) / scale
+        else:
+            classes = self._classes_t.to(device=z.device, dtype=z.dtype)
+            idx = torch.searchsorted(classes, z[:, 0].contiguous())
+            target = idx.clamp_(0, len(classes) - 1)
+        return mask, target, batch.weight
+
+    def _nll(self, s: torch.Tensor, target: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        import torch.nn.functional as F
+
+        if AdversaryKind(self.kind) is AdversaryKind.GMM:
+            per_event = -self.net_.log_prob(s, target)
+        else:
+            per_event = F.cross_entropy(self.net_(s), target, reduction="none")
+        return (w * per_event).sum() / w.sum().clamp_min(1e-30)
+
+
+class DomainAdversary(_DomainMixin, _AdversarialPenalty):
+    """Domain-adversarial penalty: an adversary tells MC from data using the output.
+
+    Equivalent to gradient reversal (Ganin et al.) with alternating updates: the
+    model minimises ``L_model − λ L_adv`` where ``L_adv`` is the balanced binary
+    cross-entropy of the domain classifier.
+
+    Examples
+    --------
+    >>> DomainAdversary(strength=1.0, hidden=(16,)).hidden
+    (16,)
+    """
+
+    _params = (
+        "strength",
+        "hidden",
+        "activation",
+        "lr",
+        "lr_decay",
+        "pretrain_epochs",
+        "steps_per_batch",
+    )
+
+    def __init__(
+        self,
+        strength: float = 1.0,
+        *,
+        hidden: Sequence[int] = (32, 32),
+        activation: str = "relu",
+        lr: float = 1e-3,
+        lr_decay: float = 1.0,
+        pretrain_epochs: int = 1,
+        steps_per_batch: int = 1,
+    ) -> None:
+        self.strength = strength
+        self.hidden = hidden
+        self.activation = activation
+        self.lr = lr
+        self.lr_decay = lr_decay
+        self.pretrain_epochs = pretrain_epochs
+        self.steps_per_batch = steps_per_batch
+
+    def _build(self, **_: Any) -> Any:
+        from decorr_af.models.nets import ClassifierAdversary
+
+        return ClassifierAdversary(1, n_classes=2, hidden=self.hidden, activation=self.activation)
+
+    def _rows_targets_weights(self, batch: PenaltyBatch) -> tuple[Any, Any, Any]:
+        dom = batch.is_domain
+        return None, dom.long(), self._balanced(batch.weight, dom)
+
+    def _nll(self, s: torch.Tensor, target: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        import torch.nn.functional as F
+
+        if not bool((target == 1).any()) or not bool((target == 0).any()):
+            return s.sum() * 0.0
+        per_event = F.cross_entropy(self.net_(s), target, reduction="none")
+        return (w * per_event).sum() / w.sum().clamp_min(1e-30)

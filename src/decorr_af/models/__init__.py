@@ -1,1 +1,42 @@
-"""(being built)"""
+"""Decorrelated estimators: torch MLPs and DisCo-xgboost.
+
+Heavy dependencies load lazily: ``import decorr_af.models`` imports neither torch
+nor xgboost; accessing an estimator imports its module.
+
+* :class:`DecorrelatedClassifier`, :class:`DecorrelatedRegressor` (torch, ``[torch]``)
+* :class:`DisCoXGBClassifier`, :class:`DisCoXGBRegressor` (xgboost, ``[xgboost]``)
+* :func:`load_model` - load any saved model; :func:`resolve_device`.
+
+Examples
+--------
+>>> from decorr_af.models import DecorrelatedClassifier
+>>> from decorr_af.decorrelation import DisCo
+>>> clf = DecorrelatedClassifier(hidden=(32,), epochs=5, penalty=DisCo(strength=10.0))
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "DecorrelatedClassifier": "decorr_af.models.estimators",
+    "DecorrelatedRegressor": "decorr_af.models.estimators",
+    "DisCoXGBClassifier": "decorr_af.models.xgb",
+    "DisCoXGBRegressor": "decorr_af.models.xgb",
+    "load_model": "decorr_af.models.io",
+    "resolve_device": "decorr_af.models.device",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -140,9 +140,7 @@ class GaussianMixtureAdversary(nn.Module):
         super().__init__()
         self.n_targets = n_targets
         self.n_components = n_components
-        self.body = MLP(
-            n_in, 3 * n_targets * n_components, hidden=hidden, activation=activation
-        )
+        self.body = MLP(n_in, 3 * n_targets * n_components, hidden=hidden, activation=activation)
 
     def forward(self, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Return ``(log_fractions, means, log_sigmas)``, each ``(n, n_targets, n_components)``."""

@@ -49,7 +49,7 @@ def atlas_label(
     com
         Centre-of-mass energy in TeV (``None`` hides it).
     loc
-        mplhep label position (0: inside top-left).
+        mplhep label position (0: above the axes, 1: inside top-left, ...).
 
     Returns
     -------
@@ -65,8 +65,8 @@ def atlas_label(
     mplhep = optional_import("mplhep", "plot")
     plt = optional_import("matplotlib.pyplot", "plot")
     ax = ax if ax is not None else plt.gca()
-    opts: dict[str, Any] = {"ax": ax, "loc": loc, "data": "Simulation" not in text}
-    opts["com"] = com if com is not None else None
+    # data=True: mplhep would otherwise prepend its own "Simulation"
+    opts: dict[str, Any] = {"ax": ax, "loc": loc, "data": True, "com": com}
     if lumi is not None:
         opts["lumi"] = lumi
     opts.update(kwargs)

@@ -1,1 +1,59 @@
-"""(being built)"""
+"""λ / hyper-parameter scans on Dask clusters, their results and reports.
+
+``scan``            run a workflow over parameter points and seeds (resumable)
+``load_scan``       read a scan directory into a :class:`ScanResult`
+``get_client``      start/connect a Dask cluster from a spec (``cluster`` as context manager)
+``ClusterSpec``     typed cluster description (``"local"``, ``"tcp://…"``, ``"htcondor"``, ``"gateway"``)
+``write_report``    HTML report of a scan or demo directory
+
+Dask is imported only when these are used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = [
+    "ClusterKind",
+    "ClusterSpec",
+    "ScanError",
+    "ScanResult",
+    "cluster",
+    "ensure_package",
+    "expand_points",
+    "get_client",
+    "load_scan",
+    "pareto_front",
+    "parse_cluster_spec",
+    "point_id",
+    "scan",
+    "write_report",
+]
+
+_WHERE = {
+    "ClusterKind": "clusters",
+    "ClusterSpec": "clusters",
+    "cluster": "clusters",
+    "ensure_package": "clusters",
+    "get_client": "clusters",
+    "parse_cluster_spec": "clusters",
+    "ScanError": "engine",
+    "expand_points": "engine",
+    "point_id": "engine",
+    "scan": "engine",
+    "ScanResult": "results",
+    "load_scan": "results",
+    "pareto_front": "results",
+    "write_report": "report",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"decorr_af.scan.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'decorr_af.scan' has no attribute '{name}'")
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -125,9 +125,9 @@ def load_photons(
     >>> df = load_photons("samples/photons_mc/*.root")  # doctest: +SKIP
     >>> df[["pt", "Reta", "topoetcone20", "is_prompt"]].head()  # doctest: +SKIP
     """
+    paths = expand_files(files, name="files")
     from decorr_af.data import photon_table
 
-    paths = expand_files(files, name="files")
     feats = None if features is None else tuple(features)
     key = _key("photons", paths, (bool(drop_truth), feats))
     kwargs: dict[str, Any] = {"drop_truth": drop_truth}
@@ -146,9 +146,9 @@ def load_diphotons(files: FileSpec) -> Any:
     >>> df = load_diphotons("samples/diphoton_mc/*.root")  # doctest: +SKIP
     >>> df.groupby("is_signal").myy.mean()  # doctest: +SKIP
     """
+    paths = expand_files(files, name="files")
     from decorr_af.data import diphoton_table
 
-    paths = expand_files(files, name="files")
     key = _key("diphotons", paths, ())
     return _cached(key, lambda: diphoton_table([str(p) for p in paths]))
 

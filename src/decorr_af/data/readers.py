@@ -1,0 +1,238 @@
+"""Open PHYSLITE(-like) files as event records with coffea's collection names.
+
+* **TTree** files (``CollectionTree``, branches ``AnalysisPhotonsAuxDyn.pt``)
+  are read with coffea's ``NanoEventsFactory.from_root(...,
+  schemaclass=PHYSLITESchema)``: ``events.Photons.pt``,
+  ``events.EventInfo.mcChannelNumber``, ``events.Jets``, ... on dask-awkward
+  (``mode="dask"``) or eagerly (``mode="eager"``).
+* **RNTuple** files (``EventData``, fields ``AnalysisPhotonsAuxDyn:pt``) are
+  read with uproot (``uproot.dask`` or ``uproot.open(...).arrays``) and
+  arranged into the *same* names: each ``Analysis<X>AuxDyn:<field>`` becomes
+  ``events.<X>.<field>`` (``Photons``, ``Jets``, ``Electrons``, ``Muons``, ...)
+  and ``EventInfoAuxDyn:<field>`` becomes ``events.EventInfo.<field>``. Only
+  numeric fields are mirrored (element links and nested vectors are left
+  out) and no coffea behaviours are attached: the result is a plain awkward
+  record array, so ``events.Photons.pt`` works but ``events.Photons.energy``
+  (a coffea method) does not. Values stay in MeV, as in the file.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import os
+import warnings
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from decorr_af._compat import optional_import
+from decorr_af.data.validate import FileInfo, validate_files
+from decorr_af.errors import ConfigError, InputFileError
+
+__all__ = ["COLLECTIONS", "ReadMode", "configure_dask_awkward", "open_events"]
+
+#: coffea collection name -> PHYSLITE container name (RNTuple mirror and flat tables)
+COLLECTIONS = {
+    "EventInfo": "EventInfo",
+    "Photons": "AnalysisPhotons",
+    "Electrons": "AnalysisElectrons",
+    "Muons": "AnalysisMuons",
+    "Jets": "AnalysisJets",
+}
+
+
+class ReadMode(str, enum.Enum):
+    """How events are materialised."""
+
+    DASK = "dask"
+    EAGER = "eager"
+
+
+def parse_mode(mode: ReadMode | str) -> ReadMode:
+    """Validate a ``mode`` keyword."""
+    try:
+        return ReadMode(mode)
+    except ValueError:
+        allowed = ", ".join(repr(m.value) for m in ReadMode)
+        raise ConfigError(f"mode={mode!r} is not one of {allowed}") from None
+
+
+_CONFIGURED = False
+
+
+def configure_dask_awkward() -> None:
+    """Disable dask-awkward's "layer-chains" graph rewrite (column projection stays).
+
+    With the installed dask (>= 2025.x task-spec graphs) that rewrite fails
+    ("Cannot fuse tasks with multiple outputs") on graphs that reuse an
+    input layer, e.g. ``ak.num(events.Photons.pt)`` next to
+    ``events.Photons.pt``. Called by every reader of this package; safe to
+    call more than once.
+    """
+    global _CONFIGURED
+    if _CONFIGURED:
+        return
+    dask = optional_import("dask", "dask")
+    optional_import("dask_awkward", "dask")  # registers the awkward.* config keys
+    which = [w for w in dask.config.get("awkward.optimization.which") if w != "layer-chains"]
+    dask.config.set({"awkward.optimization.which": which})
+    _CONFIGURED = True
+
+
+def open_events(
+    files: str | os.PathLike | Iterable[str | os.PathLike],
+    *,
+    mode: ReadMode | str = ReadMode.DASK,
+    tree: str | None = None,
+    collections: Sequence[str] | None = None,
+    steps_per_file: int = 1,
+) -> Any:
+    """Open PHYSLITE(-like) files as events with coffea collection names.
+
+    Parameters
+    ----------
+    files
+        A path, a glob, a directory (its ``*.root`` files) or a list of them.
+    mode
+        ``"dask"`` (lazy dask-awkward array) or ``"eager"`` (awkward array).
+    tree
+        Name of the TTree/RNTuple; by default ``CollectionTree`` or ``EventData``.
+    collections
+        RNTuple only: coffea names of the collections to mirror (default: the
+        keys of :data:`COLLECTIONS` present in the file). TTree files always
+        expose every collection through coffea (read lazily).
+    steps_per_file
+        Dask partitions per file.
+
+    Returns
+    -------
+    dask_awkward.Array or awkward.Array
+        Events with ``events.Photons.pt``, ``events.EventInfo.eventNumber``, ...
+
+    Raises
+    ------
+    InputFileError
+        Missing/corrupt/empty files or wrong tree name (checked eagerly).
+
+    Examples
+    --------
+    >>> events = open_events("tests/data/PHYSLITE_example.root", mode="eager")  # doctest: +SKIP
+    >>> int(ak.sum(ak.num(events.Photons.pt)))
+    292
+    """
+    mode = parse_mode(mode)
+    if steps_per_file < 1:
+        raise ConfigError(f"steps_per_file must be >= 1, got {steps_per_file}")
+    infos = validate_files(files, tree=tree)
+    if infos[0].rntuple:
+        return _open_rntuple(infos, mode=mode, collections=collections, steps=steps_per_file)
+    return _open_coffea(infos, mode=mode, steps=steps_per_file)
+
+
+def _open_coffea(infos: list[FileInfo], *, mode: ReadMode, steps: int) -> Any:
+    nanoevents = optional_import("coffea.nanoevents", "dask")
+    configure_dask_awkward()
+    factory = nanoevents.NanoEventsFactory
+    schema = nanoevents.PHYSLITESchema
+    with warnings.catch_warnings():
+        # coffea warns for every trigger branch it cannot represent
+        warnings.filterwarnings("ignore", message=".*cannot be represented as an Awkward array")
+        if mode is ReadMode.DASK:
+            spec = {str(i.path): i.tree for i in infos}
+            return factory.from_root(
+                spec, schemaclass=schema, mode="dask", steps_per_file=steps
+            ).events()
+        if len(infos) > 1:
+            ak = optional_import("awkward", "dask")
+            parts = [_open_coffea([i], mode=mode, steps=steps) for i in infos]
+            return ak.concatenate(parts)
+        info = infos[0]
+        return factory.from_root(
+            {str(info.path): info.tree}, schemaclass=schema, mode="eager"
+        ).events()
+
+
+def collection_fields(info: FileInfo, container: str) -> list[str]:
+    """Field names of ``<container>AuxDyn<sep><field>`` branches (no sub-branches)."""
+    prefix = f"{container}AuxDyn{info.sep}"
+    return sorted(
+        k[len(prefix) :]
+        for k in info.keys
+        if k.startswith(prefix) and "." not in k[len(prefix) :] and "/" not in k
+    )
+
+
+def _is_numeric(form: Any, *, jagged: bool) -> bool:
+    """True for ``number`` (event level) or ``var * number`` (collections)."""
+    content = form
+    if jagged:
+        if not hasattr(form, "content") or form.__class__.__name__ not in (
+            "ListOffsetForm",
+            "ListForm",
+        ):
+            return False
+        content = form.content
+    return content.__class__.__name__ == "NumpyForm"
+
+
+def _open_rntuple(
+    infos: list[FileInfo], *, mode: ReadMode, collections: Sequence[str] | None, steps: int
+) -> Any:
+    uproot = optional_import("uproot", "io")
+    wanted = list(collections) if collections is not None else list(COLLECTIONS)
+    unknown = [c for c in wanted if c not in COLLECTIONS]
+    if unknown:
+        raise ConfigError(f"collections={unknown} unknown; choose from {', '.join(COLLECTIONS)}")
+    first = infos[0]
+    names: dict[str, dict[str, str]] = {}
+    for coll in wanted:
+        fields = collection_fields(first, COLLECTIONS[coll])
+        fields = [f for f in fields if "link" not in f.lower()]
+        if fields:
+            names[coll] = {f: f"{COLLECTIONS[coll]}AuxDyn{first.sep}{f}" for f in fields}
+    if not names:
+        raise InputFileError(
+            f"{first.path}: none of the collections {wanted} found in '{first.tree}'"
+        )
+    branches = [b for fields in names.values() for b in fields.values()]
+    for info in infos[1:]:
+        branches = [b for b in branches if info.has(b)]
+    if mode is ReadMode.DASK:
+        configure_dask_awkward()
+        spec = {
+            str(i.path): {"object_path": i.tree, "steps": _steps(i.num_entries, steps)}
+            for i in infos
+        }
+        raw = uproot.dask(spec, filter_name=branches)
+        lib = optional_import("dask_awkward", "dask")
+        form = raw._meta.layout.form
+    else:
+        ak = optional_import("awkward", "io")
+        chunks = []
+        for info in infos:
+            with uproot.open(info.path) as handle:
+                chunks.append(handle[info.tree].arrays(branches))
+        raw = ak.concatenate(chunks) if len(chunks) > 1 else chunks[0]
+        lib = ak
+        form = raw.layout.form
+    out = {}
+    for coll, fields in names.items():
+        event_level = coll == "EventInfo"
+        keep = {}
+        for field, b in fields.items():
+            if b not in raw.fields:
+                continue
+            sub = form.content(b)
+            # event level: scalars and vectors (mcEventWeights); collections: vectors
+            if _is_numeric(sub, jagged=True) or (event_level and _is_numeric(sub, jagged=False)):
+                keep[field] = raw[b]
+        if keep:
+            out[coll] = lib.zip(keep, depth_limit=1 if event_level else None)
+    return lib.zip(out, depth_limit=1)
+
+
+def _steps(num_entries: int, steps: int) -> list[list[int]]:
+    """Split ``[0, num_entries)`` into ``steps`` contiguous ranges."""
+    steps = max(1, min(steps, num_entries))
+    edges = [round(i * num_entries / steps) for i in range(steps + 1)]
+    return [[a, b] for a, b in itertools.pairwise(edges) if b > a]

@@ -1,0 +1,80 @@
+"""torch side: the O(N log N) autograd Function and the O(N²) differentiable path.
+
+:class:`FastDcorFunction` computes in float64 on the CPU with the numba kernels
+of :mod:`._fast` (a device round-trip for CUDA tensors) and returns its value and
+gradients in the input's dtype and device.  Weights are constants (no gradient).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch.autograd.function import once_differentiable
+
+from decorr_af.decorrelation._fast import dcov_terms, ratio_grad, ratio_value
+from decorr_af.decorrelation._naive import naive_dcov_terms
+
+__all__ = ["FastDcorFunction", "fast_torch", "naive_torch"]
+
+
+def _to_np(t: torch.Tensor) -> np.ndarray:
+    return np.ascontiguousarray(t.detach().to(device="cpu", dtype=torch.float64).numpy())
+
+
+class FastDcorFunction(torch.autograd.Function):
+    """Exact O(N log N) dCor², dCor or dCov² of 1-D ``x`` and ``y`` with exact gradients.
+
+    ``forward(x, y, w, kind)`` with ``w`` a float64 numpy array normalised to mean 1
+    and ``kind`` in ``"dcor2"``, ``"dcor"``, ``"dcov2"``.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any, x: torch.Tensor, y: torch.Tensor, w: np.ndarray, kind: str
+    ) -> torch.Tensor:  # type: ignore[override]
+        terms = dcov_terms(_to_np(x), _to_np(y), w)
+        value = ratio_value(terms["vxy"], terms["vxx"], terms["vyy"], kind)
+        ctx.fast_state = (w, terms, kind, value)
+        ctx.meta = ((x.dtype, x.device), (y.dtype, y.device))
+        return torch.tensor(value, dtype=x.dtype, device=x.device)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Any, ...]:  # type: ignore[override]
+        w, t, kind, value = ctx.fast_state
+        scale = float(grad_out)
+        out: list[torch.Tensor | None] = [None, None, None, None]
+        for inp, wrt in ((0, "x"), (1, "y")):
+            if ctx.needs_input_grad[inp]:
+                dtype, device = ctx.meta[inp]
+                g = ratio_grad(t, w, kind, value, wrt) * scale
+                out[inp] = torch.from_numpy(g).to(device=device, dtype=dtype)
+        return tuple(out)
+
+
+def fast_torch(x: torch.Tensor, y: torch.Tensor, w: np.ndarray, kind: str) -> torch.Tensor:
+    """Apply :class:`FastDcorFunction` to 1-D tensors of one dtype."""
+    return FastDcorFunction.apply(x, y, w, kind)
+
+
+def naive_torch(
+    x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, kind: str, *, chunk_elements: int
+) -> torch.Tensor:
+    """Differentiable O(N²) value for 2-D tensors ``x`` (N, d_x), ``y`` (N, d_y).
+
+    Zero variance gives 0 with a zero (not NaN) gradient, as does the square root
+    at dCor² = 0.
+    """
+    vxy, vxx, vyy = naive_dcov_terms(torch, x, y, w, chunk_elements=chunk_elements)
+    if kind == "dcov2":
+        return vxy.clamp_min(0.0)
+    den = vxx * vyy
+    pos = den > 0
+    safe = torch.where(pos, den, torch.ones_like(den))
+    f = torch.where(pos, vxy / torch.sqrt(safe), torch.zeros_like(vxy)).clamp(0.0, 1.0)
+    if kind == "dcor2":
+        return f
+    tiny = torch.finfo(f.dtype).tiny
+    return torch.sqrt(f.clamp_min(tiny)) * (f > 0)

@@ -1,0 +1,156 @@
+"""Input conversion and validation shared by the torch and xgboost estimators."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from decorr_af.errors import ConfigError, NonFiniteValueError
+
+__all__ = ["FitInputs", "as_features", "check_number", "prepare_fit", "split_indices"]
+
+
+def check_number(name: str, value: Any, *, low: float, strict: bool = False, integer: bool = False) -> None:  # fmt: skip
+    """Raise :class:`ConfigError` naming ``name`` unless ``value`` is a number ≥ (>) ``low``."""
+    ok = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+    if ok and integer:
+        ok = float(value) == int(value)
+    if not ok or not np.isfinite(value) or value < low or (strict and value == low):
+        kind = "an integer" if integer else "a finite number"
+        msg = f"{name}={value!r} must be {kind} {'>' if strict else '>='} {low}"
+        raise ConfigError(msg)
+
+
+def _check_finite(arr: np.ndarray, name: str) -> None:
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        where = ""
+        if arr.ndim == 2:
+            cols = np.flatnonzero(bad.any(axis=0))
+            where = f" (columns {cols.tolist()[:10]})"
+        msg = f"{name} contains {int(bad.sum())} NaN or infinite value(s){where}"
+        raise NonFiniteValueError(msg)
+
+
+def as_features(
+    X: Any, *, name: str = "X", feature_names: Sequence[str] | None = None, n_features: int | None = None
+) -> tuple[np.ndarray, list[str] | None]:  # fmt: skip
+    """2-D float64 array from numpy/pandas; DataFrames are matched by column name."""
+    names = None
+    if hasattr(X, "columns"):
+        cols = [str(c) for c in X.columns]
+        if feature_names is not None:
+            missing = [c for c in feature_names if c not in cols]
+            if missing:
+                msg = f"{name} lacks feature column(s) {missing} seen in fit"
+                raise ConfigError(msg)
+            X = X[list(feature_names)]
+            cols = list(feature_names)
+        names = cols
+    try:
+        arr = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        msg = f"{name} must be numeric: {err}"
+        raise ConfigError(msg) from None
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2 or arr.shape[0] == 0:
+        msg = f"{name} must be a non-empty 2-D array, got shape {arr.shape}"
+        raise ConfigError(msg)
+    if n_features is not None and arr.shape[1] != n_features:
+        msg = f"{name} has {arr.shape[1]} features but the model was fitted with {n_features}"
+        raise ConfigError(msg)
+    _check_finite(arr, name)
+    return arr, names
+
+
+def _vector(v: Any, name: str, n: int) -> np.ndarray:
+    arr = np.asarray(v)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1 or len(arr) != n:
+        msg = f"{name} has shape {arr.shape} but X has {n} rows"
+        raise ConfigError(msg)
+    return arr
+
+
+@dataclass
+class FitInputs:
+    """Validated fit inputs (float64 arrays)."""
+
+    X: np.ndarray
+    y: np.ndarray
+    weight: np.ndarray
+    protected: np.ndarray | None
+    protected_names: list[str] | None
+    domain_X: np.ndarray | None
+    feature_names: list[str] | None
+
+
+def prepare_fit(
+    X: Any,
+    y: Any,
+    *,
+    protected: Any = None,
+    sample_weight: Any = None,
+    domain_X: Any = None,
+    penalty: Any = None,
+) -> FitInputs:
+    """Convert and validate everything ``fit`` receives; errors name the argument."""
+    Xa, names = as_features(X, name="X")
+    n = len(Xa)
+    ya = _vector(y, "y", n)
+    if ya.dtype.kind in "fc":
+        _check_finite(ya.astype(np.float64), "y")
+    if sample_weight is None:
+        w = np.ones(n)
+    else:
+        w = _vector(sample_weight, "sample_weight", n).astype(np.float64)
+        _check_finite(w, "sample_weight")
+        if (w < 0).any():
+            msg = f"sample_weight has {int((w < 0).sum())} negative value(s); weights must be >= 0"
+            raise ConfigError(msg)
+        if w.sum() <= 0:
+            msg = "sample_weight sums to zero"
+            raise ConfigError(msg)
+    z, znames = None, None
+    if protected is not None:
+        if hasattr(protected, "columns"):
+            znames = [str(c) for c in protected.columns]
+        elif getattr(protected, "name", None) is not None:
+            znames = [str(protected.name)]
+        z = np.asarray(protected, dtype=np.float64)
+        z = z[:, None] if z.ndim == 1 else z
+        if z.ndim != 2 or len(z) != n:
+            msg = f"protected has shape {z.shape} but X has {n} rows"
+            raise ConfigError(msg)
+        _check_finite(z, "protected")
+        if znames is None:
+            znames = (
+                ["protected"] if z.shape[1] == 1 else [f"protected{k}" for k in range(z.shape[1])]
+            )
+    dX = None
+    if domain_X is not None:
+        dX, _ = as_features(domain_X, name="domain_X", feature_names=names, n_features=Xa.shape[1])
+    if penalty is not None:
+        penalty.validate()
+        if penalty.requires == "protected" and z is None:
+            msg = f"penalty {type(penalty).__name__} needs the protected= variable(s) in fit"
+            raise ConfigError(msg)
+        if penalty.requires == "domain" and dX is None:
+            msg = f"penalty {type(penalty).__name__} needs domain_X= (unlabelled data features) in fit"
+            raise ConfigError(msg)
+    return FitInputs(Xa, ya, w, z, znames, dX, names)
+
+
+def split_indices(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Random (train, validation) index split; validation gets ``round(fraction * n)`` rows."""
+    perm = np.random.default_rng(seed).permutation(n)
+    n_val = round(fraction * n)
+    if n_val < 2 or n - n_val < 2:
+        msg = f"validation_fraction={fraction} leaves too few rows for {n} events"
+        raise ConfigError(msg)
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])

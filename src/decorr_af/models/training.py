@@ -1,0 +1,318 @@
+"""The torch training loop, kept apart from the networks (salt-style).
+
+:func:`train_network` trains any ``nn.Module`` producing one output per event with
+a weighted per-event loss and an optional decorrelation penalty following the
+protocol of :mod:`decorr_af.decorrelation.penalties`. Data live on the device as
+tensors; an epoch is a random permutation cut into ``batch_size`` slices, with no
+per-step host synchronisation (losses are accumulated on the device).
+"""
+
+from __future__ import annotations
+
+import copy
+import enum
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from decorr_af.decorrelation.penalties import DisCo, Penalty, PenaltyBatch
+from decorr_af.errors import ConfigError
+
+__all__ = [
+    "LossName",
+    "OptimizerName",
+    "TrainData",
+    "make_optimizer",
+    "per_event_loss",
+    "train_network",
+]
+
+
+class LossName(str, enum.Enum):
+    """Per-event losses (``bce`` on logits for classification)."""
+
+    BCE = "bce"
+    MSE = "mse"
+    MAE = "mae"
+    HUBER = "huber"
+    LOGCOSH = "logcosh"
+
+
+class OptimizerName(str, enum.Enum):
+    """Model optimisers."""
+
+    ADAM = "adam"
+    ADAMW = "adamw"
+    SGD = "sgd"
+
+
+def per_event_loss(name: str | LossName) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """Return ``f(output, target) -> per-event loss`` for a :class:`LossName`."""
+    loss = LossName(name)
+    if loss is LossName.BCE:
+        return lambda o, t: F.binary_cross_entropy_with_logits(o, t, reduction="none")
+    if loss is LossName.MSE:
+        return lambda o, t: (o - t) ** 2
+    if loss is LossName.MAE:
+        return lambda o, t: (o - t).abs()
+    if loss is LossName.HUBER:
+        return lambda o, t: F.huber_loss(o, t, reduction="none", delta=1.0)
+    # log(cosh(d)) = |d| + log1p(exp(-2|d|)) - log 2, stable for large |d|
+    return lambda o, t: (o - t).abs() + torch.log1p(torch.exp(-2.0 * (o - t).abs())) - math.log(2.0)
+
+
+def make_optimizer(
+    name: str, params: Any, *, lr: float, weight_decay: float = 0.0
+) -> torch.optim.Optimizer:
+    """Build the model optimiser (``adam``, ``adamw`` or ``sgd`` with momentum 0.9)."""
+    opt = OptimizerName(name)
+    if opt is OptimizerName.ADAM:
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if opt is OptimizerName.ADAMW:
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
+
+
+@dataclass
+class TrainData:
+    """Tensors of one split, on the training device.
+
+    ``target`` holds 0/1 labels (classification) or standardised targets;
+    ``domain_X`` the unlabelled domain rows (already standardised) or ``None``.
+    """
+
+    X: torch.Tensor
+    target: torch.Tensor
+    weight: torch.Tensor
+    protected: torch.Tensor | None = None
+    domain_X: torch.Tensor | None = None
+
+
+def _forward(model: nn.Module, X: torch.Tensor, chunk: int = 65536) -> torch.Tensor:
+    with torch.no_grad():
+        return torch.cat([model(X[i : i + chunk])[:, 0] for i in range(0, len(X), chunk)])
+
+
+def _monitor(
+    monitor: Penalty | None,
+    score: torch.Tensor,
+    data: TrainData,
+    dom_score: torch.Tensor | None,
+    classification: bool,
+    names: Sequence[str] | None,
+) -> dict[str, float]:
+    if monitor is None:
+        return {}
+    s = score.detach().double().cpu().numpy()
+    w = data.weight.double().cpu().numpy()
+    y = data.target.cpu().numpy() if classification else None
+    if monitor.requires == "domain":
+        if dom_score is None:
+            return {}
+        d = dom_score.detach().double().cpu().numpy()
+        is_dom = np.r_[np.zeros(len(s), bool), np.ones(len(d), bool)]
+        return monitor.monitor(np.r_[s, d], weight=np.r_[w, np.ones(len(d))], is_domain=is_dom)
+    z = data.protected.double().cpu().numpy()
+    return monitor.monitor(s, y=y, weight=w, protected=z, names=names)
+
+
+def train_network(
+    model: nn.Module,
+    train: TrainData,
+    *,
+    loss: str,
+    score: Callable[[torch.Tensor], torch.Tensor],
+    penalty: Penalty | None = None,
+    validation: TrainData | None = None,
+    optimizer: str = "adam",
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    epochs: int = 20,
+    batch_size: int = 4096,
+    patience: int | None = None,
+    seed: int = 0,
+    task: str = "classification",
+    protected_names: Sequence[str] | None = None,
+    verbose: bool = False,
+) -> dict[str, list[float]]:
+    """Train ``model`` in place; return the per-epoch history.
+
+    Parameters
+    ----------
+    model
+        Module mapping ``(n, d)`` inputs to ``(n, 1)`` raw outputs (logits).
+    train, validation
+        :class:`TrainData` splits; ``validation`` enables ``val_*`` history entries
+        and early stopping when ``patience`` is set (best weights are restored).
+    loss
+        :class:`LossName` of the main per-event loss (event-weighted mean).
+    score
+        Map from raw output to the penalised output (sigmoid for classifiers).
+    penalty
+        An already ``setup`` penalty, or ``None``. ``strength == 0`` skips it
+        entirely, so the fit equals the plain model for the same seed.
+    seed
+        Seeds the batch order (a private ``torch.Generator``) and domain sampling.
+
+    Returns
+    -------
+    dict
+        ``epoch``, ``loss`` (total), ``main_loss``, ``penalty_loss``,
+        ``adversary_loss`` (adversaries), ``dcor2_<name>`` (training outputs of the
+        epoch), and for a validation split ``val_main_loss``, ``val_dcor2_<name>``
+        and ``val_objective`` (= val main loss + λ Σ val dCor², used for early stopping).
+    """
+    device = train.X.device
+    classification = task == "classification"
+    main_loss = per_event_loss(loss)
+    active = penalty is not None and float(penalty.strength) > 0
+    use_domain = active and penalty.requires == "domain" and train.domain_X is not None
+    monitor = penalty
+    if monitor is None and train.protected is not None:
+        monitor = DisCo(on="auto")
+        monitor.setup(task=task)
+    elif monitor is not None and monitor.requires == "domain" and not use_domain:
+        monitor = None
+    opt = make_optimizer(optimizer, model.parameters(), lr=lr, weight_decay=weight_decay)
+    gen = torch.Generator().manual_seed(int(seed))
+    dom_gen = torch.Generator().manual_seed(int(seed) + 104729)
+    n = len(train.X)
+    n_batches = max(1, math.ceil(n / batch_size))
+    history: dict[str, list[float]] = {}
+    best = (math.inf, -1, None)
+    since_best = 0
+
+    def log(key: str, value: float) -> None:
+        history.setdefault(key, []).append(float(value))
+
+    for epoch in range(int(epochs)):
+        model.train()
+        if active:
+            penalty.start_epoch(epoch)
+        perm = torch.randperm(n, generator=gen).to(device)
+        dom_chunks: list[torch.Tensor] = []
+        if use_domain:
+            dperm = torch.randperm(len(train.domain_X), generator=dom_gen).to(device)
+            dom_chunks = list(torch.tensor_split(dperm, n_batches))
+        sums = torch.zeros(4, device=device, dtype=torch.float64)
+        scores = torch.empty(n, device=device)
+        dom_scores = torch.empty(len(train.domain_X), device=device) if use_domain else None
+        for b in range(n_batches):
+            idx = perm[b * batch_size : (b + 1) * batch_size]
+            xb, tb, wb = train.X[idx], train.target[idx], train.weight[idx]
+            if use_didx := (use_domain and len(dom_chunks[b]) > 0):
+                didx = dom_chunks[b]
+                out = model(torch.cat([xb, train.domain_X[didx]]))[:, 0]
+                out_mc = out[: len(idx)]
+            else:
+                out = out_mc = model(xb)[:, 0]
+            total = main = (wb * main_loss(out_mc, tb)).sum() / wb.sum().clamp_min(1e-30)
+            s = score(out)
+            scores[idx] = s[: len(idx)].detach()
+            if use_didx:
+                dom_scores[didx] = s[len(idx) :].detach()
+            if active:
+                pb = _penalty_batch(train, idx, tb, wb, classification, use_didx, len(out))
+                adv = penalty.adversary_step(s.detach(), pb)
+                pen = penalty.loss(s, pb)
+                total = main + pen
+                sums[2] += pen.detach()
+                if adv is not None:
+                    sums[3] += adv
+            opt.zero_grad(set_to_none=True)
+            total.backward()
+            opt.step()
+            sums[0] += total.detach()
+            sums[1] += main.detach()
+        if active:
+            penalty.end_epoch(epoch)
+        means = (sums / n_batches).tolist()
+        log("epoch", epoch)
+        log("loss", means[0])
+        log("main_loss", means[1])
+        if active:
+            log("penalty_loss", means[2])
+            if hasattr(penalty, "net_"):
+                log("adversary_loss", means[3])
+        for key, value in _monitor(
+            monitor, scores, train, dom_scores, classification, protected_names
+        ).items():
+            log(key, value)
+        if validation is not None:
+            model.eval()
+            vout = _forward(model, validation.X)
+            vw = validation.weight
+            vmain = float((vw * main_loss(vout, validation.target)).sum() / vw.sum())
+            vdom = None
+            if use_domain and validation.domain_X is not None:
+                vdom = _forward(model, validation.domain_X)
+            vstats = _monitor(
+                monitor,
+                score(vout),
+                validation,
+                None if vdom is None else score(vdom),
+                classification,
+                protected_names,
+            )
+            strength = float(penalty.strength) if active else 0.0
+            power = float(getattr(penalty, "power", 1.0)) if active else 1.0
+            vobj = vmain + strength * sum(
+                max(v, 0.0) ** power for v in vstats.values() if np.isfinite(v)
+            )
+            log("val_main_loss", vmain)
+            for key, value in vstats.items():
+                log(f"val_{key}", value)
+            log("val_objective", vobj)
+            if vobj < best[0]:
+                best = (vobj, epoch, copy.deepcopy(model.state_dict()))
+                since_best = 0
+            else:
+                since_best += 1
+        if verbose:
+            last = {k: round(v[-1], 5) for k, v in history.items()}
+            print(f"[decorr_af] {last}")
+        if patience is not None and validation is not None and since_best >= patience:
+            break
+    if patience is not None and best[2] is not None:
+        model.load_state_dict(best[2])
+        history["best_epoch"] = [float(best[1])]
+    model.eval()
+    return history
+
+
+def _penalty_batch(
+    train: TrainData,
+    idx: torch.Tensor,
+    tb: torch.Tensor,
+    wb: torch.Tensor,
+    classification: bool,
+    with_domain: bool,
+    n_rows: int,
+) -> PenaltyBatch:
+    if with_domain:
+        extra = n_rows - len(idx)
+        dom = torch.zeros(n_rows, dtype=torch.bool, device=wb.device)
+        dom[len(idx) :] = True
+        return PenaltyBatch(
+            weight=torch.cat([wb, wb.new_ones(extra)]),
+            y=torch.cat([tb, tb.new_zeros(extra)]) if classification else None,
+            is_domain=dom,
+        )
+    z = None if train.protected is None else train.protected[idx]
+    return PenaltyBatch(weight=wb, y=tb if classification else None, protected=z)
+
+
+def check_choice(name: str, value: Any, enum_cls: type[enum.Enum]) -> None:
+    """Raise :class:`ConfigError` naming ``name`` unless ``value`` is in ``enum_cls``."""
+    try:
+        enum_cls(value)
+    except ValueError:
+        choices = ", ".join(repr(e.value) for e in enum_cls)
+        msg = f"{name}={value!r} is not one of {choices}"
+        raise ConfigError(msg) from None

@@ -1,0 +1,67 @@
+"""Helpers shared by the workflow plot modules (result loading, weighted ROC, ratios)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from decorr_af.errors import ConfigError
+
+__all__ = ["as_result", "efficiency", "model_list", "normalised", "ratio"]
+
+
+def as_result(result: Any) -> Any:
+    """A :class:`~decorr_af.workflows.base.RunResult` from a result or its directory."""
+    from decorr_af.workflows.base import RunResult
+
+    if isinstance(result, RunResult):
+        return result
+    if isinstance(result, (str, os.PathLike)):
+        return RunResult.load(result)
+    raise ConfigError(f"expected a RunResult or a result directory, got {type(result).__name__}")
+
+
+def model_list(result: Any, models: Any = None) -> list[str]:
+    """Models with test scores in ``result`` (optionally restricted to ``models``)."""
+    have = [k[len("score_") :] for k in result.arrays if k.startswith("score_")]
+    if models is None:
+        return have
+    models = [models] if isinstance(models, str) else list(models)
+    missing = [m for m in models if m not in have]
+    if missing:
+        raise ConfigError(f"model(s) {missing} not in the result (have: {', '.join(have)})")
+    return models
+
+
+def efficiency(h_pass: Any, h_fail: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-bin efficiency pass/(pass+fail) of weighted 1-D hists, its error and the edges."""
+    p, f = h_pass.values(), h_fail.values()
+    vp, vf = h_pass.variances(), h_fail.variances()
+    tot = p + f
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eff = np.where(tot > 0, p / tot, np.nan)
+        # error propagation of p / (p + f) with independent weighted counts
+        err = np.where(tot > 0, np.sqrt(f**2 * vp + p**2 * vf) / tot**2, np.nan)
+    return eff, err, h_pass.axes[0].edges
+
+
+def ratio(num: np.ndarray, den: np.ndarray, vnum: np.ndarray, vden: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """num/den of two (normalised) histograms with an uncorrelated error."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(den > 0, num / den, np.nan)
+        err = np.where(
+            (den > 0) & (num > 0), r * np.sqrt(vnum / num**2 + vden / den**2), np.nan
+        )
+    return r, err
+
+
+def normalised(h: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Values and variances of a weighted 1-D hist scaled to unit area (density per bin)."""
+    v, var = h.values(), h.variances()
+    widths = np.diff(h.axes[0].edges)
+    total = v.sum()
+    if total <= 0:
+        return np.zeros_like(v), np.zeros_like(v)
+    return v / total / widths, var / (total * widths) ** 2

@@ -1,0 +1,222 @@
+"""Figures of the photon-ID workflow (:mod:`decorr_af.workflows.photon_id`).
+
+Each function takes a :class:`~decorr_af.workflows.base.RunResult` (or its
+directory), ``ax=None`` and returns a small dataclass of the artists drawn.
+
+Examples
+--------
+>>> from decorr_af.plot.photon_id import plot_roc
+>>> art = plot_roc("runs/pid")               # doctest: +SKIP
+>>> art.ax.figure.savefig("roc.png")         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from decorr_af.errors import ConfigError
+from decorr_af.plot._common import (
+    as_result,
+    efficiency,
+    model_list,
+    normalised,
+    ratio,
+)
+from decorr_af.plot.style import atlas_label, new_axes, ratio_axes
+
+__all__ = [
+    "EfficiencyArtists",
+    "IsolationArtists",
+    "RocArtists",
+    "plot_efficiency_vs_isolation",
+    "plot_efficiency_vs_mu",
+    "plot_isolation_pass_fail",
+    "plot_roc",
+]
+
+LABELS = {
+    "cutbased": "Cut-based",
+    "plain_mlp": "MLP",
+    "plain_bdt": "BDT",
+    "disco_mlp": "DisCo MLP",
+    "disco_bdt": "DisCo BDT",
+    "adv_mlp": "Adversarial MLP",
+}
+
+
+def _label(model: str) -> str:
+    return LABELS.get(model, model)
+
+
+@dataclass
+class RocArtists:
+    """Artists of :func:`plot_roc`."""
+
+    ax: Any
+    curves: dict[str, Any] = field(default_factory=dict)
+    working_points: dict[str, Any] = field(default_factory=dict)
+    label: Any = None
+
+
+@dataclass
+class IsolationArtists:
+    """Artists of :func:`plot_isolation_pass_fail`."""
+
+    ax: Any
+    rax: Any
+    passed: Any = None
+    failed: Any = None
+    ratio: Any = None
+    label: Any = None
+
+
+@dataclass
+class EfficiencyArtists:
+    """Artists of :func:`plot_efficiency_vs_isolation` / :func:`plot_efficiency_vs_mu`."""
+
+    ax: Any
+    curves: dict[str, Any] = field(default_factory=dict)
+    label: Any = None
+
+
+def plot_roc(
+    result: Any,
+    *,
+    models: Any = None,
+    ax: Any = None,
+    min_efficiency: float = 0.3,
+    text: str = "Simulation Internal",
+) -> RocArtists:
+    """Fake rejection (log scale) versus prompt-photon efficiency, one curve per model.
+
+    The working point of each model (its ``wp_eff``/``wp_rej`` metrics) is marked.
+    """
+    from decorr_af.metrics import roc_curve
+
+    res = as_result(result)
+    ax = new_axes(ax)
+    y, w = res.arrays["label"], res.arrays["weight"]
+    art = RocArtists(ax=ax)
+    for m in model_list(res, models):
+        eff_b, eff_s, _ = roc_curve(y, res.arrays[f"score_{m}"].astype(float), w)
+        keep = (eff_b > 0) & (eff_s >= min_efficiency)
+        (art.curves[m],) = ax.plot(eff_s[keep], 1.0 / eff_b[keep], label=_label(m))
+        if f"{m}.wp_eff" in res.metrics:
+            art.working_points[m] = ax.plot(
+                res.metrics[f"{m}.wp_eff"],
+                res.metrics[f"{m}.wp_rej"],
+                marker="o",
+                color=art.curves[m].get_color(),
+                linestyle="none",
+            )[0]
+    ax.set_yscale("log")
+    ax.set_xlabel("Prompt photon efficiency")
+    ax.set_ylabel("Fake photon rejection")
+    ax.set_xlim(min_efficiency, 1.0)
+    ax.legend(loc="upper right")
+    art.label = atlas_label(ax, text)
+    return art
+
+
+def _id_hist(res: Any, var: str) -> Any:
+    key = f"id_vs_{var}"
+    if key not in res.hists:
+        raise ConfigError(f"result has no histogram '{key}' (not a photon_id result?)")
+    return res.hists[key]
+
+
+def plot_isolation_pass_fail(
+    result: Any,
+    model: str = "plain_mlp",
+    *,
+    ax: Any = None,
+    text: str = "Simulation Internal",
+) -> IsolationArtists:
+    """Normalised isolation of fakes passing / failing the ID working point, with ratio."""
+    import mplhep
+
+    res = as_result(result)
+    h = _id_hist(res, "iso")
+    if model not in list(h.axes["model"]):
+        raise ConfigError(f"model '{model}' not in the result (have: {list(h.axes['model'])})")
+    hp = h[{"model": model, "prompt": 0, "passed": 1}]
+    hf = h[{"model": model, "prompt": 0, "passed": 0}]
+    (vp, varp), (vf, varf) = normalised(hp), normalised(hf)
+    edges = hp.axes[0].edges
+    ax, rax = ratio_axes(ax)
+    art = IsolationArtists(ax=ax, rax=rax)
+    art.passed = mplhep.histplot(vp, edges, yerr=np.sqrt(varp), ax=ax, label=f"Fakes passing {_label(model)}")  # fmt: skip
+    art.failed = mplhep.histplot(vf, edges, yerr=np.sqrt(varf), ax=ax, label=f"Fakes failing {_label(model)}")  # fmt: skip
+    r, rerr = ratio(vp, vf, varp, varf)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    art.ratio = rax.errorbar(centres, r, yerr=rerr, xerr=np.diff(edges) / 2, fmt="o", color="k", ms=3)  # fmt: skip
+    rax.axhline(1.0, color="grey", ls="--", lw=1)
+    rax.set_ylim(0, 2.5)
+    rax.set_ylabel("Pass / fail")
+    rax.set_xlabel(hp.axes[0].label or "topoetcone20 [GeV]")
+    ax.set_ylabel("Normalised / GeV")
+    ax.legend(loc="upper right")
+    nc = res.metrics.get(f"{model}.abcd_nonclosure")
+    if nc is not None and np.isfinite(nc):
+        err = res.metrics.get(f"{model}.abcd_nonclosure_err", float("nan"))
+        ax.text(0.97, 0.6, f"ABCD non-closure {nc:+.3f} ± {err:.3f}", transform=ax.transAxes, ha="right")  # fmt: skip
+    art.label = atlas_label(ax, text)
+    return art
+
+
+def _plot_eff(res: Any, var: str, models: Any, truth: str, ax: Any, text: str, xlabel: str) -> EfficiencyArtists:  # fmt: skip
+    if truth not in ("prompt", "fake"):
+        raise ConfigError(f"truth must be 'prompt' or 'fake', got {truth!r}")
+    h = _id_hist(res, var)
+    have = list(h.axes["model"])
+    models = have if models is None else ([models] if isinstance(models, str) else list(models))
+    missing = [m for m in models if m not in have]
+    if missing:
+        raise ConfigError(f"model(s) {missing} not in the result (have: {have})")
+    ax = new_axes(ax)
+    art = EfficiencyArtists(ax=ax)
+    t = 1 if truth == "prompt" else 0
+    for m in models:
+        eff, err, edges = efficiency(
+            h[{"model": m, "prompt": t, "passed": 1}], h[{"model": m, "prompt": t, "passed": 0}]
+        )
+        centres = 0.5 * (edges[1:] + edges[:-1])
+        art.curves[m] = ax.errorbar(
+            centres, eff, yerr=err, xerr=np.diff(edges) / 2, fmt="o", ms=4, label=_label(m)
+        )
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(f"{'Prompt' if t else 'Fake'} photon ID efficiency")
+    ax.set_ylim(0, 1.3 if t else None)
+    ax.legend(loc="upper right", ncol=2)
+    art.label = atlas_label(ax, text)
+    return art
+
+
+def plot_efficiency_vs_isolation(
+    result: Any,
+    *,
+    models: Any = None,
+    truth: str = "fake",
+    ax: Any = None,
+    text: str = "Simulation Internal",
+) -> EfficiencyArtists:
+    """ID efficiency at the working point versus ``topoetcone20`` (fakes by default).
+
+    A flat fake efficiency means the ID does not bias the isolation of fakes.
+    """
+    return _plot_eff(as_result(result), "iso", models, truth, ax, text, "topoetcone20 [GeV]")
+
+
+def plot_efficiency_vs_mu(
+    result: Any,
+    *,
+    models: Any = None,
+    truth: str = "prompt",
+    ax: Any = None,
+    text: str = "Simulation Internal",
+) -> EfficiencyArtists:
+    """ID efficiency at the working point versus pile-up ⟨μ⟩ (prompt photons by default)."""
+    return _plot_eff(as_result(result), "mu", models, truth, ax, text, r"$\langle\mu\rangle$")

@@ -1,0 +1,271 @@
+"""Reading a scan directory: the metrics table, seed averages and Pareto fronts.
+
+See "Scan directory format" in ``docs/architecture.md``::
+
+    out/scan.json        workflow, base config, points [{"id", "params", "seed"}]
+    out/points/<id>/     one RunResult directory per finished point
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from decorr_af.errors import ConfigError, InputFileError
+
+__all__ = ["ScanResult", "load_scan", "pareto_front"]
+
+SCAN_FILE = "scan.json"
+POINTS_DIR = "points"
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_hashable(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
+    return value
+
+
+def _metric(value: Any) -> float:
+    if isinstance(value, str):
+        return float(value)  # "nan" / "inf" / "-inf"
+    return math.nan if value is None else float(value)
+
+
+@dataclasses.dataclass
+class ScanResult:
+    """The finished points of a scan directory.
+
+    Attributes
+    ----------
+    directory
+        The scan directory.
+    workflow
+        Workflow name (``"photon_id"``) or module name of a user workflow.
+    config
+        The base workflow config (plain dict).
+    points
+        Every point of the scan definition: ``{"id", "params", "seed"}``.
+    table
+        pandas DataFrame, one row per finished point: ``id, seed, <param
+        columns>, <metric columns>`` (list-valued parameters become tuples).
+    params, metrics
+        Names of the parameter and metric columns of :attr:`table`.
+    info
+        The rest of ``scan.json`` (cluster, timings, Pareto planes, ...).
+    timings
+        DataFrame ``id, runtime_s, worker`` of the finished points.
+    """
+
+    directory: Path
+    workflow: str
+    config: dict[str, Any]
+    points: list[dict[str, Any]]
+    table: Any
+    params: list[str]
+    metrics: list[str]
+    info: dict[str, Any]
+    timings: Any
+
+    @property
+    def missing(self) -> list[str]:
+        """Ids of points of the definition that have no finished result."""
+        done = set(self.table["id"])
+        return [p["id"] for p in self.points if p["id"] not in done]
+
+    def summary(self, by: Sequence[str] | str | None = None) -> Any:
+        """Mean and standard deviation of every metric over seeds.
+
+        Parameters
+        ----------
+        by
+            Columns to group by (default: all parameter columns).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per parameter point: the ``by`` columns, ``n_seeds``, and for
+            each metric ``<metric>`` (mean) and ``<metric>_std`` (NaN for one seed).
+
+        Examples
+        --------
+        >>> load_scan("out").summary()[["strength", "disco_mlp.r50"]]  # doctest: +SKIP
+        """
+        import pandas as pd
+
+        by = [by] if isinstance(by, str) else list(self.params if by is None else by)
+        for col in by:
+            if col not in self.table.columns:
+                raise ConfigError(f"summary(by=...): unknown column '{col}' (have {self.params})")
+        metrics = [m for m in self.metrics if m not in by]
+        if self.table.empty:
+            return pd.DataFrame(columns=[*by, "n_seeds", *metrics])
+        if not by:
+            grouped = self.table.assign(_all=0).groupby("_all", sort=True)
+        else:
+            grouped = self.table.groupby(by, sort=True, dropna=False)
+        mean = grouped[metrics].mean()
+        std = grouped[metrics].std(ddof=1).add_suffix("_std")
+        n = grouped.size().rename("n_seeds")
+        out = pd.concat([n, mean, std], axis=1)
+        order = ["n_seeds"] + [c for m in metrics for c in (m, f"{m}_std")]
+        out = out[order].reset_index()
+        return out.drop(columns="_all") if not by else out
+
+    def pareto(
+        self,
+        x: str,
+        y: str,
+        maximize: tuple[bool, bool] = (True, True),
+        *,
+        per_seed: bool = False,
+    ) -> Any:
+        """The non-dominated points in the plane of metrics ``x`` and ``y``.
+
+        Parameters
+        ----------
+        x, y
+            Metric names, e.g. ``"disco_mlp.r50"``, ``"disco_mlp.inv_jsd"``.
+        maximize
+            Whether larger is better along ``x`` and ``y``.
+        per_seed
+            Use every (point, seed) row instead of the seed averages.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Rows of :meth:`summary` (or :attr:`table`) on the front, sorted by ``x``.
+
+        Examples
+        --------
+        >>> load_scan("out").pareto("disco_mlp.r50", "disco_mlp.inv_jsd")  # doctest: +SKIP
+        """
+        for name in (x, y):
+            if name not in self.metrics:
+                raise ConfigError(f"pareto: unknown metric '{name}' (have {self.metrics})")
+        df = self.table if per_seed else self.summary()
+        if df.empty:
+            return df
+        mask = pareto_front(df[x].to_numpy(float), df[y].to_numpy(float), maximize=maximize)
+        return df[mask].sort_values(x).reset_index(drop=True)
+
+    def result(self, id: str) -> Any:
+        """Load the :class:`~decorr_af.workflows.base.RunResult` of point ``id``."""
+        from decorr_af.workflows.base import RunResult
+
+        if id not in {p["id"] for p in self.points}:
+            raise ConfigError(f"scan {self.directory}: no point with id '{id}'")
+        return RunResult.load(self.directory / POINTS_DIR / id)
+
+    def ids(self, **params: Any) -> list[str]:
+        """Ids of finished points whose parameters equal ``params`` (e.g. ``strength=1.0``)."""
+        df = self.table
+        mask = np.ones(len(df), dtype=bool)
+        for key, value in params.items():
+            if key not in df.columns:
+                raise ConfigError(f"ids(): unknown parameter '{key}' (have {self.params})")
+            mask &= np.array([_hashable(v) == _hashable(value) for v in df[key]], dtype=bool)
+        return list(df["id"][mask])
+
+
+def pareto_front(
+    x: np.ndarray, y: np.ndarray, *, maximize: tuple[bool, bool] = (True, True)
+) -> np.ndarray:
+    """Boolean mask of the non-dominated points (NaN points are never on the front).
+
+    A point is dominated when another is at least as good in both coordinates
+    and strictly better in one.
+
+    Examples
+    --------
+    >>> pareto_front(np.array([1.0, 2.0, 1.5]), np.array([2.0, 1.0, 0.5])).tolist()
+    [True, True, False]
+    """
+    x = np.asarray(x, float) * (1 if maximize[0] else -1)
+    y = np.asarray(y, float) * (1 if maximize[1] else -1)
+    ok = np.isfinite(x) & np.isfinite(y)
+    xs, ys = x[:, None], y[:, None]
+    geq = (x[None, :] >= xs) & (y[None, :] >= ys)
+    gt = (x[None, :] > xs) | (y[None, :] > ys)
+    dominated = (geq & gt & ok[None, :]).any(axis=1)
+    return ok & ~dominated
+
+
+def read_scan_json(directory: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read ``scan.json``; raise InputFileError naming a missing or corrupt file."""
+    path = Path(directory) / SCAN_FILE
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as err:
+        raise InputFileError(f"{path}: missing (not a scan directory)") from err
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InputFileError(f"{path}: corrupt JSON ({err})") from err
+    if not isinstance(data, dict) or not isinstance(data.get("points"), list):
+        raise InputFileError(f"{path}: no 'points' list (not a decorr_af scan file)")
+    return data
+
+
+def load_scan(directory: str | os.PathLike[str]) -> ScanResult:
+    """Read a scan directory written by :func:`decorr_af.scan.scan`.
+
+    Only each point's ``result.json`` is read (fast); unfinished or corrupt
+    points are left out of :attr:`ScanResult.table` and listed in
+    :attr:`ScanResult.missing`.
+
+    Examples
+    --------
+    >>> res = load_scan("demo-output/scans/photon_id")  # doctest: +SKIP
+    >>> res.table.columns[:3].tolist()  # doctest: +SKIP
+    ['id', 'seed', 'strength']
+    """
+    import pandas as pd
+
+    directory = Path(directory)
+    data = read_scan_json(directory)
+    points = data["points"]
+    params: list[str] = []
+    for p in points:
+        params.extend(k for k in p["params"] if k not in params)
+    rows, timing_rows, metrics = [], [], []
+    for p in points:
+        path = directory / POINTS_DIR / p["id"] / "result.json"
+        try:
+            payload = json.loads(path.read_text())
+            values = {k: _metric(v) for k, v in payload["metrics"].items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+        metrics.extend(k for k in values if k not in metrics)
+        row = {"id": p["id"], "seed": int(p["seed"])}
+        row.update({k: _hashable(p["params"].get(k)) for k in params})
+        rows.append({**row, **values})
+        scan_info = payload.get("info", {}).get("scan", {})
+        timing_rows.append(
+            {
+                "id": p["id"],
+                "runtime_s": scan_info.get("runtime_s", math.nan),
+                "worker": scan_info.get("worker"),
+            }
+        )
+    table = pd.DataFrame(rows, columns=["id", "seed", *params, *metrics])
+    for m in metrics:
+        table[m] = table[m].astype(float)
+    info = {k: v for k, v in data.items() if k not in ("workflow", "config", "points")}
+    return ScanResult(
+        directory=directory,
+        workflow=str(data.get("workflow", "")),
+        config=dict(data.get("config", {})),
+        points=points,
+        table=table,
+        params=params,
+        metrics=metrics,
+        info=info,
+        timings=pd.DataFrame(timing_rows, columns=["id", "runtime_s", "worker"]),
+    )

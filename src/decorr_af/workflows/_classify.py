@@ -1,0 +1,177 @@
+"""Classifier zoo and evaluation shared by the photon-ID and ttH(γγ) workflows.
+
+Model names (the ``"<model>"`` prefix of the metric keys):
+
+``plain_mlp``  torch MLP, no penalty
+``disco_mlp``  torch MLP + :class:`~decorr_af.decorrelation.penalties.DisCo` on background
+``adv_mlp``    torch MLP + :class:`~decorr_af.decorrelation.penalties.Adversary`
+``plain_bdt``  xgboost (DisCo-xgboost with ``strength=0``)
+``disco_bdt``  DisCo-xgboost
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from decorr_af.errors import ConfigError
+
+__all__ = [
+    "ML_MODELS",
+    "ModelName",
+    "balanced_weights",
+    "build_model", "classifier_metrics", "fit_predict"]
+
+
+class ModelName(str, enum.Enum):
+    """Trainable classifiers of the decorrelation workflows."""
+
+    PLAIN_MLP = "plain_mlp"
+    DISCO_MLP = "disco_mlp"
+    ADV_MLP = "adv_mlp"
+    PLAIN_BDT = "plain_bdt"
+    DISCO_BDT = "disco_bdt"
+
+
+ML_MODELS = tuple(m.value for m in ModelName)
+
+
+def check_models(models: Sequence[str], allowed: Sequence[str]) -> None:
+    """Raise ConfigError naming ``models`` if it is empty or has unknown entries."""
+    bad = [m for m in models if m not in allowed]
+    if bad or not models:
+        raise ConfigError(
+            f"parameter 'models': unknown {bad} (choose from {', '.join(allowed)})"
+            if bad
+            else "parameter 'models' is empty"
+        )
+
+
+def build_model(name: str, config: Any, *, strength: float, seed: int) -> Any:
+    """Instantiate the estimator called ``name`` with the config's hyper-parameters.
+
+    ``strength`` is the DisCo λ; the adversary uses ``strength * config.adversary_scale``
+    and DisCo-BDT ``strength * config.bdt_scale``.
+    """
+    from decorr_af.decorrelation.penalties import Adversary, DisCo
+
+    model = ModelName(name)
+    if model in (ModelName.PLAIN_MLP, ModelName.DISCO_MLP, ModelName.ADV_MLP):
+        from decorr_af.models import DecorrelatedClassifier
+
+        penalty = None
+        if model is ModelName.DISCO_MLP:
+            penalty = DisCo(strength=float(strength), on="background")
+        elif model is ModelName.ADV_MLP:
+            penalty = Adversary(strength=float(strength) * config.adversary_scale)
+        return DecorrelatedClassifier(
+            hidden=tuple(config.hidden),
+            epochs=config.epochs,
+            batch_size=config.batch_size,
+            lr=config.lr,
+            penalty=penalty,
+            random_state=seed,
+            device=config.device,
+        )
+    from decorr_af.models import DisCoXGBClassifier
+
+    penalty = None
+    if model is ModelName.DISCO_BDT:
+        penalty = DisCo(strength=float(strength) * config.bdt_scale, on="background")
+    return DisCoXGBClassifier(
+        n_estimators=config.n_estimators,
+        max_depth=config.max_depth,
+        learning_rate=config.bdt_learning_rate,
+        device=config.device,
+        random_state=seed,
+        penalty=penalty,
+    )
+
+
+def fit_predict(
+    est: Any,
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_test: np.ndarray,
+    *,
+    protected: np.ndarray,
+    sample_weight: np.ndarray,
+) -> tuple[np.ndarray, float]:
+    """Fit ``est`` and return (test scores, training seconds)."""
+    t0 = time.perf_counter()
+    est.fit(X_train, y_train, protected=protected, sample_weight=sample_weight)
+    seconds = time.perf_counter() - t0
+    score = np.asarray(est.predict_proba(X_test))
+    if score.ndim == 2:
+        score = score[:, -1]
+    return score.astype(np.float64), seconds
+
+
+def balanced_weights(y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Training weights with both classes normalised to half the number of events."""
+    out = np.asarray(w, dtype=np.float64).copy()
+    for c in (0, 1):
+        sel = y == c
+        total = out[sel].sum()
+        if total > 0:
+            out[sel] *= len(y) / (2.0 * total)
+    return out
+
+
+def _weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
+    from decorr_af.metrics import weighted_quantile
+
+    return float(weighted_quantile(x, q, w))
+
+
+def classifier_metrics(
+    score: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    protected: np.ndarray,
+    *,
+    wp_efficiency: float,
+    fixed_rejection: float,
+    jsd_bins: np.ndarray,
+) -> tuple[dict[str, float], np.ndarray]:
+    """Performance and dependence metrics common to the workflows (test set).
+
+    Returns the metric dict (keys without model prefix) and the pass mask of the
+    working point (``score > threshold`` at signal efficiency ``wp_efficiency``).
+    ``jsd_bins`` are the bin edges of the protected variable for the sculpting JSD
+    (background passing vs failing the working point).
+    """
+    from decorr_af import metrics as M
+    from decorr_af.decorrelation import distance_correlation
+
+    sig, bkg = y == 1, y == 0
+    out: dict[str, float] = {}
+    out["auc"] = float(M.auc(y, score, w))
+    out["r50"] = float(M.rejection_at_efficiency(y, score, 0.5, w))
+    out["eff_at_rej"] = _eff_at_rejection(score, y, w, fixed_rejection)
+    thr = float(M.efficiency_threshold(y, score, wp_efficiency, w))
+    passed = score > thr
+    out["threshold"] = thr
+    out["wp_eff"] = float(np.sum(w[sig & passed]) / np.sum(w[sig]))
+    bkg_eff = float(np.sum(w[bkg & passed]) / np.sum(w[bkg]))
+    out["wp_rej"] = 1.0 / bkg_eff if bkg_eff > 0 else float("inf")
+    dc = float(distance_correlation(score[bkg], protected[bkg], weights=w[bkg]))
+    out["dcor"] = dc
+    out["inv_dcor"] = 1.0 / dc if dc > 0 else float("inf")
+    jsd = float(M.sculpting_jsd(protected, score, y, eff=wp_efficiency, bins=jsd_bins, weights=w))
+    out["jsd"] = jsd
+    out["inv_jsd"] = float(M.inverse_jsd(jsd))
+    return out, passed
+
+
+def _eff_at_rejection(score: np.ndarray, y: np.ndarray, w: np.ndarray, rejection: float) -> float:
+    """Signal efficiency where the background efficiency is ``1/rejection``."""
+    bkg = y == 0
+    thr = _weighted_quantile(score[bkg], w[bkg], 1.0 - 1.0 / rejection)
+    sig = y == 1
+    return float(np.sum(w[sig & (score > thr)]) / np.sum(w[sig]))
+

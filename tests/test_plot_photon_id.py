@@ -1,0 +1,141 @@
+"""Plots of the photon-ID and ttH(γγ) workflows on small synthetic results."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from decorr_af.errors import ConfigError
+from decorr_af.workflows import photon_id, tth
+from decorr_af.workflows.base import RunResult
+
+pytest.importorskip("mplhep")
+plt = pytest.importorskip("matplotlib.pyplot")
+
+
+def _pid_result(tmp_path) -> RunResult:
+    """A photon_id-shaped result built from a toy score model (no training)."""
+    rng = np.random.default_rng(31)
+    n = 4000
+    label = (rng.uniform(size=n) < 0.5).astype(int)
+    iso = np.where(label == 1, rng.gamma(2, 0.4, n), rng.gamma(2, 2.0, n))
+    mu = rng.uniform(20, 80, n)
+    w = np.ones(n)
+    arrays = {"label": label, "isolation": iso, "mu": mu, "weight": w}
+    metrics, passed = {}, {}
+    for name, slope in (("plain_mlp", 0.6), ("disco_mlp", 0.0)):
+        score = label + rng.normal(0, 0.7, n) - slope * np.where(label == 0, iso, 0) / 4
+        arrays[f"score_{name}"] = score
+        thr = np.quantile(score[label == 1], 0.15)
+        passed[name] = score >= thr
+        metrics[f"{name}.wp_eff"] = passed[name][label == 1].mean()
+        metrics[f"{name}.wp_rej"] = 1 / passed[name][label == 0].mean()
+        metrics[f"{name}.abcd_nonclosure"] = 0.1
+        metrics[f"{name}.abcd_nonclosure_err"] = 0.05
+    res = RunResult(
+        workflow="photon_id",
+        config={},
+        seed=0,
+        metrics=metrics,
+        arrays=arrays,
+        hists=photon_id._hists(["plain_mlp", "disco_mlp"], arrays, passed),
+    )
+    res.save(tmp_path / "pid")
+    return res
+
+
+def test_photon_id_plots(tmp_path):
+    from decorr_af.plot import photon_id as P
+
+    res = _pid_result(tmp_path)
+    roc = P.plot_roc(tmp_path / "pid")  # from the saved directory
+    assert set(roc.curves) == {"plain_mlp", "disco_mlp"}
+    assert roc.ax.get_yscale() == "log"
+    assert len(roc.curves["plain_mlp"].get_xdata()) > 10
+    roc.ax.figure.savefig(tmp_path / "roc.png")
+    iso = P.plot_isolation_pass_fail(res, "plain_mlp")
+    assert iso.rax is not None
+    assert iso.ratio is not None
+    iso.ax.figure.savefig(tmp_path / "iso.png")
+    fig, ax = plt.subplots()
+    eff = P.plot_efficiency_vs_isolation(res, ax=ax)
+    assert eff.ax is ax
+    assert set(eff.curves) == {"plain_mlp", "disco_mlp"}
+    fig.savefig(tmp_path / "eff_iso.png")
+    mu = P.plot_efficiency_vs_mu(res, models="disco_mlp")
+    mu.ax.figure.savefig(tmp_path / "eff_mu.png")
+    for name in ("roc", "iso", "eff_iso", "eff_mu"):
+        assert (tmp_path / f"{name}.png").stat().st_size > 5000
+    with pytest.raises(ConfigError, match="not in the result"):
+        P.plot_roc(res, models=["adv_mlp"])
+    with pytest.raises(ConfigError, match="truth"):
+        P.plot_efficiency_vs_mu(res, truth="muon")
+    plt.close("all")
+
+
+def _tth_result(strength: float, seed: int) -> RunResult:
+    rng = np.random.default_rng(seed)
+    edges = np.linspace(105, 160, 23)
+    nb, ns = 20000, 600
+    myy = np.r_[105 + rng.exponential(30, nb), rng.normal(125, 1.8, ns)]
+    label = np.r_[np.zeros(nb, int), np.ones(ns, int)]
+    keep = myy < 160
+    myy, label = myy[keep], label[keep]
+    w = np.full(myy.size, 0.5)
+    score = label + rng.normal(0, 0.8, myy.size)
+    passed = score >= np.quantile(score[label == 1], 0.5)
+    arrays = {"label": label, "myy": myy, "weight": w, "score_plain_mlp": score}
+    m, summary = tth.myy_fits(myy, label, w, passed, edges=edges)
+    metrics = {f"plain_mlp.{k}": v for k, v in m.items()}
+    metrics["disco_mlp.significance"] = m["significance"] * (1 - 0.01 * strength)
+    return RunResult(
+        workflow="tth",
+        config={},
+        seed=seed,
+        strength=strength,
+        metrics=metrics,
+        arrays=arrays,
+        hists={"myy": tth._hist_myy(["plain_mlp"], arrays, {"plain_mlp": passed}, edges)},
+        info={"fits": {"plain_mlp": summary}},
+    )
+
+
+def test_tth_plots(tmp_path):
+    pytest.importorskip("iminuit")
+    from decorr_af.plot import tth as P
+
+    res = _tth_result(0.0, 1)
+    bkg = P.plot_background_myy(res, "plain_mlp")
+    assert bkg.inclusive is not None
+    assert bkg.ratio is not None
+    bkg.ax.figure.savefig(tmp_path / "bkg.png")
+    fit = P.plot_myy_fit(res, "plain_mlp")
+    assert len(fit.window) == 2
+    # the S+B curve integrates to the selected yield
+    x, yv = fit.total.get_data()
+    f = res.info["fits"]["plain_mlp"]
+    width = 55.0 / 22
+    assert np.trapezoid(yv, x) / width == pytest.approx(f["ns"] + f["nb"], rel=0.02)
+    fit.ax.figure.savefig(tmp_path / "fit.png")
+    results = [_tth_result(lam, s) for lam in (0.0, 5.0, 20.0) for s in (1, 2)]
+    sig = P.plot_significance_vs_strength(results)
+    xs = sig.curve.lines[0].get_xdata()
+    assert list(xs) == [0.0, 5.0, 20.0]
+    assert "plain_mlp" in sig.references
+    sig.ax.figure.savefig(tmp_path / "sig.png")
+    for name in ("bkg", "fit", "sig"):
+        assert (tmp_path / f"{name}.png").stat().st_size > 5000
+    with pytest.raises(ConfigError, match="no result has the metric"):
+        P.plot_significance_vs_strength(results, model="adv_mlp")
+    with pytest.raises(ConfigError, match="not in the result"):
+        P.plot_myy_fit(res, "disco_bdt")
+    plt.close("all")
+
+
+def test_lazy_plot_exports():
+    import decorr_af.plot as plot
+
+    assert callable(plot.plot_roc)
+    assert callable(plot.atlas_label)
+    with pytest.raises(AttributeError):
+        plot.nope  # noqa: B018

@@ -18,7 +18,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from test_widgets import make_photon_scan
 
 pytestmark = pytest.mark.browser
@@ -85,7 +84,7 @@ def voila_server(tmp_path, request):
             proc.wait(timeout=10)
         log.close()
 
-    request.addfinalizer(stop)
+    request.addfinalizer(stop)  # noqa: PT021 - also runs if the start-up wait fails
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 45
     while True:

@@ -24,6 +24,7 @@ def pid_result(sample_dir, tmp_path_factory):
         models=MODELS,
         hidden=(32, 32),
         epochs=6,
+        batch_size=256,
         lr=3e-3,
         n_estimators=40,
         max_depth=3,
@@ -112,7 +113,7 @@ def test_end_to_end_decorrelation(pid_result):
     for key in ("label", "isolation", "mu", "pt", "eta", "weight", "score_disco_mlp"):
         assert res.arrays[key].shape == (n_test,)
     h = res.hists["id_vs_iso"]
-    assert h[{"model": "plain_mlp"}].sum().value == pytest.approx(res.arrays["weight"].sum(), rel=1e-3)  # fmt: skip
+    assert h[{"model": "plain_mlp"}].sum(flow=True).value == pytest.approx(res.arrays["weight"].sum(), rel=1e-3)  # fmt: skip
 
 
 def test_result_reloads(pid_result):
@@ -125,5 +126,6 @@ def test_result_reloads(pid_result):
     assert "cutbased_thresholds" in back.tables
     cfg = photon_id.Config.from_dict(back.config)
     assert cfg.models == MODELS
-    model = back.load_model("disco_mlp")
-    assert model.predict_proba(np.zeros((2, len(cfg.features)))).shape == (2, 2)
+    for name in ("plain_mlp", "disco_bdt"):
+        model = back.load_model(name)
+        assert model.predict_proba(np.zeros((2, len(cfg.features)))).shape == (2, 2)

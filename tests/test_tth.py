@@ -24,12 +24,14 @@ def tth_result(sample_dir, tmp_path_factory):
         models=MODELS,
         hidden=(32, 32),
         epochs=6,
+        batch_size=256,
         lr=3e-3,
         n_estimators=40,
         max_depth=3,
         device="cpu",
         adversary_scale=0.5,
         myy_bins=22,
+        wp_efficiency=0.8,
     )
     out = tmp_path_factory.mktemp("tth") / "result"
     return tth.run(cfg, strength=30.0, seed=6, out=out), out

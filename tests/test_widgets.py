@@ -18,7 +18,7 @@ import pytest
 pytest.importorskip("ipywidgets")
 pytest.importorskip("matplotlib")
 
-from decorr_af.workflows.base import RunResult  # noqa: E402
+from decorr_af.workflows.base import RunResult
 
 STRENGTHS = (0.0, 0.3, 3.0, 30.0)
 ISO_EDGES = np.linspace(-4.0, 16.0, 41)
@@ -95,7 +95,9 @@ def make_calibration_result(out, *, strength=1.0, n=3000, seed=3141):
         metrics[f"{m}.resolution_mc"] = float(np.std(arrays[f"{m}.ratio_mc"]))
         metrics[f"{m}.data_mc_gap"] = 0.01
     config = {"eta_edges": [0.0, 0.6, 1.37, 1.52, 2.37], "pt_edges": [20.0, 40.0, 80.0, 1000.0]}
-    res = RunResult("calibration", config, seed=0, strength=strength, metrics=metrics, arrays=arrays)
+    res = RunResult(
+        "calibration", config, seed=0, strength=strength, metrics=metrics, arrays=arrays
+    )
     return res.save(out)
 
 
@@ -232,6 +234,7 @@ def test_scanner_train_button_adds_point(tmp_path, monkeypatch):
 
 # -- inspectors ------------------------------------------------------------------
 def test_resolution_inspector(tmp_path):
+    from decorr_af import metrics
     from decorr_af.widgets import ResolutionInspector
 
     path = make_calibration_result(tmp_path / "calib")
@@ -246,7 +249,13 @@ def test_resolution_inspector(tmp_path):
     t = tables[("disco_mlp", "mc")]
     assert len(t) == 4  # the config's |η| bins
     assert np.allclose(t["response"], 1.0, atol=0.01)
-    assert np.allclose(t["resolution"], 0.03, rtol=0.2)
+    res = RunResult.load(path)
+    ratio, eta = res.arrays["disco_mlp.ratio_mc"], res.arrays["abs_eta_mc"]
+    first = ratio[(eta >= 0.0) & (eta < 0.6)].astype(float)
+    assert t["resolution"].iloc[0] == pytest.approx(
+        metrics.iqr_resolution(first, np.ones_like(first)), rel=1e-6
+    )
+    assert np.allclose(t["resolution"], 0.03 * 0.674, rtol=0.2)  # IQR/2 of a Gaussian
     before = w.response_fig.image.value
     w.variable.value = "pt"
     assert len(w.current_tables()[("disco_mlp", "data")]) == 3
@@ -274,7 +283,7 @@ def test_datamc_inspector(tmp_path):
     assert 0 < stats["ks"] < 1
     before = (w.hist_fig.image.value, w.stats.value)
     w.slices["abs_eta"].value = (0.0, 1.0)
-    mc, _, data, _, column = w.selection()
+    mc, _, _, _, column = w.selection()
     assert column == "disco_mlp.ratio"
     res = RunResult.load(path)
     assert len(mc) == int(np.sum(res.arrays["abs_eta_mc"] <= 1.0))

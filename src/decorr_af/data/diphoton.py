@@ -140,9 +140,17 @@ def _objects(n: int, signal: bool, m_yy: np.ndarray, pt_yy: np.ndarray, rng):
         l_pt = rng.gamma(2.2, 25.0, int(n_light.sum()))
         i_pt = 20.0 + rng.exponential(30.0, int(n_isr.sum()))
         jet_pt = [b_pt, l_pt, i_pt]
-        jet_eta = [rng.normal(0, 1.5, 2 * n), rng.normal(0, 1.5, len(l_pt)), rng.normal(0, 2.2, len(i_pt))]
+        jet_eta = [
+            rng.normal(0, 1.5, 2 * n),
+            rng.normal(0, 1.5, len(l_pt)),
+            rng.normal(0, 2.2, len(i_pt)),
+        ]
         jet_b = [np.ones(2 * n, bool), np.zeros(len(l_pt), bool), np.zeros(len(i_pt), bool)]
-        jet_evt = [np.repeat(np.arange(n), nb), np.repeat(np.arange(n), n_light), np.repeat(np.arange(n), n_isr)]
+        jet_evt = [
+            np.repeat(np.arange(n), nb),
+            np.repeat(np.arange(n), n_light),
+            np.repeat(np.arange(n), n_isr),
+        ]
         lep_pt = rng.gamma(2.0, 22.0, int(n_lep.sum()))
         lep_eta = rng.normal(0.0, 1.5, len(lep_pt))
     else:
@@ -237,7 +245,14 @@ def _process(n, signal, *, kind, mismodelling, rng) -> dict[str, Any]:
     jets, leptons = _objects(n, signal, tr["m_true"], tr["pt_yy_true"], rng)
     sigma_w = 0.05 if signal else 0.3
     weights = np.ones(n) if kind == "data" else rng.lognormal(0.0, sigma_w, n)
-    ak_jets = _jagged(jets, n, {f: jets[f] * (1e3 if f in ("pt", "m") else 1) for f in ("pt", "eta", "phi", "m", "isBTagged")})
+    ak_jets = _jagged(
+        jets,
+        n,
+        {
+            f: jets[f] * (1e3 if f in ("pt", "m") else 1)
+            for f in ("pt", "eta", "phi", "m", "isBTagged")
+        },
+    )
     out = {
         "mu": mu[idx],
         "weight": weights[idx],
@@ -268,7 +283,9 @@ def _fill(n: int, signal: bool, *, kind, mismodelling, rng) -> dict[str, Any]:
         parts.append(part)
         have += len(part["mu"])
     merged = {
-        key: (np.concatenate if key in ("mu", "weight") else ak.concatenate)([p[key] for p in parts])[:n]
+        key: (np.concatenate if key in ("mu", "weight") else ak.concatenate)(
+            [p[key] for p in parts]
+        )[:n]
         for key in parts[0]
     }
     return merged
@@ -315,7 +332,9 @@ def simulate_diphoton(
     parts = [p for p in (sig, bkg) if p is not None]
 
     def cat(key):
-        joined = (np.concatenate if key in ("mu", "weight") else ak.concatenate)([p[key] for p in parts])
+        joined = (np.concatenate if key in ("mu", "weight") else ak.concatenate)(
+            [p[key] for p in parts]
+        )
         return joined[pos]
 
     channel = np.where(is_sig, DIPHOTON_CHANNELS["ttH_yy"], DIPHOTON_CHANNELS["yy_continuum"])
@@ -325,7 +344,9 @@ def simulate_diphoton(
         "eventNumber": np.arange(first_event + 1, first_event + n_events + 1, dtype=np.uint64),
         "runNumber": runs.astype(np.uint32),
         "mcChannelNumber": channel.astype(np.uint32),
-        "mcEventWeights": ak.unflatten(cat("weight").astype(np.float32), 1),
+        "mcEventWeights": ak.unflatten(
+            cat("weight").astype(np.float32), np.ones(n_events, np.int64)
+        ),
     }
     return {
         "EventInfo": event_info,

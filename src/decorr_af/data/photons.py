@@ -383,9 +383,7 @@ def reconstruct_photons(
     f1_true = (f_strip - f_u) / in_calo
 
     # --- lateral leakage and fake structure --------------------------------------------
-    ell = (
-        0.022 + 0.004 * abseta + 0.005 * up + 0.01 * converted + rng.gamma(1.5, 0.009, n)
-    )
+    ell = 0.022 + 0.004 * abseta + 0.005 * up + 0.01 * converted + rng.gamma(1.5, 0.009, n)
     x_frag = np.clip(rng.beta(3.5, 1.5, n), 0.1, None)
     activity = np.where(fake, (1.0 - x_frag) / x_frag, 0.0)
     g = rng.gamma(np.array([1.5, 4.0, 3.0, 2.0]), size=(n, 4))
@@ -438,11 +436,14 @@ def reconstruct_photons(
     core_w = h_core / (1 + h_core)
     weta1 = 0.58 + 0.025 * up + 0.25 * two_max + 0.15 * core_w + 0.02 * rel * rng.standard_normal(n)
     wtots1 = (
-        1.4 + 0.12 * up + 2.0 * two_max + 2.5 * core_w + 0.005 * mu + 0.15 * rel * rng.standard_normal(n)
+        1.4
+        + 0.12 * up
+        + 2.0 * two_max
+        + 2.5 * core_w
+        + 0.005 * mu
+        + 0.15 * rel * rng.standard_normal(n)
     )
-    fracs1 = (
-        0.15 + 0.04 * up + 0.5 * two_max + 0.6 * core_w + 0.02 * rel * rng.standard_normal(n)
-    )
+    fracs1 = 0.15 + 0.04 * up + 0.5 * two_max + 0.6 * core_w + 0.02 * rel * rng.standard_normal(n)
     tail = rng.beta(1.2, 25.0, n)
     r_eff = np.maximum(tail, two_max)
     eratio = (1.0 - r_eff) / (1.0 + r_eff) + 0.005 * rel * rng.standard_normal(n)
@@ -474,16 +475,13 @@ def reconstruct_photons(
 
     # --- isolation -------------------------------------------------------------------------
     sqmu = np.sqrt(mu)
-    leak_iso = 0.8 * (ell - (0.022 + 0.004 * abseta + 0.005 * up + 0.01 * converted + _ELL_MEAN_FLUCT))
+    leak_iso = 0.8 * (
+        ell - (0.022 + 0.004 * abseta + 0.005 * up + 0.01 * converted + _ELL_MEAN_FLUCT)
+    )
     jet20 = 0.7 * activity * g[:, 1] * et
     jet40 = 0.7 * activity * g[:, 2] * et
     iso20 = rng.gamma(2.0, 0.25, n) + 0.22 * sqmu * rng.standard_normal(n) + leak_iso * et + jet20
-    iso40 = (
-        iso20
-        + rng.gamma(2.0, 0.35, n)
-        + 0.33 * sqmu * rng.standard_normal(n)
-        + jet40
-    )
+    iso40 = iso20 + rng.gamma(2.0, 0.35, n) + 0.33 * sqmu * rng.standard_normal(n) + jet40
     charged = rng.beta(6.0, 4.0, n) * activity * g[:, 1] * et
     ue_trk = (rng.random(n) < 0.2) * (1.0 + rng.exponential(1.5, n))
     pu_trk = (rng.random(n) < 0.002 * mu) * (1.0 + rng.exponential(1.0, n))
@@ -580,7 +578,7 @@ def simulate_photons(
         "eventNumber": np.arange(first_event + 1, first_event + n_events + 1, dtype=np.uint64),
         "runNumber": _run_numbers(n_events, kind, rng),
         "mcChannelNumber": np.full(n_events, MC_CHANNEL_PHOTONS, dtype=np.uint32),
-        "mcEventWeights": ak.unflatten(weights.astype(np.float32), 1),
+        "mcEventWeights": ak.unflatten(weights.astype(np.float32), np.ones(n_events, np.int64)),
     }
     return {"EventInfo": event_info, "AnalysisPhotons": to_collection(photons, counts, order)}
 
@@ -610,5 +608,7 @@ def to_collection(
         v = np.asarray(v)
         if order is not None:
             v = v[order]
-        cols[k] = v.astype(np.int32 if k in _INT_FIELDS else v.dtype if v.dtype.kind in "iub" else np.float32)
+        cols[k] = v.astype(
+            np.int32 if k in _INT_FIELDS else v.dtype if v.dtype.kind in "iub" else np.float32
+        )
     return ak.unflatten(ak.zip(cols, depth_limit=1), counts)

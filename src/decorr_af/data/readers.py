@@ -211,7 +211,7 @@ def _open_rntuple(
         chunks = []
         for info in infos:
             with uproot.open(info.path) as handle:
-                chunks.append(handle[info.tree].arrays(branches))
+                chunks.append(handle[info.tree].arrays(filter_name=branches))
         raw = ak.concatenate(chunks) if len(chunks) > 1 else chunks[0]
         lib = ak
         form = raw.layout.form

@@ -333,7 +333,9 @@ def _iter_raw(infos: list[FileInfo], plan: _Plan, chunk_size: int) -> Iterator[t
     for info in infos:
         with uproot.open(info.path) as handle:
             start = 0
-            for raw in handle[info.tree].iterate(branches, step_size=chunk_size, library="ak"):
+            for raw in handle[info.tree].iterate(
+                filter_name=branches, step_size=chunk_size, library="ak"
+            ):
                 stop = start + len(raw)
                 yield raw, f"{info.path} [entries {start}:{stop}]"
                 start = stop

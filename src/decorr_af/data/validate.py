@@ -199,7 +199,9 @@ def inspect_file(path: str | os.PathLike, *, tree: str | None = None) -> FileInf
             name = tree
         try:
             obj = handle[name]
-            keys = frozenset(obj.keys())
+            rntuple = containers[name] == _RNTUPLE
+            # RNTuple: top-level fields only (uproot's recursive listing is very slow)
+            keys = frozenset(obj.keys(recursive=False) if rntuple else obj.keys())
             num_entries = int(obj.num_entries)
         except Exception as err:
             raise InputFileError(

@@ -83,6 +83,16 @@ def _simulate(sample: Sample, n: int, *, kind: Kind, mismodelling: float, rng, f
     return fn(n, kind=kind.value, mismodelling=mismodelling, rng=rng, first_event=first_event)
 
 
+def _compression(uproot: Any) -> Any:
+    """LZ4 (fast, what ATLAS uses for many outputs) when lz4/xxhash exist, else ZLIB(1)."""
+    try:
+        import lz4.frame  # noqa: F401
+        import xxhash  # noqa: F401
+    except ImportError:
+        return uproot.ZLIB(1)
+    return uproot.LZ4(1)
+
+
 def _to_branches(events: dict[str, Any]) -> dict[str, ak.Array]:
     info = dict(events[EVENTINFO])
     weights = info.pop("mcEventWeights")
@@ -233,7 +243,7 @@ def generate(
     for i, n in enumerate(counts):
         path = out / f"{s.value}_{k.value}_{i:03d}.root"
         tmp = path.with_name(path.name + ".part")
-        with uproot.recreate(tmp) as fout:
+        with uproot.recreate(tmp, compression=_compression(uproot)) as fout:
             tree = None
             for chunk in iter_chunks(
                 sample=s.value,

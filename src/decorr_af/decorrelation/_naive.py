@@ -3,8 +3,8 @@
 Works for numpy arrays and torch tensors alike (``xp`` is ``numpy`` or ``torch``),
 for any dimension of x and y (Euclidean distances).  Memory stays bounded: rows
 are processed in chunks of about ``chunk_elements / N`` and, when torch needs
-gradients and there is more than one chunk, every chunk is wrapped in
-``torch.utils.checkpoint`` so its N-wide matrices are recomputed in the backward
+gradients and there is more than one chunk, every chunk is checkpointed
+(:func:`._torch.recompute`) so its N-wide matrices are recomputed in the backward
 pass instead of being kept.
 """
 
@@ -64,10 +64,7 @@ def naive_dcov_terms(
         and (x.requires_grad or y.requires_grad)
     )
     if use_ckpt:
-        from torch.utils.checkpoint import checkpoint
-
-        def call(fn: Any, *args: Any) -> Any:
-            return checkpoint(fn, *args, use_reentrant=False)
+        from decorr_af.decorrelation._torch import recompute as call
     else:
 
         def call(fn: Any, *args: Any) -> Any:

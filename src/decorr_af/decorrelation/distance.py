@@ -131,8 +131,11 @@ def _prepare(x: Any, y: Any, weights: Any) -> tuple[Any, Any, np.ndarray, bool]:
         import torch
 
         ref = x if _is_torch(x) else y
-        x = x if _is_torch(x) else torch.as_tensor(np.asarray(x), device=ref.device)
-        y = y if _is_torch(y) else torch.as_tensor(np.asarray(y), device=ref.device)
+        like = {"device": ref.device}
+        if ref.dtype.is_floating_point:  # a numpy partner follows the tensor's dtype
+            like["dtype"] = ref.dtype
+        x = x if _is_torch(x) else torch.as_tensor(np.asarray(x), **like)
+        y = y if _is_torch(y) else torch.as_tensor(np.asarray(y), **like)
         if x.device != y.device:
             raise ConfigError(f"x is on {x.device} but y is on {y.device}")
         dtype = torch.promote_types(x.dtype, y.dtype)

@@ -269,7 +269,7 @@ class _DecorrelatedMLP(BaseEstimator):
         >>> DecorrelatedClassifier.load("model_dir").predict_proba(X)  # doctest: +SKIP
         """
         self._check_fitted()
-        params = self.get_params()
+        params = self.get_params(deep=False)
         penalty = params.pop("penalty")
         params["device"] = str(params["device"])
         names = getattr(self, "feature_names_in_", None)

@@ -336,7 +336,7 @@ class _DisCoXGB(BaseEstimator):
         if not hasattr(self, "booster_"):
             msg = f"this {type(self).__name__} is not fitted yet; call fit first"
             raise ConfigError(msg)
-        params = self.get_params()
+        params = self.get_params(deep=False)
         penalty = params.pop("penalty")
         names = getattr(self, "feature_names_in_", None)
         meta = {

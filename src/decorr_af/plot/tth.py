@@ -129,6 +129,8 @@ def plot_myy_fit(
     if model not in fits:
         raise ConfigError(f"result has no m_yy fit for model '{model}'")
     f = fits[model]
+    if "nb" not in f:
+        raise ConfigError(f"no m_yy fit for model '{model}': {f.get('note', 'fit failed')}")
     sel = h[{"model": model, "signal": sum, "passed": 1}]
     edges = sel.axes[0].edges
     v, var = sel.values(), sel.variances()

@@ -95,8 +95,14 @@ def plot_style() -> Iterator[None]:
     if use_style is not None:
         use_style()
     with mpl.rc_context(
-        {"font.size": 10, "axes.labelsize": 10, "legend.fontsize": 8,
-         "xtick.labelsize": 9, "ytick.labelsize": 9, "axes.titlesize": 10}
+        {
+            "font.size": 10,
+            "axes.labelsize": 10,
+            "legend.fontsize": 8,
+            "xtick.labelsize": 9,
+            "ytick.labelsize": 9,
+            "axes.titlesize": 10,
+        }
     ):
         yield
 

@@ -49,14 +49,20 @@ def compare(mc: Any, data: Any, *, edges: Any, w_mc: Any = None, w_data: Any = N
     >>> sorted(out)
     ['chi2', 'chi2_ndf', 'chi2_p', 'ks', 'ks_p', 'ndf']
     """
+    import hist
+
     from decorr_af import metrics
 
-    chi = metrics.chi2_test(mc, data, bins=edges, weights_a=w_mc, weights_b=w_data)
-    ks = metrics.ks_test(mc, data, weights_a=w_mc, weights_b=w_data)
+    h_mc, h_data = (
+        hist.Hist(hist.axis.Variable(edges), storage=hist.storage.Weight()) for _ in range(2)
+    )
+    h_mc.fill(mc, weight=w_mc)
+    h_data.fill(data, weight=w_data)
+    chi = metrics.chi2_test(h_data, h_mc, normalise=True)
+    ks, ks_p = metrics.ks_test(mc, data, weights_a=w_mc, weights_b=w_data)
     return {
-        "chi2": float(chi["chi2"]), "ndf": float(chi["ndf"]),
-        "chi2_ndf": float(chi["chi2"]) / max(float(chi["ndf"]), 1.0), "chi2_p": float(chi["p"]),
-        "ks": float(ks["statistic"]), "ks_p": float(ks["p"]),
+        "chi2": float(chi.chi2), "ndf": float(chi.ndf), "chi2_ndf": float(chi.chi2_ndf),
+        "chi2_p": float(chi.pvalue), "ks": float(ks), "ks_p": float(ks_p),
     }  # fmt: skip
 
 
@@ -96,11 +102,15 @@ class DataMCInspector(widgets.VBox):
         self.stats = widgets.HTML()
         self.hist_fig = FigurePanel(width="470px", figsize=(5.4, 4.6))
         self.test_fig = FigurePanel(width="470px", figsize=(5.4, 4.6))
-        self.variable = widgets.Dropdown(description="variable", layout=widgets.Layout(width="340px"))
+        self.variable = widgets.Dropdown(
+            description="variable", layout=widgets.Layout(width="340px")
+        )
         self.model = widgets.Dropdown(description="model")
         self.slider = strength_slider([0.0])
         self.slices = {
-            k: widgets.FloatRangeSlider(description=v, continuous_update=False, readout_format=".3g")
+            k: widgets.FloatRangeSlider(
+                description=v, continuous_update=False, readout_format=".3g"
+            )
             for k, v in SLICES.items()
         }
         self.children = [self.title, self.error]
@@ -180,8 +190,9 @@ class DataMCInspector(widgets.VBox):
         with self.hold_trait_notifications():
             old = self.variable.value
             self.variable.options = options
-            if old in [k for _, k in options]:
-                self.variable.value = old
+            keys = [k for _, k in options]
+            if keys:
+                self.variable.value = old if old in keys else keys[0]
             models = list(dict.fromkeys(models))
             if list(self.model.options) != models:
                 self.model.options = models
@@ -258,7 +269,7 @@ class DataMCInspector(widgets.VBox):
             if g != group:
                 continue
             column = name.format(model=self.model.value)
-            mc_df, data_df = self.frames(g)
+            mc_df, _ = self.frames(g)
             if column not in mc_df.columns:
                 continue
             mc, w_mc, data, w_data, _ = self.selection((g, name))
@@ -267,6 +278,7 @@ class DataMCInspector(widgets.VBox):
                 names.append(column)
                 chis.append(stat["chi2_ndf"])
                 kss.append(stat["ks"])
+        fig.subplots_adjust(left=0.3)  # room for the variable names
         ax1, ax2 = fig.subplots(1, 2, sharey=True)
         y = np.arange(len(names))
         colors = ["C3" if n == current else "C0" for n in names]
@@ -301,7 +313,9 @@ def _draw_hist(fig: Any, mc: Any, w_mc: Any, data: Any, w_data: Any, edges: Any,
     import mplhep
 
     ax, rax = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": (3, 1)})
-    h_mc = hist.Hist(hist.axis.Variable(edges, name="x", label=label), storage=hist.storage.Weight())
+    h_mc = hist.Hist(
+        hist.axis.Variable(edges, name="x", label=label), storage=hist.storage.Weight()
+    )
     h_da = h_mc.copy().reset()
     h_mc.fill(x=mc, weight=w_mc)
     h_da.fill(x=data, weight=w_data)

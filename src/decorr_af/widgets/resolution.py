@@ -54,11 +54,11 @@ def parse_edges(text: str) -> list[float]:
 
 def binned(ratio: Any, x: Any, edges: Sequence[float], *, weight: Any = None) -> Any:
     """Response and IQR resolution of ``ratio`` in bins of ``x`` (pandas DataFrame)."""
-    import pandas as pd
-
     from decorr_af import metrics
 
-    return pd.DataFrame(metrics.binned_response(ratio, x, edges, weight=weight))
+    ratio = np.asarray(ratio, dtype=np.float64)
+    table = metrics.binned_response(ratio, np.ones_like(ratio), x, edges, weights=weight)
+    return table.rename(columns={"low": "lo", "high": "hi"})
 
 
 class ResolutionInspector(widgets.VBox):
@@ -143,7 +143,9 @@ class ResolutionInspector(widgets.VBox):
         controls = widgets.VBox(
             [
                 widgets.HBox([self.variable, self.slider]),
-                widgets.HBox([self.models, widgets.VBox([self.baseline, self.binning, self.edges])]),
+                widgets.HBox(
+                    [self.models, widgets.VBox([self.baseline, self.binning, self.edges])]
+                ),
             ]
         )
         figures = widgets.HBox(

@@ -253,20 +253,22 @@ class DiscoScanner(widgets.VBox):
         """Render every point of the current model in a background thread (fast switching)."""
         scan, model = self._scan, self.model_dd.value
 
+        def draw_point(pid: str) -> None:
+            row = scan.table[scan.table["id"].astype(str) == pid].iloc[0]
+            res = self.result(pid)
+            self._cached(pid, model, "roc", lambda f: _draw_roc(f, res, model, row))
+            self._cached(pid, model, "sculpt", lambda f: _draw_sculpting(f, res, model, row))
+            self._cached(
+                pid, model, "pareto", lambda f: _draw_pareto(f, scan, model, self.x, self.y, pid)
+            )
+
         def work() -> None:
             for pid in list(scan.table["id"].astype(str)):
                 if scan is not self._scan or model != self.model_dd.value:
                     return  # reloaded or model changed: stale work
                 try:
-                    row = scan.table[scan.table["id"].astype(str) == pid].iloc[0]
-                    res = self.result(pid)
-                    self._cached(pid, model, "roc", lambda f: _draw_roc(f, res, model, row))
-                    self._cached(pid, model, "sculpt", lambda f: _draw_sculpting(f, res, model, row))
-                    self._cached(
-                        pid, model, "pareto",
-                        lambda f: _draw_pareto(f, scan, model, self.x, self.y, pid),
-                    )  # fmt: skip
-                except Exception:  # noqa: BLE001 - shown when the point is selected
+                    draw_point(pid)
+                except Exception:
                     continue
 
         thread = threading.Thread(target=work, name="decorr-af-prerender", daemon=True)
@@ -377,8 +379,9 @@ def _draw_roc(fig: Any, res: Any, model: str, row: Any) -> None:
     r50 = float(row.get(f"{model}.r50", np.nan))
     ax.plot([0.5], [r50], marker="*", ms=14, color="gold", mec="k", ls="none",
             label=f"R50 = {r50:.4g}")  # fmt: skip
-    ax.legend(loc="upper right", fontsize="small")
-    ax.set_title(f"λ = {format_strength(res.strength or 0.0)}", loc="right")
+    ax.legend(
+        loc="upper right", fontsize="small", title=f"λ = {format_strength(res.strength or 0.0)}"
+    )
 
 
 def _draw_sculpting(fig: Any, res: Any, model: str, row: Any) -> None:
@@ -389,7 +392,7 @@ def _draw_sculpting(fig: Any, res: Any, model: str, row: Any) -> None:
     inv = float(row.get(f"{model}.inv_jsd", np.nan))
     wp = res.config.get("wp_efficiency") if isinstance(res.config, dict) else None
     where = f"ε_S = {100 * wp:.0f} % WP" if wp else "working point"
-    art.ax.set_title(f"{where}: 1/JSD = {inv:.4g}", loc="right")
+    art.ax.text(0.97, 0.5, f"{where}\n1/JSD = {inv:.4g}", transform=art.ax.transAxes, ha="right")
 
 
 def _draw_pareto(fig: Any, scan: Any, model: str, x: str, y: str, pid: str) -> None:

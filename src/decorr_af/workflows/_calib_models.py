@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -113,19 +112,21 @@ class BinnedCorrection:
         return ie, ia, df["converted"].to_numpy().astype(int)
 
     def fit(self, df: Any, y: np.ndarray, w: np.ndarray) -> BinnedCorrection:
-        from decorr_af.workflows._response import weighted_quantile
+        from decorr_af.metrics import weighted_quantile
 
         ie, ia, ic = self._index(df)
         table = np.full((len(self.eta_edges) - 1, len(self.e_edges) - 1, 2), np.nan)
-        glob = float(weighted_quantile(y, 0.5, weight=w))
+        glob = float(weighted_quantile(y, 0.5, w))
         for i in range(table.shape[0]):
             for c in (0, 1):
                 row = (ie == i) & (ic == c)
-                fallback = float(weighted_quantile(y[row], 0.5, weight=w[row])) if row.sum() else glob
+                fallback = float(weighted_quantile(y[row], 0.5, w[row])) if row.sum() else glob
                 for j in range(table.shape[1]):
                     sel = row & (ia == j)
                     table[i, j, c] = (
-                        float(weighted_quantile(y[sel], 0.5, weight=w[sel])) if sel.sum() >= 10 else fallback
+                        float(weighted_quantile(y[sel], 0.5, w[sel]))
+                        if sel.sum() >= 10
+                        else fallback
                     )
         self.table_ = table
         return self
@@ -139,34 +140,11 @@ class BinnedCorrection:
                 "table": self.table_.tolist()}  # fmt: skip
 
 
-class _PlainXGB:
-    """Minimal xgboost regressor used when ``decorr_af.models.xgb`` is unavailable."""
+def _bdt(config: Any, seed: int, penalty: Any = None) -> Any:
+    from decorr_af.models import DisCoXGBRegressor
 
-    def __init__(self, **kw: Any) -> None:
-        import xgboost
-
-        self._m = xgboost.XGBRegressor(**kw, tree_method="hist", n_jobs=1)
-
-    def fit(self, X: Any, y: Any, *, sample_weight: Any = None, **_: Any) -> _PlainXGB:
-        self._m.fit(X, y, sample_weight=sample_weight)
-        return self
-
-    def predict(self, X: Any) -> np.ndarray:
-        return self._m.predict(X)
-
-    def save(self, path: Any) -> Path:
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        self._m.save_model(path / "model.json")
-        return path
-
-
-def _bdt(config: Any, seed: int) -> Any:
-    try:
-        from decorr_af.models import DisCoXGBRegressor
-    except (ImportError, AttributeError):
-        return _PlainXGB(**config.bdt, random_state=seed)
-    return DisCoXGBRegressor(strength=0.0, **config.bdt, random_state=seed)
+    return DisCoXGBRegressor(**config.bdt, penalty=penalty, random_state=seed,
+                             device=config.device)  # fmt: skip
 
 
 def _mlp(config: Any, seed: int, penalty: Any = None) -> Any:
@@ -205,7 +183,9 @@ def train_models(
     w = s.mc_train["weight"].to_numpy(np.float64)
     X_base, X_shapes = feature_matrix(s.mc_train, base), feature_matrix(s.mc_train, shapes)
     n_dom = min(len(s.data_train), len(s.mc_train))
-    dom_rows = np.sort(np.random.default_rng([int(seed), 0xD0]).permutation(len(s.data_train))[:n_dom])
+    dom_rows = np.sort(
+        np.random.default_rng([int(seed), 0xD0]).permutation(len(s.data_train))[:n_dom]
+    )
     X_dom = feature_matrix(s.data_train.iloc[dom_rows], shapes)
     info: dict[str, Any] = {}
     out: dict[str, Fitted] = {}
@@ -240,6 +220,9 @@ def train_models(
             out[name] = Fitted(_mlp(config, seed).fit(X_shapes, y, sample_weight=w), shapes)
         elif name == "reweighted_mlp":
             out[name] = Fitted(_mlp(config, seed).fit(X_shapes, y, sample_weight=w_rw), shapes)
+        elif name == "disco_bdt":
+            est = _bdt(config, seed, DomainDisCo(strength=strength))
+            out[name] = Fitted(est.fit(X_shapes, y, sample_weight=w, domain_X=X_dom), shapes)
         elif name in ("disco_mlp", "adversary_mlp"):
             pen = (
                 DomainDisCo(strength=strength)

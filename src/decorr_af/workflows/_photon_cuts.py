@@ -41,9 +41,9 @@ def cut_based_id(table: Any, cuts: Mapping[str, float] | None = None) -> np.ndar
     cuts = DEFAULT_ID_CUTS if cuts is None else cuts
     mask = np.ones(len(table), dtype=bool)
     for key, value in cuts.items():
-        for suffix, op in (("_over_pt_max", "rel"), ("_min", "min"), ("_max", "max")):
+        for suffix, kind in (("_over_pt_max", "rel"), ("_min", "min"), ("_max", "max")):
             if key.endswith(suffix):
-                col = key[: -len(suffix)]
+                col, op = key[: -len(suffix)], kind
                 break
         else:
             raise ConfigError(f"ID cut {key!r} must end in _min, _max or _over_pt_max")

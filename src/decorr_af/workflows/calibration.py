@@ -8,6 +8,7 @@ on MC and predicts ``E_pred = E_raw × ĉ``. Models (``Config.models``):
 ``shapes_bdt``      BDT with the shower shapes added
 ``shapes_mlp``      MLP with the shower shapes added
 ``disco_mlp``       shapes MLP + ``DomainDisCo(strength)`` between MC and unlabelled data
+``disco_bdt``       shapes BDT + ``DomainDisCo(strength)`` (DisCo-xgboost)
 ``adversary_mlp``   shapes MLP + ``DomainAdversary(strength)``
 ``reweighted_mlp``  shapes MLP trained on MC reweighted to data (classifier ratio)
 ``reweighted_bdt``  shapes BDT trained on MC reweighted to data
@@ -30,7 +31,6 @@ import numpy as np
 from decorr_af.data.schema import SHOWER_SHAPES
 from decorr_af.errors import ConfigError
 from decorr_af.workflows import _calib_models as cm
-from decorr_af.workflows._response import binned_stats, response_stats
 from decorr_af.workflows.base import RunResult, WorkflowConfig
 
 __all__ = [
@@ -60,6 +60,7 @@ class Model(str, enum.Enum):
     SHAPES_BDT = "shapes_bdt"
     SHAPES_MLP = "shapes_mlp"
     DISCO_MLP = "disco_mlp"
+    DISCO_BDT = "disco_bdt"
     ADVERSARY_MLP = "adversary_mlp"
     REWEIGHTED_MLP = "reweighted_mlp"
     REWEIGHTED_BDT = "reweighted_bdt"
@@ -126,7 +127,9 @@ class Config(WorkflowConfig):
             if f in TRUTH_COLUMNS:
                 raise ConfigError(f"parameter 'features': truth column {f!r} cannot be an input")
         if not 0.0 < self.test_fraction < 1.0:
-            raise ConfigError(f"parameter 'test_fraction' must be in (0, 1), got {self.test_fraction}")
+            raise ConfigError(
+                f"parameter 'test_fraction' must be in (0, 1), got {self.test_fraction}"
+            )
         if self.strength < 0:
             raise ConfigError(f"parameter 'strength' must be >= 0, got {self.strength}")
         if self.max_events < 0:
@@ -184,8 +187,14 @@ def run(
     rows = []
     ratios: dict[tuple[str, str], np.ndarray] = {}
     for name, model in models.items():
-        ratio_mc = cm.predict_correction(model, s, "mc") * s.mc_test.e.to_numpy() / s.mc_test.truth_e.to_numpy()
-        ratio_da = cm.predict_correction(model, s, "data") * s.data_test.e.to_numpy() / s.data_truth_e
+        ratio_mc = (
+            cm.predict_correction(model, s, "mc")
+            * s.mc_test.e.to_numpy()
+            / s.mc_test.truth_e.to_numpy()
+        )
+        ratio_da = (
+            cm.predict_correction(model, s, "data") * s.data_test.e.to_numpy() / s.data_truth_e
+        )
         ratios[(name, "mc")], ratios[(name, "data")] = ratio_mc, ratio_da
         result.arrays[f"{name}.ratio_mc"] = ratio_mc.astype(np.float32)
         result.arrays[f"{name}.ratio_data"] = ratio_da.astype(np.float32)
@@ -214,7 +223,7 @@ def _model_metrics(
     from decorr_af.workflows.reweighting import weighted_ks
 
     w_mc, w_da = s.mc_test.weight.to_numpy(), s.data_test.weight.to_numpy()
-    mc, da = response_stats(ratio_mc, weight=w_mc), response_stats(ratio_da, weight=w_da)
+    mc, da = _stats(ratio_mc, None, None, w_mc)[0], _stats(ratio_da, None, None, w_da)[0]
     gap = da["response"] - mc["response"]
     err = float(np.hypot(da["response_err"], mc["response_err"]))
     out = {
@@ -238,21 +247,34 @@ def _model_metrics(
         ),
     }
     for var, edges in (("abs_eta", config.eta_edges), ("pt", config.pt_edges)):
-        b_mc = binned_stats(ratio_mc, s.mc_test[var], edges, weight=w_mc)
-        b_da = binned_stats(ratio_da, s.data_test[var], edges, weight=w_da)
+        b_mc = _stats(ratio_mc, s.mc_test[var], edges, w_mc)
+        b_da = _stats(ratio_da, s.data_test[var], edges, w_da)
         chi2, nb = 0.0, 0
         for bm, bd in zip(b_mc, b_da):
             g = bd["response"] - bm["response"]
             ge = float(np.hypot(bd["response_err"], bm["response_err"]))
-            row = {"model": name, "variable": var, "lo": bm["lo"], "hi": bm["hi"]}
+            row = {"model": name, "variable": var, "low": bm["low"], "high": bm["high"]}
             for k in ("response", "response_err", "resolution", "resolution_err", "n"):
                 row[f"{k}_mc"], row[f"{k}_data"] = bm[k], bd[k]
             row["gap"], row["gap_err"] = g, ge
             rows.append(row)
             if np.isfinite(g) and ge > 0:
                 chi2, nb = chi2 + (g / ge) ** 2, nb + 1
-        out[f"{name}.gap_chi2_{'eta' if var == 'abs_eta' else var}"] = chi2 / nb if nb else float("nan")
+        out[f"{name}.gap_chi2_{'eta' if var == 'abs_eta' else var}"] = (
+            chi2 / nb if nb else float("nan")
+        )
     return out
+
+
+def _stats(ratio: np.ndarray, x: Any, edges: Any, w: np.ndarray) -> list[dict[str, float]]:
+    """Rows of :func:`decorr_af.metrics.binned_response` (one overall bin if ``x`` is None)."""
+    from decorr_af.metrics import binned_response
+
+    if x is None:
+        x, edges = np.zeros(len(ratio)), (-1.0, 1.0)
+    ok = np.isfinite(ratio)
+    tab = binned_response(ratio[ok], np.ones(int(ok.sum())), np.asarray(x)[ok], edges, w[ok])
+    return tab.to_dict("records")
 
 
 def _ratio_hist(ratios: dict[tuple[str, str], np.ndarray], s: Any) -> Any:

@@ -158,7 +158,10 @@ class LikelihoodRatioReweighter:
         xm, xd = _as_2d(X_mc, "X_mc"), _as_2d(X_data, "X_data")
         if xm.shape[1] != xd.shape[1]:
             raise ConfigError(f"X_mc has {xm.shape[1]} features but X_data has {xd.shape[1]}")
-        wm, wd = _weights(mc_weight, len(xm), "mc_weight"), _weights(data_weight, len(xd), "data_weight")
+        wm, wd = (
+            _weights(mc_weight, len(xm), "mc_weight"),
+            _weights(data_weight, len(xd), "data_weight"),
+        )
         if wm.sum() <= 0 or wd.sum() <= 0:
             raise ConfigError("mc_weight and data_weight must have a positive sum")
         X = np.concatenate([xm, xd])
@@ -203,7 +206,9 @@ class LikelihoodRatioReweighter:
     def weights(self, X: Any, *, sample_weight: Any = None) -> np.ndarray:
         """Clipped, normalised weights ``sample_weight × f/(1-f)`` for new MC events."""
         x = _as_2d(X, "X")
-        return self._to_weights(self.predict_proba(x), _weights(sample_weight, len(x), "sample_weight"))
+        return self._to_weights(
+            self.predict_proba(x), _weights(sample_weight, len(x), "sample_weight")
+        )
 
 
 def reweight(
@@ -265,8 +270,6 @@ def ks_distances(
     {'x': 0.0}
     """
     return {
-        f: weighted_ks(
-            mc[f].to_numpy(), data[f].to_numpy(), wa=mc_weight, wb=data_weight
-        )
+        f: weighted_ks(mc[f].to_numpy(), data[f].to_numpy(), wa=mc_weight, wb=data_weight)
         for f in features
     }

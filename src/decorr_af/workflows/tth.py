@@ -7,14 +7,21 @@ background, so a classifier must not *sculpt* the background m_γγ spectrum.
 Inputs (``Config.features``, default :data:`DEFAULT_FEATURES`): the photon
 ``pT/m_γγ`` ratios, ``|Δη_γγ|``, ``|cos θ*|``, jet and b-jet multiplicities,
 ``H_T``, leading-jet ``pT`` and the lepton multiplicity. ``m_γγ`` itself is the
-protected variable and is refused as an input; ``pT_γγ`` is left out by default
+protected variable and is refused as an input, as are the photon momenta
+``pt1``/``pt2`` (with the angles they give m_γγ exactly); ``pT_γγ`` is left out by default
 because together with ``pT1/m_γγ`` and ``pT2/m_γγ`` it lets a network estimate
 ``m_γγ`` (ATLAS uses ``pT_γγ/m_γγ``-type inputs for the same reason).
 
 Models: ``plain_mlp``, ``disco_mlp`` (DisCo on background against m_γγ),
 ``adv_mlp`` (adversary), ``plain_bdt``, ``disco_bdt``.
 
-Metrics per model (test set; weights × ``luminosity_scale`` / ``test_fraction``):
+Weights of the test events are normalised per process to ``σ × luminosity_fb``
+(:data:`decorr_af.data.diphoton.CROSS_SECTIONS_FB`, the toy's cross-sections after
+its selection), so yields and significances correspond to that luminosity.
+Fits need at least ``min_fit_events`` selected background MC events; otherwise
+the fit metrics are NaN.
+
+Metrics per model (test set):
 ``auc``, ``r50`` (background rejection at 50 % signal efficiency),
 ``dcor``/``inv_dcor`` (score vs m_γγ on background), ``jsd``/``inv_jsd`` (background
 m_γγ passing vs failing the working point, signal efficiency ``wp_efficiency``),
@@ -58,6 +65,8 @@ DEFAULT_PARETO = [
     ("adv_mlp.r50", "adv_mlp.inv_jsd"),
     ("disco_bdt.r50", "disco_bdt.inv_jsd"),
 ]
+#: refused inputs: m_γγ itself and the photon momenta that give it exactly
+MYY_INPUTS = ("myy", "pt1", "pt2")
 DEFAULT_FEATURES = (
     "pt1_over_myy",
     "pt2_over_myy",
@@ -104,15 +113,17 @@ class Config(WorkflowConfig):
     myy_range: tuple[float, float] = (105.0, 160.0)
     myy_bins: int = 55
     signal_shape: str = "gauss"
-    luminosity_scale: float = 1.0
+    luminosity_fb: float = 140.0
+    min_fit_events: int = 20
 
     def validate(self) -> None:
         _classify.check_models(self.models, MODELS)
         if not self.features:
             raise ConfigError("parameter 'features' is empty")
-        if self.protected in self.features or "myy" in self.features:
+        leaking = [f for f in self.features if f in (self.protected, *MYY_INPUTS)]
+        if leaking:
             raise ConfigError(
-                "parameter 'features' must not contain m_yy (the protected variable 'myy')"
+                f"parameter 'features' must not contain m_yy or what reconstructs it: {leaking}"
             )
         for name in ("strength", "bdt_scale", "adversary_scale"):
             if getattr(self, name) < 0:
@@ -129,8 +140,8 @@ class Config(WorkflowConfig):
             raise ConfigError(f"parameter 'myy_range' must be (low, high), got {self.myy_range}")
         if self.fixed_rejection <= 1.0:
             raise ConfigError(f"parameter 'fixed_rejection' must be > 1, got {self.fixed_rejection}")
-        if self.lr <= 0 or self.luminosity_scale <= 0:
-            raise ConfigError("parameters 'lr' and 'luminosity_scale' must be positive")
+        if self.lr <= 0 or self.luminosity_fb <= 0:
+            raise ConfigError("parameters 'lr' and 'luminosity_fb' must be positive")
         try:
             fit.SignalShape(self.signal_shape)
         except ValueError:
@@ -138,6 +149,17 @@ class Config(WorkflowConfig):
                 f"parameter 'signal_shape' must be one of "
                 f"{[s.value for s in fit.SignalShape]}, got {self.signal_shape!r}"
             ) from None
+
+
+def _normalise(w: np.ndarray, y: np.ndarray, luminosity_fb: float) -> np.ndarray:
+    """Scale weights per process so they sum to cross-section × luminosity."""
+    from decorr_af.data.diphoton import CROSS_SECTIONS_FB
+
+    out = np.asarray(w, dtype=np.float64).copy()
+    for label, process in ((1, "ttH_yy"), (0, "yy_continuum")):
+        sel = y == label
+        out[sel] *= CROSS_SECTIONS_FB[process] * luminosity_fb / out[sel].sum()
+    return out
 
 
 def _whist(x: np.ndarray, w: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -154,12 +176,19 @@ def myy_fits(
     *,
     edges: np.ndarray,
     shape: str = "gauss",
+    min_events: int = 20,
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """Signal, background, spurious-signal and S+B fits of the selected events.
 
     Returns the metrics (without model prefix) and a JSON-able fit summary.
     """
     sig, bkg = passed & (y == 1), passed & (y == 0)
+    if min(sig.sum(), bkg.sum()) < min_events:
+        nan = float("nan")
+        keys = ("significance", "fit_s", "fit_b", "sig_mean", "sig_sigma", "bkg_slope",
+                "bkg_chi2ndf", "spurious_signal", "spurious_rel", "spurious_over_err")  # fmt: skip
+        note = f"too few selected MC events to fit ({int(sig.sum())} signal, {int(bkg.sum())} background)"  # fmt: skip
+        return dict.fromkeys(keys, nan), {"valid": False, "note": note}
     h_sig = _whist(myy[sig], w[sig], edges)
     h_bkg = _whist(myy[bkg], w[bkg], edges)
     s_fit = fit.fit_signal(h_sig, edges, shape=shape)
@@ -264,7 +293,7 @@ def run(
         raise ConfigError("tth: train and test samples need both signal and background events")
     # training weights: each class normalised to the same total
     w_train = _classify.balanced_weights(y[train], w[train])
-    w_test = w[test] * config.luminosity_scale / config.test_fraction
+    w_test = _normalise(w[test], y[test], config.luminosity_fb)
     edges = np.linspace(lo, hi, config.myy_bins + 1)
     arrays: dict[str, np.ndarray] = {
         "label": y[test],
@@ -293,7 +322,9 @@ def run(
         )
         passed[name] = wp_pass
         fm, fits[name] = myy_fits(
-            myy[test], y[test], w_test, passed[name], edges=edges, shape=config.signal_shape
+            myy[test], y[test], w_test, passed[name], edges=edges,
+            shape=config.signal_shape,
+            min_events=config.min_fit_events,
         )
         m.update(fm)
         m["train_seconds"] = seconds
@@ -302,7 +333,9 @@ def run(
     # inclusive (no classifier) reference
     everything = np.ones(len(test), dtype=bool)
     ref, fits["inclusive"] = myy_fits(
-        myy[test], y[test], w_test, everything, edges=edges, shape=config.signal_shape
+        myy[test], y[test], w_test, everything, edges=edges,
+        shape=config.signal_shape,
+        min_events=config.min_fit_events,
     )
     metrics.update({f"inclusive.{k}": float(v) for k, v in ref.items()})
     result = RunResult(

@@ -1,0 +1,77 @@
+"""Tests of decorr_af.data.readers (open_events) and decorr_af.data.validate."""
+
+from __future__ import annotations
+
+import awkward as ak
+import dask_awkward as dak
+import pytest
+from conftest import REAL_RNTUPLE, REAL_TTREE, REAL_TTREE_RUN2
+
+from decorr_af.data.readers import open_events
+from decorr_af.data.validate import expand_sources, inspect_file, validate_files
+from decorr_af.errors import ConfigError
+
+
+@pytest.mark.parametrize(("path", "n_photons"), [(REAL_TTREE, 292), (REAL_TTREE_RUN2, 5)])
+def test_coffea_ttree_dask(path, n_photons):
+    events = open_events(path, mode="dask")
+    assert isinstance(events, dak.Array)
+    counts = dak.num(events.Photons.pt, axis=1).compute()
+    assert int(ak.sum(counts)) == n_photons
+    assert {"pt", "eta", "phi"} <= set(events.Photons.fields)
+
+
+@pytest.mark.parametrize("mode", ["eager", "dask"])
+def test_rntuple_mirrors_coffea_names(mode):
+    events = open_events(REAL_RNTUPLE, mode=mode)
+    assert {"EventInfo", "Photons", "Jets", "Electrons", "Muons"} <= set(events.fields)
+    pt = events.Photons.pt if mode == "eager" else events.Photons.pt.compute()
+    assert int(ak.sum(ak.num(pt, axis=1))) == 263
+    channel = events.EventInfo.mcChannelNumber
+    channel = channel if mode == "eager" else channel.compute()
+    assert set(ak.to_numpy(channel).tolist()) == {601229}
+    assert "truthType" in events.Photons.fields  # numeric field mirrored
+    assert not any("Link" in f for f in events.Photons.fields)  # links left out
+
+
+def test_rntuple_collections_subset_and_unknown():
+    events = open_events(REAL_RNTUPLE, mode="eager", collections=["Photons", "EventInfo"])
+    assert set(events.fields) == {"Photons", "EventInfo"}
+    with pytest.raises(ConfigError, match="Taus"):
+        open_events(REAL_RNTUPLE, mode="eager", collections=["Taus"])
+
+
+def test_sources_path_glob_list_directory(sample_dir):
+    directory = sample_dir / "photons_mc"
+    files = sorted(directory.glob("*.root"))
+    assert len(files) == 2
+    assert expand_sources(directory) == files
+    assert expand_sources(str(directory / "*.root")) == files
+    assert expand_sources([str(f) for f in files]) == files
+    infos = validate_files(directory)
+    assert sum(i.num_entries for i in infos) == 6000
+    assert all(not i.rntuple and i.sep == "." for i in infos)
+
+
+def test_generated_files_open_eager_and_dask(sample_dir):
+    directory = sample_dir / "photons_mc"
+    eager = open_events(directory, mode="eager")
+    lazy = open_events(directory, mode="dask", steps_per_file=2)
+    assert len(eager) == 6000
+    n_eager = ak.sum(ak.num(eager.Photons.pt, axis=1))
+    n_lazy = ak.sum(dak.num(lazy.Photons.pt, axis=1).compute())
+    assert int(n_eager) == int(n_lazy) > 6000 * 0.5
+
+
+def test_inspect_real_files():
+    info = inspect_file(REAL_RNTUPLE)
+    assert (info.tree, info.rntuple, info.sep, info.num_entries) == ("EventData", True, ":", 100)
+    info = inspect_file(REAL_TTREE_RUN2)
+    assert (info.tree, info.rntuple, info.num_entries) == ("CollectionTree", False, 40)
+
+
+def test_bad_mode_and_steps():
+    with pytest.raises(ConfigError, match="mode"):
+        open_events(REAL_RNTUPLE, mode="lazy")
+    with pytest.raises(ConfigError, match="steps_per_file"):
+        open_events(REAL_RNTUPLE, steps_per_file=0)

@@ -77,8 +77,11 @@ def bench_disco(quick: bool) -> None:
 
 
 def bench_large(quick: bool) -> None:
-    import dcor
-
+    try:
+        import dcor
+    except ImportError:
+        print("\n(b) skipped: dcor is not installed (pip install dcor)")
+        return
     n = 200_000 if quick else 1_000_000
     print(f"\n(b) N = {n:,}: weighted dCor (fast) vs dcor mergesort (unweighted)")
     rng = np.random.default_rng(20240611)
@@ -124,7 +127,13 @@ def main() -> None:
     parser.add_argument(
         "--only", choices=["disco", "large", "cuda"], default=None, help="run one part"
     )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch intra-op threads (default: torch's)"
+    )
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} intra-op thread(s)")
     torch.manual_seed(0)
     parts = {"disco": bench_disco, "large": bench_large, "cuda": bench_cuda}
     for name, fn in parts.items():

@@ -93,7 +93,8 @@ def test_run_on_shared_samples_saves_and_plots(sample_dir, tmp_path):
     assert pred.shape == (2,)
 
     art = plot_response(back, variable="pt", quantity="resolution")
-    assert set(art.mc) == set(cfg.models) and art.rax is not None
+    assert set(art.mc) == set(cfg.models)
+    assert art.rax is not None
     art.ax.figure.savefig(tmp_path / "resp.png")
     art2 = plot_ratio_distributions(back, models=["binned", "shapes_bdt"])
     assert len(art2.lines) == 4
@@ -101,8 +102,12 @@ def test_run_on_shared_samples_saves_and_plots(sample_dir, tmp_path):
     import pandas as pd
 
     gap = pd.DataFrame(
-        {"mismodelling": [0, 1, 0, 1], "model": ["a", "a", "b", "b"],
-         "gap": [0, 0.01, 0, 0.002], "gap_err": [0.001] * 4}  # fmt: skip
+        {
+            "mismodelling": [0, 1, 0, 1],
+            "model": ["a", "a", "b", "b"],
+            "gap": [0, 0.01, 0, 0.002],
+            "gap_err": [0.001] * 4,
+        }
     )
     art3 = plot_gap_vs_mismodelling(gap)
     assert set(art3.lines) == {"a", "b"}

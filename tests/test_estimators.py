@@ -90,10 +90,10 @@ def test_disco_decorrelates(toy, plain):
 
 def test_adversary_reduces_dcor(toy, plain):
     X, y, m = toy
-    pen = Adversary(strength=2.0, kind="gmm", n_components=3, lr=5e-3, pretrain_epochs=1)
-    model = DecorrelatedClassifier(**FAST, random_state=4, penalty=pen)
+    pen = Adversary(strength=2.0, n_components=3, lr=5e-3, pretrain_epochs=1, steps_per_batch=2)
+    model = DecorrelatedClassifier(**{**FAST, "epochs": 12}, random_state=4, penalty=pen)
     model.fit(X, y, protected=m)
-    assert bkg_dcor2(model, X, y, m) < 0.7 * bkg_dcor2(plain, X, y, m)
+    assert bkg_dcor2(model, X, y, m) < 0.6 * bkg_dcor2(plain, X, y, m)
     assert "adversary_loss" in model.history_
     assert model.penalty.get_params() == pen.get_params()  # hyper-parameters untouched
 

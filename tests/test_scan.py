@@ -16,7 +16,7 @@ import pytest
 from decorr_af.errors import ConfigError, InputFileError
 from decorr_af.scan import ScanError, expand_points, load_scan, pareto_front, point_id, scan
 
-TOY_SOURCE = '''
+TOY_SOURCE = """
 from __future__ import annotations
 import dataclasses, os, time
 from pathlib import Path
@@ -58,7 +58,7 @@ def run(config, *, strength=None, seed=0, out=None):
     if out is not None:
         res.save(out)
     return res
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,9 @@ def _starts(log):
 def test_expand_grid_points_and_ids(toy):
     cfg = toy.Config()
     pts = expand_points(
-        cfg, grid={"strength": [0, 1], "hidden": [[32], [64, 64]], "opts.a": [1, 2, 3]}, seeds=[0, 5]
+        cfg,
+        grid={"strength": [0, 1], "hidden": [[32], [64, 64]], "opts.a": [1, 2, 3]},
+        seeds=[0, 5],
     )
     assert len(pts) == 2 * 2 * 3 * 2
     assert {tuple(p["params"]["hidden"]) for p in pts} == {(32,), (64, 64)}
@@ -267,9 +269,10 @@ def test_grid_scan_save_on_client(toy, dask_client, tmp_path):
     assert set(res.table["hidden"]) == {(4,), (16, 16)}
     by = res.summary(by="hidden")
     assert list(by["n_seeds"]) == [2, 2]
-    assert by.loc[by["hidden"] == (16, 16), "toy.inv_corr"].item() > by.loc[
-        by["hidden"] == (4,), "toy.inv_corr"
-    ].item()
+    assert (
+        by.loc[by["hidden"] == (16, 16), "toy.inv_corr"].item()
+        > by.loc[by["hidden"] == (4,), "toy.inv_corr"].item()
+    )
     assert len(res.ids(hidden=[4])) == 2
     assert res.result(res.ids(hidden=[4], **{"opts.a": 2})[0]).config["opts"] == {"a": 2}
 
@@ -286,22 +289,35 @@ def test_load_scan_errors(tmp_path):
 def test_killed_worker_costs_only_its_point(toy, tmp_path):
     distributed = pytest.importorskip("distributed")
     out, log = tmp_path / "scan", tmp_path / "runs.log"
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, host="127.0.0.1"
-    ) as cl, distributed.Client(cl) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            host="127.0.0.1",
+        ) as cl,
+        distributed.Client(cl) as client,
+    ):
         killed: list[int] = []
 
         def killer():
+            # kill a worker process while it runs a point (started, not done)
             deadline = time.time() + 60
             while time.time() < deadline:
-                busy = [w for w, tasks in client.processing().items() if tasks]
-                finished = list((out / "points").glob("p*/result.json"))
-                if busy and finished:
-                    pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
+                lines = log.read_text().splitlines() if log.exists() else []
+                finished = [ln for ln in lines if ln.startswith("done")]
+                balance: dict[str, int] = {}
+                for ln in lines:
+                    pid = ln.split()[3]
+                    balance[pid] = balance.get(pid, 0) + (1 if ln.startswith("start") else -1)
+                running = [pid for pid, n in balance.items() if n > 0]
+                if finished and running:
+                    pid = int(sorted(running)[0])
                     os.kill(pid, signal.SIGKILL)
                     killed.append(pid)
                     return
-                time.sleep(0.05)
+                time.sleep(0.02)
 
         thread = threading.Thread(target=killer, daemon=True)
         thread.start()
@@ -319,7 +335,9 @@ def test_killed_worker_costs_only_its_point(toy, tmp_path):
     assert res.missing == []
     starts = _starts(log)
     # the killed process started a point it never finished; that point ran again
-    done = {tuple(line.split()[1:]) for line in log.read_text().splitlines() if line.startswith("done")}
+    done = {
+        tuple(line.split()[1:]) for line in log.read_text().splitlines() if line.startswith("done")
+    }
     lost = [s for s in starts if int(s[3]) == killed[0] and tuple(s[1:]) not in done]
     assert len(lost) == 1
-    assert len(starts) == 7
+    assert len(starts) == 6 + len(lost)

@@ -110,8 +110,10 @@ def histogram(
 
     Returns
     -------
-    hist.Hist or hist.dask.Hist
-        With ``Weight`` storage when weighted; lazy for dask inputs.
+    hist.Hist or lazy object
+        With ``Weight`` storage when weighted. For dask inputs a lazy
+        ``hist.dask.Hist`` (with ``dask-histogram`` installed) or else a
+        ``dask.delayed`` per-partition fill-and-sum; ``.compute()`` either.
 
     Examples
     --------
@@ -134,15 +136,49 @@ def histogram(
         fill[by] = cats
     w = _column(data, weight) if isinstance(weight, str) else weight
     storage = hist.storage.Weight() if w is not None else hist.storage.Double()
-    if lazy:
-        import hist.dask
-
-        h = hist.dask.Hist(*axes, storage=storage)
-    else:
-        h = hist.Hist(*axes, storage=storage)
     if w is not None:
         fill["weight"] = w
-    if not lazy:
-        fill = {k: np.asarray(v) for k, v in fill.items()}
-    h.fill(**fill)
+    if lazy:
+        try:
+            import hist.dask as hist_dask
+        except ModuleNotFoundError:  # dask-histogram not installed
+            return _delayed_hist(hist.Hist(*axes, storage=storage), fill)
+        h = hist_dask.Hist(*axes, storage=storage)
+        h.fill(**fill)
+        return h
+    h = hist.Hist(*axes, storage=storage)
+    h.fill(**{k: np.asarray(v) for k, v in fill.items()})
     return h
+
+
+def _fill_one(empty: Any, **arrays: Any) -> Any:
+    import awkward as ak
+
+    h = empty.copy()
+    h.fill(
+        **{
+            k: ak.to_numpy(ak.Array(v)) if not isinstance(v, np.ndarray) else v
+            for k, v in arrays.items()
+        }
+    )
+    return h
+
+
+def _delayed_hist(empty: Any, fill: dict[str, Any]) -> Any:
+    """Lazy histogram without dask-histogram: one fill per partition, then a sum.
+
+    Returns a ``dask.delayed`` object; ``.compute()`` gives the ``hist.Hist``.
+    """
+    import dask
+
+    parts = {k: v.to_delayed() for k, v in fill.items()}
+    n = len(next(iter(parts.values())))
+    filled = [
+        dask.delayed(_fill_one)(empty, **{k: p[i] for k, p in parts.items()}) for i in range(n)
+    ]
+    while len(filled) > 1:  # pairwise tree reduction
+        filled = [
+            dask.delayed(sum)(filled[i : i + 2], empty.copy()) if i + 1 < len(filled) else filled[i]
+            for i in range(0, len(filled), 2)
+        ]
+    return filled[0]

@@ -66,7 +66,11 @@ def configure_dask_awkward() -> None:
     With the installed dask (>= 2025.x task-spec graphs) that rewrite fails
     ("Cannot fuse tasks with multiple outputs") on graphs that reuse an
     input layer, e.g. ``ak.num(events.Photons.pt)`` next to
-    ``events.Photons.pt``. Called by every reader of this package; safe to
+    ``events.Photons.pt``; and the column-projection pass fails for graphs
+    with more than one partition, so it is allowed to fall back to reading
+    all columns of the input layer (``on-fail: pass``). The flat tables of
+    :mod:`decorr_af.data.table` do not depend on either: they read an
+    explicit branch list. Called by every reader of this package; safe to
     call more than once.
     """
     global _CONFIGURED
@@ -75,7 +79,10 @@ def configure_dask_awkward() -> None:
     dask = optional_import("dask", "dask")
     optional_import("dask_awkward", "dask")  # registers the awkward.* config keys
     which = [w for w in dask.config.get("awkward.optimization.which") if w != "layer-chains"]
-    dask.config.set({"awkward.optimization.which": which})
+    # the column-projection pass fails on multi-partition graphs (dask's new
+    # "finalize" key needs every partition of the mocked graph); then compute
+    # without projection instead of raising
+    dask.config.set({"awkward.optimization.which": which, "awkward.optimization.on-fail": "pass"})
     _CONFIGURED = True
 
 

@@ -328,17 +328,19 @@ def _prepare(
 
 
 def _iter_raw(infos: list[FileInfo], plan: _Plan, chunk_size: int) -> Iterator[tuple[Any, str]]:
+    """Raw branch chunks of ``chunk_size`` entries, with a label naming file and entries."""
     uproot = optional_import("uproot", "io")
     branches = list(dict.fromkeys(plan.branches.values()))
+    from decorr_af.data.readers import _steps
+
     for info in infos:
         with uproot.open(info.path) as handle:
-            start = 0
-            for raw in handle[info.tree].iterate(
-                filter_name=branches, step_size=chunk_size, library="ak"
-            ):
-                stop = start + len(raw)
+            obj = handle[info.tree]
+            n_steps = -(-info.num_entries // chunk_size)
+            # explicit ranges: uproot's RNTuple iterate() rebuilds its field list (slow)
+            for start, stop in _steps(info.num_entries, n_steps):
+                raw = obj.arrays(filter_name=branches, entry_start=start, entry_stop=stop)
                 yield raw, f"{info.path} [entries {start}:{stop}]"
-                start = stop
 
 
 def _events_subset(events: Any, plan: _Plan) -> Any:

@@ -190,6 +190,7 @@ class _DisCoXGB(BaseEstimator):
         early_stopping_rounds: int | None = None,
         validation_fraction: float = 0.2,
         random_state: int | None = 0,
+        n_jobs: int | None = None,
         penalty: Penalty | None = None,
     ) -> None:
         self.n_estimators = n_estimators
@@ -203,6 +204,7 @@ class _DisCoXGB(BaseEstimator):
         self.early_stopping_rounds = early_stopping_rounds
         self.validation_fraction = validation_fraction
         self.random_state = random_state
+        self.n_jobs = n_jobs
         self.penalty = penalty
 
     def _check_params(self) -> None:
@@ -287,6 +289,8 @@ class _DisCoXGB(BaseEstimator):
             "base_score": 0.0,
             "disable_default_eval_metric": 1,
         }
+        if self.n_jobs is not None:
+            params["nthread"] = int(self.n_jobs)
         evals, metric, self.evals_result_ = [], None, {}
         if vrows is not None:
             dval, vobj = dataset(vrows, dvrows)
@@ -379,7 +383,7 @@ class DisCoXGBClassifier(ClassifierMixin, _DisCoXGB):
     The penalty acts on the signal probability; ``score`` is the weighted ROC AUC.
     Parameters follow xgboost (``n_estimators``, ``max_depth``, ``learning_rate``,
     ``subsample``, ``min_child_weight``, ``reg_lambda``, ``tree_method``,
-    ``device="auto"``, ``random_state``); ``early_stopping_rounds`` holds out
+    ``device="auto"``, ``random_state``, ``n_jobs``); ``early_stopping_rounds`` holds out
     ``validation_fraction`` of the events and monitors the validation objective.
 
     Examples

@@ -154,15 +154,22 @@ def _point_config(config: Any, params: Mapping[str, Any]) -> tuple[Any, float | 
 
 # -- the task that runs on a worker --------------------------------------------
 def _run_point(
-    run: Any,
-    config: Any,
+    payload: bytes,
     strength: float | None,
     seed: int,
     point: dict[str, Any],
     directory: str | None,
 ) -> Any:
-    """Run one point; save it to ``directory`` (on the worker) or return the result."""
+    """Run one point; save it to ``directory`` (on the worker) or return the result.
+
+    ``payload`` is ``cloudpickle.dumps((run, config))``: cloudpickle (unlike the
+    plain pickle Dask tries first) honours ``register_pickle_by_value``, so
+    workflows defined in notebooks or shipped by value reach the workers.
+    """
+    import cloudpickle
+
     t0 = time.perf_counter()
+    run, config = cloudpickle.loads(payload)
     result = run(config, strength=strength, seed=seed)
     worker = None
     with contextlib.suppress(ImportError, ValueError):
@@ -339,6 +346,7 @@ def scan(
         "config": config.to_dict(),
         "primary_model": getattr(wf, "PRIMARY_MODEL", None),
         "pareto": [list(p) for p in getattr(wf, "DEFAULT_PARETO", [])],
+        "pareto_maximize": list(getattr(wf, "PARETO_MAXIMIZE", (True, True))),
     }
     all_points = _prepare(out, header, definition, overwrite)
     todo = [p for p in definition if not _finished(out / POINTS_DIR / p["id"], p)]
@@ -412,6 +420,7 @@ def _submit(
     progress: bool,
     save_on_worker: bool,
 ) -> list[tuple[dict[str, Any], BaseException]]:
+    import cloudpickle
     from distributed import as_completed
 
     tag = uuid.uuid4().hex[:6]
@@ -420,7 +429,7 @@ def _submit(
         cfg, strength = _point_config(config, p["params"])
         directory = str((out / POINTS_DIR / p["id"]).resolve()) if save_on_worker else None
         fut = client.submit(
-            _run_point, wf.run, cfg, strength, p["seed"], p, directory,
+            _run_point, cloudpickle.dumps((wf.run, cfg)), strength, p["seed"], p, directory,
             key=f"decorr-af-{p['id']}-{tag}", retries=retries, pure=False,
         )  # fmt: skip
         futures[fut] = p

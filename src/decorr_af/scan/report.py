@@ -106,15 +106,17 @@ def _plots(res: ScanResult, fig_dir: Path) -> list[tuple[Path, str]]:
     planes = [tuple(p) for p in res.info.get("pareto", []) if all(m in res.metrics for m in p)]
     if not planes and len(res.metrics) >= 2:
         planes = [(res.metrics[0], res.metrics[1])]
+    maximize = tuple(bool(m) for m in res.info.get("pareto_maximize", (True, True)))
     annotate = "strength" if "strength" in res.params else (res.params[0] if res.params else None)
     for i, (x, y) in enumerate(planes):
 
         def draw(ax: Any, x: str = x, y: str = y) -> None:
-            pareto_plot(res, x, y, annotate=annotate, ax=ax)
+            pareto_plot(res, x, y, maximize=maximize, annotate=annotate, ax=ax)
 
         path = _figure(fig_dir, f"pareto_{i}", draw)
         if path is not None:
-            out.append((path, f"Pareto plane {x} vs {y} (mean ± std over seeds)"))
+            goal = " / ".join("higher is better" if m else "lower is better" for m in maximize)
+            out.append((path, f"Pareto plane {x} vs {y} ({goal}; mean ± std over seeds)"))
     if "strength" in res.params:
         metrics = list(dict.fromkeys(m for plane in planes for m in plane))
         primary = res.info.get("primary_model")

@@ -116,7 +116,7 @@ def fit_binning(
     >>> rng = np.random.default_rng(0)
     >>> t = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})
     >>> b = fit_binning(t, method="kmeans", n_bins=3, features=("a", "b"))
-    >>> sorted(set(assign_bins(b, t)))
+    >>> sorted(set(assign_bins(b, t).tolist()))
     [0, 1, 2]
     """
     if method == "grid":

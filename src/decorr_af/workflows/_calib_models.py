@@ -13,8 +13,6 @@ from decorr_af.workflows._photon_cuts import DEFAULT_ID_CUTS, DEFAULT_ISO_CUTS, 
 
 __all__ = ["BinnedCorrection", "Samples", "load_samples", "predict_correction", "train_models"]
 
-SELECTION_CUTS = {**DEFAULT_ID_CUTS, **DEFAULT_ISO_CUTS}
-
 
 @dataclasses.dataclass
 class Samples:
@@ -23,7 +21,7 @@ class Samples:
     mc_train: Any
     mc_test: Any
     data_train: Any  # reco-selected data rows, no truth: unlabelled domain inputs
-    data_test_all: Any  # reco-selected held-out data rows (no truth selection)
+    data_test_all: Any  # isolated held-out data rows (no truth selection)
     data_test: Any  # held-out data rows that are prompt photons (validation only)
     data_truth_e: np.ndarray  # truth energy of data_test rows (validation only)
     metrics: dict[str, float]
@@ -62,11 +60,16 @@ def load_samples(config: Any, *, seed: int) -> Samples:
     del truth
 
     rng = np.random.default_rng([int(seed), 0xCA11])
-    mc_sel = cut_based_id(mc, SELECTION_CUTS) & _finite(mc, feats) & (mc["e"].to_numpy() > 0)
+    # evaluation population: isolated photons (isolation is not mismodelled, so MC and
+    # data test sets are the same population and the gap measures only the calibration);
+    # training (MC) and domain (data) rows additionally pass the shower-shape ID
+    mc_sel = cut_based_id(mc, DEFAULT_ISO_CUTS) & _finite(mc, feats) & (mc["e"].to_numpy() > 0)
     mc_sel &= mc["truth_e"].to_numpy() > 0
     if config.prompt_only:
         mc_sel &= mc["is_prompt"].to_numpy(bool)
-    da_sel = cut_based_id(data, SELECTION_CUTS) & _finite(data, feats) & (data["e"].to_numpy() > 0)
+    da_sel = (
+        cut_based_id(data, DEFAULT_ISO_CUTS) & _finite(data, feats) & (data["e"].to_numpy() > 0)
+    )
     mc_idx, da_idx = np.flatnonzero(mc_sel), np.flatnonzero(da_sel)
     if config.max_events:
         mc_idx = np.sort(rng.permutation(mc_idx)[: config.max_events])
@@ -77,14 +80,16 @@ def load_samples(config: Any, *, seed: int) -> Samples:
         )
     tr, te = train_test_split_idx(len(mc_idx), test_fraction=config.test_fraction, seed=seed)
     dtr, dte = train_test_split_idx(len(da_idx), test_fraction=config.test_fraction, seed=seed + 1)
-    mc_train, mc_test = mc.iloc[mc_idx[tr]], mc.iloc[mc_idx[te]]
-    data_train, data_test_all = data.iloc[da_idx[dtr]], data.iloc[da_idx[dte]]
+    mc_tr, da_tr = mc_idx[tr], da_idx[dtr]
+    mc_tr = mc_tr[cut_based_id(mc.iloc[mc_tr], DEFAULT_ID_CUTS)]
+    da_tr = da_tr[cut_based_id(data.iloc[da_tr], DEFAULT_ID_CUTS)]
+    data_test_all = data.iloc[da_idx[dte]]
     valid = is_prompt[da_idx[dte]] & (truth_e[da_idx[dte]] > 0)
-    purity = float(is_prompt[da_idx].mean())
+    purity = float(is_prompt[da_tr].mean())
     return Samples(
-        mc_train=mc_train.reset_index(drop=True),
-        mc_test=mc_test.reset_index(drop=True),
-        data_train=data_train.reset_index(drop=True),
+        mc_train=mc.iloc[mc_tr].reset_index(drop=True),
+        mc_test=mc.iloc[mc_idx[te]].reset_index(drop=True),
+        data_train=data.iloc[da_tr].reset_index(drop=True),
         data_test_all=data_test_all.reset_index(drop=True),
         data_test=data_test_all[valid].reset_index(drop=True),
         data_truth_e=truth_e[da_idx[dte]][valid],
@@ -194,10 +199,12 @@ def train_models(
         rw = LikelihoodRatioReweighter(**{"random_state": seed, **config.reweight})
         rw.fit(X_shapes, feature_matrix(s.data_train, shapes), mc_weight=w)
         w_rw = rw.train_weights_
-        w_te = s.mc_test["weight"].to_numpy(np.float64)
-        w_te_rw = rw.weights(feature_matrix(s.mc_test, shapes), sample_weight=w_te)
-        ks0 = ks_distances(s.mc_test, s.data_test_all, shapes, mc_weight=w_te)
-        ks1 = ks_distances(s.mc_test, s.data_test_all, shapes, mc_weight=w_te_rw)
+        mc_te = s.mc_test[cut_based_id(s.mc_test, DEFAULT_ID_CUTS)]
+        da_te = s.data_test_all[cut_based_id(s.data_test_all, DEFAULT_ID_CUTS)]
+        w_te = mc_te["weight"].to_numpy(np.float64)
+        w_te_rw = rw.weights(feature_matrix(mc_te, shapes), sample_weight=w_te)
+        ks0 = ks_distances(mc_te, da_te, shapes, mc_weight=w_te)
+        ks1 = ks_distances(mc_te, da_te, shapes, mc_weight=w_te_rw)
         s.metrics.update({
             "reweighting.ks_max_before": max(ks0.values()), "reweighting.ks_max_after": max(ks1.values()),
             "reweighting.ks_mean_before": float(np.mean(list(ks0.values()))),

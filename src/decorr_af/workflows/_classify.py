@@ -67,7 +67,11 @@ def build_model(name: str, config: Any, *, strength: float, seed: int) -> Any:
         if model is ModelName.DISCO_MLP:
             penalty = DisCo(strength=float(strength), on="background")
         elif model is ModelName.ADV_MLP:
-            penalty = Adversary(strength=float(strength) * config.adversary_scale)
+            penalty = Adversary(
+                strength=float(strength) * config.adversary_scale,
+                lr=config.adversary_lr,
+                steps_per_batch=config.adversary_steps,
+            )
         return DecorrelatedClassifier(
             hidden=tuple(config.hidden),
             epochs=config.epochs,

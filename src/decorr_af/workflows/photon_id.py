@@ -85,7 +85,9 @@ class Config(WorkflowConfig):
     models: tuple[str, ...] = MODELS
     strength: float = 10.0
     bdt_scale: float = 1.0
-    adversary_scale: float = 0.1
+    adversary_scale: float = 1.0
+    adversary_lr: float = 1e-2
+    adversary_steps: int = 2
     hidden: tuple[int, ...] = (64, 64)
     epochs: int = 20
     batch_size: int = 512
@@ -115,7 +117,7 @@ class Config(WorkflowConfig):
         for name in ("strength", "bdt_scale", "adversary_scale", "min_pt", "iso_gap"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"parameter '{name}' must be >= 0, got {getattr(self, name)}")
-        for name in ("epochs", "batch_size", "n_estimators", "max_depth"):
+        for name in ("epochs", "batch_size", "n_estimators", "max_depth", "adversary_steps"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"parameter '{name}' must be positive, got {getattr(self, name)}")
         if self.max_events < 0:

@@ -26,8 +26,10 @@ Metrics per model (test set):
 ``dcor``/``inv_dcor`` (score vs m_γγ on background), ``jsd``/``inv_jsd`` (background
 m_γγ passing vs failing the working point, signal efficiency ``wp_efficiency``),
 and from the m_γγ fits in the selected events (:mod:`._myyfit`):
-``significance`` (Asimov Z in mean ± 2σ from the signal+background fit to the
-selected signal+background MC), ``fit_s``/``fit_b`` (yields in the window),
+``significance`` (Asimov Z in mean ± 2σ, with s from the signal-shape fit of the
+selected signal MC and b from the exponential fit of the selected background MC),
+``fit_s``/``fit_b`` (those yields in the window), ``splusb_ns`` (signal yield of a
+signal+background fit to the selected MC sum),
 ``sig_mean``/``sig_sigma``, ``bkg_chi2ndf`` (exponential fit of the selected
 background MC: a sculpted background is badly described), ``spurious_signal``
 (signal yield fitted on background-only MC) and ``spurious_rel`` (divided by
@@ -97,7 +99,9 @@ class Config(WorkflowConfig):
     models: tuple[str, ...] = ("plain_mlp", "disco_mlp", "adv_mlp", "plain_bdt", "disco_bdt")
     strength: float = 10.0
     bdt_scale: float = 1.0
-    adversary_scale: float = 0.1
+    adversary_scale: float = 1.0
+    adversary_lr: float = 1e-2
+    adversary_steps: int = 2
     hidden: tuple[int, ...] = (64, 64)
     epochs: int = 20
     batch_size: int = 512
@@ -128,7 +132,7 @@ class Config(WorkflowConfig):
         for name in ("strength", "bdt_scale", "adversary_scale"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"parameter '{name}' must be >= 0, got {getattr(self, name)}")
-        for name in ("epochs", "batch_size", "n_estimators", "max_depth", "myy_bins"):
+        for name in ("epochs", "batch_size", "n_estimators", "max_depth", "adversary_steps", "myy_bins"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"parameter '{name}' must be positive, got {getattr(self, name)}")
         if self.max_events < 0:
@@ -197,14 +201,18 @@ def myy_fits(
     sb = fit.fit_splusb(h_sig + h_bkg, edges, shape=shape, signal_params=s_fit["params"])
     rng = (float(edges[0]), float(edges[-1]))
     fs, fb, window = fit.window_fractions(
-        rng, shape=shape, signal_params=s_fit["params"], slope=sb["slope"]
+        rng, shape=shape, signal_params=s_fit["params"], slope=b_fit["slope"]
     )
-    s, b = max(sb["ns"], 0.0) * fs, sb["nb"] * fb
+    # Asimov: expected yields in the window from the signal fit and the smooth
+    # background fit (the S+B fit of the MC sum is reported, but MC fluctuations
+    # of heavily weighted background events would dominate its signal yield)
+    s, b = s_fit["yield"] * fs, b_fit["nb"] * fb
     expected_s = float(np.sum(w[sig]))
     metrics = {
         "significance": fit.asimov_significance(s, b),
         "fit_s": s,
         "fit_b": b,
+        "splusb_ns": sb["ns"],
         "sig_mean": s_fit["params"]["mean"],
         "sig_sigma": s_fit["params"]["sigma"],
         "bkg_slope": b_fit["slope"],

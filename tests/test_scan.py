@@ -278,7 +278,7 @@ def test_grid_scan_save_on_client(toy, dask_client, tmp_path):
 
 
 def test_load_scan_errors(tmp_path):
-    with pytest.raises(InputFileError, match="scan.json: missing"):
+    with pytest.raises(InputFileError, match=r"scan\.json: missing"):
         load_scan(tmp_path)
     (tmp_path / "scan.json").write_text("{not json")
     with pytest.raises(InputFileError, match="corrupt JSON"):

@@ -84,7 +84,7 @@ def demo_plan(*, quick: bool = False, events: int | None = None, seed: int = 0) 
                 },
                 "bdt": {"n_estimators": 100, "max_depth": 4, "learning_rate": 0.1},
                 "device": "cpu",
-            },  # fmt: skip
+            },
             "strengths": [0.0, 1.0, 5.0] if quick else [0.0, 0.3, 1.0, 3.0, 10.0],
             "reference": 1.0,
             "seeds": seeds,

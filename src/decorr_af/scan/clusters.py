@@ -275,14 +275,17 @@ def _local_kwargs(spec: ClusterSpec) -> dict[str, Any]:
     memory = o.get("memory")
     if memory is None:  # an equal share of 90% of the machine's memory
         memory = int(0.9 * psutil.virtual_memory().total / workers)
-    return {
+    processes = o.get("processes", True)
+    kwargs = {
         "n_workers": workers,
         "threads_per_worker": threads,
-        "processes": o.get("processes", True),
+        "processes": processes,
         "memory_limit": memory,
         "dashboard_address": o.get("dashboard", "127.0.0.1:0"),
-        "host": "127.0.0.1",
     }
+    if processes:  # threads-only clusters talk in-process, without a TCP host
+        kwargs["host"] = "127.0.0.1"
+    return kwargs
 
 
 def _htcondor_cluster(spec: ClusterSpec) -> Any:

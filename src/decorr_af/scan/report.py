@@ -27,7 +27,7 @@ from decorr_af.scan.results import SCAN_FILE, ScanResult, load_scan
 __all__ = ["find_scans", "write_report"]
 
 REPORT_FILE = "report.html"
-MAX_METRIC_PLOTS = 8
+MAX_METRIC_PLOTS = 4
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
@@ -119,8 +119,9 @@ def _plots(res: ScanResult, fig_dir: Path) -> list[tuple[Path, str]]:
             out.append((path, f"Pareto plane {x} vs {y} ({goal}; mean ± std over seeds)"))
     if "strength" in res.params:
         metrics = list(dict.fromkeys(m for plane in planes for m in plane))
-        primary = res.info.get("primary_model")
-        metrics += [m for m in res.metrics if primary and m.startswith(f"{primary}.")]
+        if not metrics:  # no Pareto planes: the primary model's metrics
+            primary = res.info.get("primary_model")
+            metrics = [m for m in res.metrics if primary and m.startswith(f"{primary}.")]
         for i, m in enumerate(list(dict.fromkeys(metrics))[:MAX_METRIC_PLOTS]):
             path = _figure(fig_dir, f"metric_{i}", lambda ax, m=m: metric_vs_param(res, m, ax=ax))
             if path is not None:

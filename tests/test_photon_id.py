@@ -14,7 +14,7 @@ from decorr_af.workflows.cutbased import CutBasedID
 pytest.importorskip("torch")
 pytest.importorskip("xgboost")
 
-MODELS = ("cutbased", "plain_mlp", "disco_mlp", "plain_bdt", "disco_bdt", "adv_mlp")
+MODELS = ("cutbased", "plain_mlp", "disco_mlp", "plain_bdt", "disco_bdt")
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,6 @@ def pid_result(sample_dir, tmp_path_factory):
         n_estimators=40,
         max_depth=3,
         device="cpu",
-        adversary_scale=0.5,
     )
     out = tmp_path_factory.mktemp("pid") / "result"
     return photon_id.run(cfg, strength=30.0, seed=4, out=out), out
@@ -63,7 +62,9 @@ def test_abcd_nonclosure_independent_and_correlated():
     assert abs(nc) < 3 * err
     assert set(counts) == {"A", "B", "C", "D"}
     z = rng.normal(size=200000)
-    nc2, err2, _ = photon_id.abcd_nonclosure(z + rng.normal(size=z.size) > 0, z > 0, z <= 0, np.ones(z.size))  # fmt: skip
+    nc2, err2, _ = photon_id.abcd_nonclosure(
+        z + rng.normal(size=z.size) > 0, z > 0, z <= 0, np.ones(z.size)
+    )
     assert nc2 > 10 * err2
 
 
@@ -85,7 +86,7 @@ def test_missing_files_and_split(tmp_path):
     with pytest.raises(InputFileError, match="no file matches"):
         load_photons(str(tmp_path / "none_*.root"))
     tr, te = train_test_split_idx(100, test_fraction=0.25, seed=3)
-    tr2, te2 = train_test_split_idx(100, test_fraction=0.25, seed=3)
+    _, te2 = train_test_split_idx(100, test_fraction=0.25, seed=3)
     assert np.array_equal(te, te2)
     assert len(te) == 25
     assert not set(tr) & set(te)
@@ -113,7 +114,9 @@ def test_end_to_end_decorrelation(pid_result):
     for key in ("label", "isolation", "mu", "pt", "eta", "weight", "score_disco_mlp"):
         assert res.arrays[key].shape == (n_test,)
     h = res.hists["id_vs_iso"]
-    assert h[{"model": "plain_mlp"}].sum(flow=True).value == pytest.approx(res.arrays["weight"].sum(), rel=1e-3)  # fmt: skip
+    assert h[{"model": "plain_mlp"}].sum(flow=True).value == pytest.approx(
+        res.arrays["weight"].sum(), rel=1e-3
+    )
 
 
 def test_result_reloads(pid_result):

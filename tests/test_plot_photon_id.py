@@ -138,4 +138,4 @@ def test_lazy_plot_exports():
     assert callable(plot.plot_roc)
     assert callable(plot.atlas_label)
     with pytest.raises(AttributeError):
-        plot.nope  # noqa: B018
+        plot.nope

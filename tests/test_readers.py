@@ -22,7 +22,7 @@ def test_coffea_ttree_dask():
 
 
 def test_rntuple_mirrors_coffea_names():
-    mode = "eager"  # the dask path shares the code (checked on generated files elsewhere)
+    mode = "eager"  # uproot.dask path builds the same record; not repeated here (slow file)
     events = open_events(REAL_RNTUPLE, mode=mode, collections=["EventInfo", "Photons"])
     assert set(events.fields) == {"EventInfo", "Photons"}
     pt = events.Photons.pt if mode == "eager" else events.Photons.pt.compute()

@@ -47,13 +47,13 @@ def efficiency(h_pass: Any, h_fail: Any) -> tuple[np.ndarray, np.ndarray, np.nda
     return eff, err, h_pass.axes[0].edges
 
 
-def ratio(num: np.ndarray, den: np.ndarray, vnum: np.ndarray, vden: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def ratio(
+    num: np.ndarray, den: np.ndarray, vnum: np.ndarray, vden: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """num/den of two (normalised) histograms with an uncorrelated error."""
     with np.errstate(divide="ignore", invalid="ignore"):
         r = np.where(den > 0, num / den, np.nan)
-        err = np.where(
-            (den > 0) & (num > 0), r * np.sqrt(vnum / num**2 + vden / den**2), np.nan
-        )
+        err = np.where((den > 0) & (num > 0), r * np.sqrt(vnum / num**2 + vden / den**2), np.nan)
     return r, err
 
 

@@ -148,11 +148,17 @@ def plot_isolation_pass_fail(
     edges = hp.axes[0].edges
     ax, rax = ratio_axes(ax)
     art = IsolationArtists(ax=ax, rax=rax)
-    art.passed = mplhep.histplot(vp, edges, yerr=np.sqrt(varp), ax=ax, label=f"Fakes passing {_label(model)}")  # fmt: skip
-    art.failed = mplhep.histplot(vf, edges, yerr=np.sqrt(varf), ax=ax, label=f"Fakes failing {_label(model)}")  # fmt: skip
+    art.passed = mplhep.histplot(
+        vp, edges, yerr=np.sqrt(varp), ax=ax, label=f"Fakes passing {_label(model)}"
+    )
+    art.failed = mplhep.histplot(
+        vf, edges, yerr=np.sqrt(varf), ax=ax, label=f"Fakes failing {_label(model)}"
+    )
     r, rerr = ratio(vp, vf, varp, varf)
     centres = 0.5 * (edges[1:] + edges[:-1])
-    art.ratio = rax.errorbar(centres, r, yerr=rerr, xerr=np.diff(edges) / 2, fmt="o", color="k", ms=3)  # fmt: skip
+    art.ratio = rax.errorbar(
+        centres, r, yerr=rerr, xerr=np.diff(edges) / 2, fmt="o", color="k", ms=3
+    )
     rax.axhline(1.0, color="grey", ls="--", lw=1)
     rax.set_ylim(0, 2.5)
     rax.set_ylabel("Pass / fail")
@@ -162,12 +168,16 @@ def plot_isolation_pass_fail(
     nc = res.metrics.get(f"{model}.abcd_nonclosure")
     if nc is not None and np.isfinite(nc):
         err = res.metrics.get(f"{model}.abcd_nonclosure_err", float("nan"))
-        ax.text(0.97, 0.6, f"ABCD non-closure {nc:+.3f} ± {err:.3f}", transform=ax.transAxes, ha="right")  # fmt: skip
+        ax.text(
+            0.97, 0.6, f"ABCD non-closure {nc:+.3f} ± {err:.3f}", transform=ax.transAxes, ha="right"
+        )
     art.label = atlas_label(ax, text)
     return art
 
 
-def _plot_eff(res: Any, var: str, models: Any, truth: str, ax: Any, text: str, xlabel: str) -> EfficiencyArtists:  # fmt: skip
+def _plot_eff(
+    res: Any, var: str, models: Any, truth: str, ax: Any, text: str, xlabel: str
+) -> EfficiencyArtists:
     if truth not in ("prompt", "fake"):
         raise ConfigError(f"truth must be 'prompt' or 'fake', got {truth!r}")
     h = _id_hist(res, var)

@@ -95,8 +95,12 @@ def plot_background_myy(
     edges = sel.axes[0].edges
     ax, rax = ratio_axes(ax)
     art = MyyArtists(ax=ax, rax=rax)
-    art.inclusive = mplhep.histplot(vi, edges, ax=ax, label="Continuum γγ, inclusive", color="grey", histtype="fill", alpha=0.4)  # fmt: skip
-    art.selected = mplhep.histplot(vs, edges, yerr=np.sqrt(vars_), ax=ax, label=f"Continuum γγ, {_label(model)} selected")  # fmt: skip
+    art.inclusive = mplhep.histplot(
+        vi, edges, ax=ax, label="Continuum γγ, inclusive", color="grey", histtype="fill", alpha=0.4
+    )
+    art.selected = mplhep.histplot(
+        vs, edges, yerr=np.sqrt(vars_), ax=ax, label=f"Continuum γγ, {_label(model)} selected"
+    )
     r, rerr = ratio(vs, vi, vars_, vari)
     centres = 0.5 * (edges[1:] + edges[:-1])
     art.ratio = rax.errorbar(centres, r, yerr=rerr, fmt="o", color="k", ms=3)
@@ -137,7 +141,9 @@ def plot_myy_fit(
     centres = 0.5 * (edges[1:] + edges[:-1])
     ax = new_axes(ax)
     art = MyyFitArtists(ax=ax)
-    art.data = ax.errorbar(centres, v, yerr=np.sqrt(var), fmt="o", color="k", ms=3, label="Selected MC (S+B)")  # fmt: skip
+    art.data = ax.errorbar(
+        centres, v, yerr=np.sqrt(var), fmt="o", color="k", ms=3, label="Selected MC (S+B)"
+    )
     fine = np.linspace(edges[0], edges[-1], 500)
     width = float(np.mean(np.diff(edges)))
     # expected counts per bin width, evaluated on a fine grid
@@ -189,10 +195,14 @@ def plot_significance_vs_strength(
     art = SignificanceArtists(ax=ax)
     art.curve = ax.errorbar(xs, mean, yerr=std, fmt="o-", label=_label(model))
     for ref in references:
-        vals = np.array([r.metrics[f"{ref}.{metric}"] for r in res if f"{ref}.{metric}" in r.metrics])  # fmt: skip
+        vals = np.array(
+            [r.metrics[f"{ref}.{metric}"] for r in res if f"{ref}.{metric}" in r.metrics]
+        )
         if vals.size:
             line = ax.axhline(vals.mean(), ls="--", color="grey", label=_label(ref))
-            band = ax.axhspan(vals.mean() - vals.std(), vals.mean() + vals.std(), color="grey", alpha=0.2)  # fmt: skip
+            band = ax.axhspan(
+                vals.mean() - vals.std(), vals.mean() + vals.std(), color="grey", alpha=0.2
+            )
             art.references[ref] = (line, band)
     if np.all(xs > 0) and xs.size > 1 and xs.max() / xs.min() > 20:
         ax.set_xscale("log")

@@ -24,7 +24,10 @@ __all__ = [
     "ML_MODELS",
     "ModelName",
     "balanced_weights",
-    "build_model", "classifier_metrics", "fit_predict"]
+    "build_model",
+    "classifier_metrics",
+    "fit_predict",
+]
 
 
 class ModelName(str, enum.Enum):
@@ -178,4 +181,3 @@ def _eff_at_rejection(score: np.ndarray, y: np.ndarray, w: np.ndarray, rejection
     thr = _weighted_quantile(score[bkg], w[bkg], 1.0 - 1.0 / rejection)
     sig = y == 1
     return float(np.sum(w[sig & (score > thr)]) / np.sum(w[sig]))
-

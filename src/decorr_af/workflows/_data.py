@@ -177,7 +177,9 @@ def subsample(df: Any, max_events: int | None, *, seed: int) -> Any:
     """First-come-agnostic random subset of at most ``max_events`` rows (order kept)."""
     if max_events is None or max_events <= 0 or len(df) <= max_events:
         return df
-    idx = np.sort(np.random.default_rng([int(seed), 0xCAB]).choice(len(df), max_events, replace=False))
+    idx = np.sort(
+        np.random.default_rng([int(seed), 0xCAB]).choice(len(df), max_events, replace=False)
+    )
     return df.iloc[idx].reset_index(drop=True)
 
 

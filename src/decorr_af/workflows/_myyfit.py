@@ -91,7 +91,9 @@ def signal_cdf(shape: SignalShape | str, xe: np.ndarray, params: dict[str, float
     return c / c[-1] if c[-1] > 0 else c
 
 
-def signal_pdf(shape: SignalShape | str, x: np.ndarray, params: dict[str, float], rng: tuple[float, float]) -> np.ndarray:  # fmt: skip
+def signal_pdf(
+    shape: SignalShape | str, x: np.ndarray, params: dict[str, float], rng: tuple[float, float]
+) -> np.ndarray:
     """Signal density on ``rng`` (for plotting), normalised to 1 on the range."""
     edges = np.linspace(rng[0], rng[1], 4001)
     cdf = signal_cdf(shape, edges, params)
@@ -131,7 +133,9 @@ def _total(hist: np.ndarray) -> float:
     return float(np.sum(hist[..., 0]))
 
 
-def fit_signal(hist: np.ndarray, xe: np.ndarray, *, shape: SignalShape | str = "gauss") -> dict[str, Any]:  # fmt: skip
+def fit_signal(
+    hist: np.ndarray, xe: np.ndarray, *, shape: SignalShape | str = "gauss"
+) -> dict[str, Any]:
     """Fit the signal shape (and yield) to a weighted histogram ``(nbins, 2)``.
 
     Returns ``{"params": {...}, "yield": N, "valid": bool}``.
@@ -188,7 +192,9 @@ def fit_background(hist: np.ndarray, xe: np.ndarray) -> dict[str, float]:
     def model(x, nb, slope):
         return nb * background_cdf(x, slope)
 
-    m = _minimize(_cost(hist, xe, model), {"nb": total, "slope": -0.02}, {"nb": (0, None), "slope": (-1, 1)})  # fmt: skip
+    m = _minimize(
+        _cost(hist, xe, model), {"nb": total, "slope": -0.02}, {"nb": (0, None), "slope": (-1, 1)}
+    )
     expected = np.diff(model(xe, m.values["nb"], m.values["slope"]))
     chi2, ndf = _chi2(hist, expected, 2)
     return {

@@ -90,7 +90,7 @@ class Config(WorkflowConfig):
         "disco_mlp",
         "reweighted_mlp",
     )
-    strength: float = 1.0
+    strength: float = 20.0
     test_fraction: float = 0.5
     max_events: int = 0
     prompt_only: bool = True

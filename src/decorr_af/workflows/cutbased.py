@@ -96,7 +96,9 @@ class CutBasedID:
             )
         edges = np.asarray(self.eta_bins, dtype=float)
         if edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0):
-            raise ConfigError(f"CutBasedID: 'eta_bins' must be increasing edges, got {self.eta_bins}")
+            raise ConfigError(
+                f"CutBasedID: 'eta_bins' must be increasing edges, got {self.eta_bins}"
+            )
 
     def _bin(self, eta: np.ndarray) -> np.ndarray:
         edges = np.asarray(self.eta_bins, dtype=float)
@@ -186,7 +188,7 @@ class CutBasedID:
             raise ConfigError("CutBasedID is not fitted: call fit() first")
         thr = self.thresholds_[self._bin(np.asarray(eta, dtype=float))]
         upper = self.directions_ > 0
-        ok = np.where(upper, X <= thr, X >= thr)
+        ok = np.where(upper, thr >= X, thr <= X)
         return ok.all(axis=1).astype(int)
 
     def thresholds_table(self) -> Any:

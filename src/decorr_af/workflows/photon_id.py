@@ -124,9 +124,13 @@ class Config(WorkflowConfig):
             raise ConfigError(f"parameter 'max_events' must be >= 0, got {self.max_events}")
         for name in ("test_fraction", "wp_efficiency"):
             if not 0.0 < getattr(self, name) < 1.0:
-                raise ConfigError(f"parameter '{name}' must be in (0, 1), got {getattr(self, name)}")
+                raise ConfigError(
+                    f"parameter '{name}' must be in (0, 1), got {getattr(self, name)}"
+                )
         if self.fixed_rejection <= 1.0:
-            raise ConfigError(f"parameter 'fixed_rejection' must be > 1, got {self.fixed_rejection}")
+            raise ConfigError(
+                f"parameter 'fixed_rejection' must be > 1, got {self.fixed_rejection}"
+            )
         if self.lr <= 0:
             raise ConfigError(f"parameter 'lr' must be positive, got {self.lr}")
 
@@ -266,7 +270,9 @@ def run(
                 target_efficiency=config.wp_efficiency,
                 eta_bins=config.eta_bins,
                 feature_names=shapes,
-            ).fit(X[train][:, cols], y[train], eta=df["eta"].to_numpy()[train], sample_weight=w[train])
+            ).fit(
+                X[train][:, cols], y[train], eta=df["eta"].to_numpy()[train], sample_weight=w[train]
+            )
             seconds = time.perf_counter() - t0
             score = cut.decision_function(X[test][:, cols], eta=arrays["eta"])
             menu = cut.predict(X[test][:, cols], eta=arrays["eta"]).astype(bool)

@@ -53,7 +53,12 @@ import numpy as np
 from decorr_af.errors import ConfigError
 from decorr_af.workflows import _classify
 from decorr_af.workflows import _myyfit as fit
-from decorr_af.workflows._data import feature_matrix, load_diphotons, subsample, train_test_split_idx
+from decorr_af.workflows._data import (
+    feature_matrix,
+    load_diphotons,
+    subsample,
+    train_test_split_idx,
+)
 from decorr_af.workflows.base import RunResult, WorkflowConfig
 
 __all__ = ["DEFAULT_FEATURES", "DEFAULT_PARETO", "MODELS", "PRIMARY_MODEL", "Config", "run"]
@@ -132,18 +137,29 @@ class Config(WorkflowConfig):
         for name in ("strength", "bdt_scale", "adversary_scale"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"parameter '{name}' must be >= 0, got {getattr(self, name)}")
-        for name in ("epochs", "batch_size", "n_estimators", "max_depth", "adversary_steps", "myy_bins"):
+        for name in (
+            "epochs",
+            "batch_size",
+            "n_estimators",
+            "max_depth",
+            "adversary_steps",
+            "myy_bins",
+        ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"parameter '{name}' must be positive, got {getattr(self, name)}")
         if self.max_events < 0:
             raise ConfigError(f"parameter 'max_events' must be >= 0, got {self.max_events}")
         for name in ("test_fraction", "wp_efficiency"):
             if not 0.0 < getattr(self, name) < 1.0:
-                raise ConfigError(f"parameter '{name}' must be in (0, 1), got {getattr(self, name)}")
+                raise ConfigError(
+                    f"parameter '{name}' must be in (0, 1), got {getattr(self, name)}"
+                )
         if len(self.myy_range) != 2 or self.myy_range[0] >= self.myy_range[1]:
             raise ConfigError(f"parameter 'myy_range' must be (low, high), got {self.myy_range}")
         if self.fixed_rejection <= 1.0:
-            raise ConfigError(f"parameter 'fixed_rejection' must be > 1, got {self.fixed_rejection}")
+            raise ConfigError(
+                f"parameter 'fixed_rejection' must be > 1, got {self.fixed_rejection}"
+            )
         if self.lr <= 0 or self.luminosity_fb <= 0:
             raise ConfigError("parameters 'lr' and 'luminosity_fb' must be positive")
         try:
@@ -189,9 +205,19 @@ def myy_fits(
     sig, bkg = passed & (y == 1), passed & (y == 0)
     if min(sig.sum(), bkg.sum()) < min_events:
         nan = float("nan")
-        keys = ("significance", "fit_s", "fit_b", "sig_mean", "sig_sigma", "bkg_slope",
-                "bkg_chi2ndf", "spurious_signal", "spurious_rel", "spurious_over_err")  # fmt: skip
-        note = f"too few selected MC events to fit ({int(sig.sum())} signal, {int(bkg.sum())} background)"  # fmt: skip
+        keys = (
+            "significance",
+            "fit_s",
+            "fit_b",
+            "sig_mean",
+            "sig_sigma",
+            "bkg_slope",
+            "bkg_chi2ndf",
+            "spurious_signal",
+            "spurious_rel",
+            "spurious_over_err",
+        )
+        note = f"too few selected MC events to fit ({int(sig.sum())} signal, {int(bkg.sum())} background)"
         return dict.fromkeys(keys, nan), {"valid": False, "note": note}
     h_sig = _whist(myy[sig], w[sig], edges)
     h_bkg = _whist(myy[bkg], w[bkg], edges)
@@ -230,14 +256,21 @@ def myy_fits(
         "ns": sb["ns"],
         "nb": sb["nb"],
         "slope": sb["slope"],
-        "bkg_only": {"nb": b_fit["nb"], "slope": b_fit["slope"], "chi2": b_fit["chi2"], "ndf": b_fit["ndf"]},  # fmt: skip
+        "bkg_only": {
+            "nb": b_fit["nb"],
+            "slope": b_fit["slope"],
+            "chi2": b_fit["chi2"],
+            "ndf": b_fit["ndf"],
+        },
         "window": list(window),
         "valid": bool(s_fit["valid"] and b_fit["valid"] and sb["valid"]),
     }
     return metrics, summary
 
 
-def _hist_myy(models: list[str], arrays: dict[str, np.ndarray], passed: dict, edges: np.ndarray) -> Any:  # fmt: skip
+def _hist_myy(
+    models: list[str], arrays: dict[str, np.ndarray], passed: dict, edges: np.ndarray
+) -> Any:
     import hist
 
     h = hist.Hist(
@@ -330,7 +363,11 @@ def run(
         )
         passed[name] = wp_pass
         fm, fits[name] = myy_fits(
-            myy[test], y[test], w_test, passed[name], edges=edges,
+            myy[test],
+            y[test],
+            w_test,
+            passed[name],
+            edges=edges,
             shape=config.signal_shape,
             min_events=config.min_fit_events,
         )
@@ -341,7 +378,11 @@ def run(
     # inclusive (no classifier) reference
     everything = np.ones(len(test), dtype=bool)
     ref, fits["inclusive"] = myy_fits(
-        myy[test], y[test], w_test, everything, edges=edges,
+        myy[test],
+        y[test],
+        w_test,
+        everything,
+        edges=edges,
         shape=config.signal_shape,
         min_events=config.min_fit_events,
     )

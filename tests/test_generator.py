@@ -243,14 +243,10 @@ def test_coffea_round_trip(tmp_path, sample):
     if sample == "diphoton":
         assert ak.all(ak.num(events.Photons) == 2)
         assert float(ak.mean(events.Photons[:, 0].pt)) > 30_000  # MeV
-    # default dask mode (dask-awkward's layer-chains rewrite disabled, as in readers.py)
-    which = [w for w in dask.config.get("awkward.optimization.which") if w != "layer-chains"]
-    with dask.config.set({"awkward.optimization.which": which}):
-        lazy = factory.from_root(
-            {str(path): "CollectionTree"}, schemaclass=schema, mode="dask"
-        ).events()
-        cols = [lazy[c][f] for c, fs in expected.items() for f in sorted(fs)]
-        computed = dask.compute(*cols)
+    # default dask mode, with dask-awkward's default optimisations
+    lazy = factory.from_root({str(path): "CollectionTree"}, schemaclass=schema, mode="dask").events()
+    cols = [lazy[c][f] for c, fs in expected.items() for f in sorted(fs)]
+    computed = dask.compute(*cols)
     for arr in computed:
         assert len(arr) == 300
     mu = computed[0]  # EventInfo.averageInteractionsPerCrossing

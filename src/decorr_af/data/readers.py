@@ -29,7 +29,7 @@ from decorr_af._compat import optional_import
 from decorr_af.data.validate import FileInfo, validate_files
 from decorr_af.errors import ConfigError, InputFileError
 
-__all__ = ["COLLECTIONS", "ReadMode", "configure_dask_awkward", "open_events"]
+__all__ = ["COLLECTIONS", "ReadMode", "open_events"]
 
 #: coffea collection name -> PHYSLITE container name (RNTuple mirror and flat tables)
 COLLECTIONS = {
@@ -55,35 +55,6 @@ def parse_mode(mode: ReadMode | str) -> ReadMode:
     except ValueError:
         allowed = ", ".join(repr(m.value) for m in ReadMode)
         raise ConfigError(f"mode={mode!r} is not one of {allowed}") from None
-
-
-_CONFIGURED = False
-
-
-def configure_dask_awkward() -> None:
-    """Disable dask-awkward's "layer-chains" graph rewrite (column projection stays).
-
-    With the installed dask (>= 2025.x task-spec graphs) that rewrite fails
-    ("Cannot fuse tasks with multiple outputs") on graphs that reuse an
-    input layer, e.g. ``ak.num(events.Photons.pt)`` next to
-    ``events.Photons.pt``; and the column-projection pass fails for graphs
-    with more than one partition, so it is allowed to fall back to reading
-    all columns of the input layer (``on-fail: pass``). The flat tables of
-    :mod:`decorr_af.data.table` do not depend on either: they read an
-    explicit branch list. Called by every reader of this package; safe to
-    call more than once.
-    """
-    global _CONFIGURED
-    if _CONFIGURED:
-        return
-    dask = optional_import("dask", "dask")
-    optional_import("dask_awkward", "dask")  # registers the awkward.* config keys
-    which = [w for w in dask.config.get("awkward.optimization.which") if w != "layer-chains"]
-    # the column-projection pass fails on multi-partition graphs (dask's new
-    # "finalize" key needs every partition of the mocked graph); then compute
-    # without projection instead of raising
-    dask.config.set({"awkward.optimization.which": which, "awkward.optimization.on-fail": "pass"})
-    _CONFIGURED = True
 
 
 def open_events(
@@ -138,7 +109,6 @@ def open_events(
 
 def _open_coffea(infos: list[FileInfo], *, mode: ReadMode, steps: int) -> Any:
     nanoevents = optional_import("coffea.nanoevents", "dask")
-    configure_dask_awkward()
     factory = nanoevents.NanoEventsFactory
     schema = nanoevents.PHYSLITESchema
     with warnings.catch_warnings():
@@ -205,7 +175,6 @@ def _open_rntuple(
     for info in infos[1:]:
         branches = [b for b in branches if info.has(b)]
     if mode is ReadMode.DASK:
-        configure_dask_awkward()
         spec = {
             str(i.path): {"object_path": i.tree, "steps": _steps(i.num_entries, steps)}
             for i in infos

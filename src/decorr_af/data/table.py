@@ -21,7 +21,6 @@ from decorr_af.data.readers import (
     COLLECTIONS,
     ReadMode,
     collection_fields,
-    configure_dask_awkward,
     parse_mode,
 )
 from decorr_af.data.schema import (
@@ -427,7 +426,6 @@ def _iter_chunks(
 def _dask_tasks(
     infos: list[FileInfo] | None, source: Any, plan: _Plan, chunk_size: int
 ) -> tuple[list[Any], list[str], bool]:
-    configure_dask_awkward()
     if infos is None:
         sub = _events_subset(source, plan)
         if not hasattr(sub, "to_delayed"):

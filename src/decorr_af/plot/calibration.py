@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 _XLABEL = {"abs_eta": r"$|\eta|$", "pt": r"$p_T$ [GeV]"}
-_YLABEL = {"response": r"Response $\tilde{E}_{pred}/E_{true}$", "resolution": "IQR/2 resolution"}
+_YLABEL = {"response": r"Response $E_{pred}/E_{true}$ (median)", "resolution": "IQR/2 resolution"}
 
 
 @dataclasses.dataclass

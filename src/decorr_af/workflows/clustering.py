@@ -209,7 +209,7 @@ def _closure(config: Config, binning: Binning, tab: Any, mc: Any, data: Any, id_
         p = min(max(0.5 * (pred + eff), 1.0 / sd.sum()), 1 - 1.0 / sd.sum())
         var = p * (1 - p) * (1.0 / sd.sum() + 1.0 / n_m)
         chi2, ndf = chi2 + (eff - pred) ** 2 / var, ndf + 1
-    return chi2 / ndf if ndf else float("nan")
+    return float(chi2 / ndf) if ndf else float("nan")
 
 
 def _spread(tab: Any) -> float:

@@ -1,0 +1,124 @@
+"""Peak memory (client + Dask workers) of the demo's data pipeline on 5M photons.
+
+Stages, each on a 2-worker LocalCluster, with the resident memory of this
+process and all its children sampled every 50 ms (psutil):
+
+1. generate ~5M photons (MC) into N files, one Dask task per file;
+2. read them through the package path and build the flat photon table chunk by
+   chunk on the workers (``decorr_af.data.iter_table``), reducing each chunk;
+3. materialise the workflow's feature table (``photon_table(mode="dask")``,
+   shower shapes + isolation + truth) in the client.
+
+Target: peak < 2 GiB.
+
+    python benchmarks/bench_demo_memory.py [--photons 5000000] [--files 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+GiB = 1024**3
+
+
+class PeakRSS:
+    """Sample the RSS of this process and its descendants in a thread."""
+
+    def __init__(self, interval: float = 0.05) -> None:
+        self.interval, self.peak, self._stop = interval, 0, threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for p in [me, *me.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    total += p.memory_info().rss
+            self.peak = max(self.peak, total)
+            time.sleep(self.interval)
+
+    def __enter__(self) -> PeakRSS:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _reduce_chunks(path: str) -> tuple[int, float]:
+    from decorr_af.data import iter_table
+
+    rows, sum_e = 0, 0.0
+    for chunk in iter_table(path, chunk_size=100_000):
+        rows += len(chunk)
+        sum_e += float(chunk["e"].sum())
+    return rows, sum_e
+
+
+def main() -> None:
+    import distributed
+
+    from decorr_af.data import generate, photon_table
+    from decorr_af.data.schema import ISOLATION, SHOWER_SHAPES
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--photons", type=int, default=5_000_000)
+    parser.add_argument("--files", type=int, default=10)
+    parser.add_argument("--keep", action="store_true", help="keep the generated files")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-mem-"))
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+        host="127.0.0.1", memory_limit="1.5GiB",
+    ) as cl, distributed.Client(cl) as client:  # fmt: skip
+        # photons per event: measured on a small sample
+        probe = generate(tmp / "probe", sample="photons", kind="mc", events=5000, seed=1)
+        per_event = len(photon_table(probe, mode="eager")) / 5000
+        events = int(args.photons / per_event / args.files)
+        print(f"{per_event:.2f} photons/event -> {args.files} files x {events} events")
+        peaks = {}
+        with PeakRSS() as mon:
+            t0 = time.perf_counter()
+            futs = [
+                client.submit(generate, str(tmp / f"mc{i:02d}"), sample="photons", kind="mc",
+                              events=events, seed=100 + i, pure=False)
+                for i in range(args.files)
+            ]  # fmt: skip
+            files = [str(p) for f in futs for p in f.result()]
+            print(f"generate: {time.perf_counter() - t0:.0f} s, peak {mon.peak / GiB:.2f} GiB")
+        peaks["generate"] = mon.peak
+        with PeakRSS() as mon:
+            t0 = time.perf_counter()
+            parts = client.gather([client.submit(_reduce_chunks, f, pure=False) for f in files])
+            rows = sum(r for r, _ in parts)
+            print(f"chunked flat table on workers: {rows} photons, "
+                  f"{time.perf_counter() - t0:.0f} s, peak {mon.peak / GiB:.2f} GiB")  # fmt: skip
+        peaks["chunked table"] = mon.peak
+        with PeakRSS() as mon:
+            t0 = time.perf_counter()
+            table = photon_table(files, features=[*SHOWER_SHAPES, *ISOLATION], mode="dask",
+                                 client=client, chunk_size=200_000)  # fmt: skip
+            size = table.memory_usage(deep=True).sum()
+            print(f"feature table in client: {len(table)} rows, {size / GiB:.2f} GiB, "
+                  f"{time.perf_counter() - t0:.0f} s, peak {mon.peak / GiB:.2f} GiB")  # fmt: skip
+            del table
+        peaks["feature table"] = mon.peak
+    worst = max(peaks.values())
+    print(f"peak RSS (client + workers): {worst / GiB:.2f} GiB (target < 2 GiB) "
+          f"{'OK' if worst < 2 * GiB else 'ABOVE TARGET'}")  # fmt: skip
+    if not args.keep:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -13,7 +13,7 @@ from decorr_af.cli import main
 from decorr_af.demo import demo_plan
 from decorr_af.errors import ConfigError
 
-TOY = '''
+TOY = """
 import dataclasses
 from decorr_af.workflows.base import RunResult, WorkflowConfig
 
@@ -29,7 +29,7 @@ def run(config, *, strength=None, seed=0, out=None):
     return RunResult(workflow="toy_cli_workflow", config=config.to_dict(), seed=seed,
                      strength=strength, metrics={"toy.a": 1 / (1 + s) + config.offset + seed,
                                                  "toy.b": s + config.offset})
-'''
+"""
 
 
 @pytest.fixture

@@ -174,7 +174,7 @@ def train_test_split_idx(
 
 
 def subsample(df: Any, max_events: int | None, *, seed: int) -> Any:
-    """First-come-agnostic random subset of at most ``max_events`` rows (order kept)."""
+    """Seeded random subset of at most ``max_events`` rows, original order kept (0/None: all)."""
     if max_events is None or max_events <= 0 or len(df) <= max_events:
         return df
     idx = np.sort(

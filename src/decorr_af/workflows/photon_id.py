@@ -46,12 +46,13 @@ import numpy as np
 
 from decorr_af.data.schema import SHOWER_SHAPES
 from decorr_af.errors import ConfigError
+from decorr_af.metrics import abcd_nonclosure
 from decorr_af.workflows import _classify
 from decorr_af.workflows._data import feature_matrix, load_photons, subsample, train_test_split_idx
 from decorr_af.workflows.base import RunResult, WorkflowConfig
 from decorr_af.workflows.cutbased import DEFAULT_ETA_BINS, CutBasedID
 
-__all__ = ["DEFAULT_PARETO", "MODELS", "PRIMARY_MODEL", "Config", "abcd_nonclosure", "run"]
+__all__ = ["DEFAULT_PARETO", "MODELS", "PRIMARY_MODEL", "Config", "run"]
 
 WORKFLOW = "photon_id"
 MODELS = ("cutbased", *_classify.ML_MODELS)
@@ -133,35 +134,6 @@ class Config(WorkflowConfig):
             )
         if self.lr <= 0:
             raise ConfigError(f"parameter 'lr' must be positive, got {self.lr}")
-
-
-def abcd_nonclosure(
-    passed: np.ndarray, iso: np.ndarray, noniso: np.ndarray, weight: np.ndarray
-) -> tuple[float, float, dict[str, float]]:
-    """ABCD non-closure ``N_A N_D / (N_B N_C) - 1`` with its weighted-Poisson error.
-
-    A = passed & iso, B = ~passed & iso, C = passed & noniso, D = ~passed & noniso.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> p = np.array([1, 0, 1, 0], bool); i = np.array([1, 1, 0, 0], bool)
-    >>> abcd_nonclosure(p, i, ~i, np.ones(4))[0]
-    0.0
-    """
-    regions = {
-        "A": passed & iso,
-        "B": ~passed & iso,
-        "C": passed & noniso,
-        "D": ~passed & noniso,
-    }
-    n = {k: float(np.sum(weight[m])) for k, m in regions.items()}
-    v = {k: float(np.sum(weight[m] ** 2)) for k, m in regions.items()}
-    if min(n.values()) <= 0:
-        return float("nan"), float("nan"), n
-    ratio = n["A"] * n["D"] / (n["B"] * n["C"])
-    rel_err = np.sqrt(sum(v[k] / n[k] ** 2 for k in regions))
-    return ratio - 1.0, float(ratio * rel_err), n
 
 
 def _prepare(config: Config, seed: int) -> Any:
@@ -304,9 +276,9 @@ def run(
             m["wp_eff"] = float(np.sum(wt[menu & (yt == 1)]) / np.sum(wt[yt == 1]))
             m["wp_rej"] = float(np.sum(wt[yt == 0]) / max(np.sum(wt[menu & (yt == 0)]), 1e-300))
         fake = yt == 0
-        nc, nc_err, _ = abcd_nonclosure(
-            passed[name][fake], arrays["is_iso"][fake], arrays["is_noniso"][fake], wt[fake]
-        )
+        # fakes in the isolation gap (neither isolated nor non-isolated) are not used
+        abcd = fake & (arrays["is_iso"] | arrays["is_noniso"])
+        nc, nc_err = abcd_nonclosure(passed[name][abcd], arrays["is_iso"][abcd], wt[abcd])
         m.update(abcd_nonclosure=nc, abcd_nonclosure_err=nc_err, abs_abcd_nonclosure=abs(nc))
         m["train_seconds"] = seconds
         metrics.update({f"{name}.{k}": float(v) for k, v in m.items()})

@@ -244,7 +244,9 @@ def test_coffea_round_trip(tmp_path, sample):
         assert ak.all(ak.num(events.Photons) == 2)
         assert float(ak.mean(events.Photons[:, 0].pt)) > 30_000  # MeV
     # default dask mode, with dask-awkward's default optimisations
-    lazy = factory.from_root({str(path): "CollectionTree"}, schemaclass=schema, mode="dask").events()
+    lazy = factory.from_root(
+        {str(path): "CollectionTree"}, schemaclass=schema, mode="dask"
+    ).events()
     cols = [lazy[c][f] for c, fs in expected.items() for f in sorted(fs)]
     computed = dask.compute(*cols)
     for arr in computed:

@@ -21,8 +21,5 @@ def optional_import(module: str, extra: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as err:  # pragma: no cover - exercised only without extras
-        msg = (
-            f"decorr_af needs '{module}' for this feature: "
-            f"pip install 'decorr_af[{extra}]'"
-        )
+        msg = f"decorr_af needs '{module}' for this feature: pip install 'decorr_af[{extra}]'"
         raise ImportError(msg) from err

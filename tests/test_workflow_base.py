@@ -104,3 +104,12 @@ def test_result_roundtrip_and_corruption(tmp_path):
 def test_get_workflow_unknown():
     with pytest.raises(ConfigError, match="unknown workflow 'nope'"):
         get_workflow("nope")
+
+
+def test_check_rules_name_the_field():
+    cfg = ToyConfig()
+    cfg.check(nonnegative=("strength",), positive=("events",))
+    with pytest.raises(ConfigError, match="parameter 'strength' must be positive, got 0.0"):
+        cfg.check(positive=("strength",))
+    with pytest.raises(ConfigError, match="parameter 'events' must be in \\(0, 1\\)"):
+        cfg.check(fraction=("events",))

@@ -11,6 +11,7 @@ Model names (the ``"<model>"`` prefix of the metric keys):
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import time
 from collections.abc import Sequence
@@ -19,9 +20,11 @@ from typing import Any
 import numpy as np
 
 from decorr_af.errors import ConfigError
+from decorr_af.workflows.base import WorkflowConfig
 
 __all__ = [
     "ML_MODELS",
+    "ClassifierConfig",
     "ModelName",
     "balanced_weights",
     "build_model",
@@ -52,6 +55,59 @@ def check_models(models: Sequence[str], allowed: Sequence[str]) -> None:
             if bad
             else "parameter 'models' is empty"
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassifierConfig(WorkflowConfig):
+    """Hyper-parameters shared by the classifier workflows (photon ID, ttH(γγ)).
+
+    ``strength`` is the DisCo λ of ``disco_mlp`` (``disco_bdt`` uses
+    ``strength·bdt_scale``, ``adv_mlp`` ``strength·adversary_scale``).
+    ``max_events`` (0 = all) subsamples before the train/test split; the working
+    point keeps ``wp_efficiency`` of the signal; ``fixed_rejection`` is where the
+    signal efficiency is quoted.
+    """
+
+    models: tuple[str, ...] = ML_MODELS
+    strength: float = 10.0
+    bdt_scale: float = 1.0
+    adversary_scale: float = 1.0
+    adversary_lr: float = 1e-2
+    adversary_steps: int = 2
+    hidden: tuple[int, ...] = (64, 64)
+    epochs: int = 20
+    batch_size: int = 512
+    lr: float = 1e-3
+    n_estimators: int = 200
+    max_depth: int = 4
+    bdt_learning_rate: float = 0.1
+    device: str = "auto"
+    max_events: int = 0
+    test_fraction: float = 0.5
+    wp_efficiency: float = 0.5
+    fixed_rejection: float = 10.0
+
+    def validate(self) -> None:
+        self.check(
+            nonnegative=("strength", "bdt_scale", "adversary_scale", "max_events"),
+            positive=(
+                "epochs",
+                "batch_size",
+                "n_estimators",
+                "max_depth",
+                "adversary_steps",
+                "lr",
+                "adversary_lr",
+                "bdt_learning_rate",
+            ),
+            fraction=("test_fraction", "wp_efficiency"),
+        )
+        if self.fixed_rejection <= 1.0:
+            raise ConfigError(
+                f"parameter 'fixed_rejection' must be > 1, got {self.fixed_rejection}"
+            )
+        if not self.features:  # type: ignore[attr-defined]
+            raise ConfigError("parameter 'features' is empty")
 
 
 def build_model(name: str, config: Any, *, strength: float, seed: int) -> Any:

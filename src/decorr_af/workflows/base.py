@@ -60,6 +60,28 @@ class WorkflowConfig:
     def validate(self) -> None:
         """Check field values; raise ConfigError naming the bad field."""
 
+    def check(
+        self,
+        *,
+        nonnegative: tuple[str, ...] = (),
+        positive: tuple[str, ...] = (),
+        fraction: tuple[str, ...] = (),
+    ) -> None:
+        """Raise ConfigError naming the first field that breaks its rule.
+
+        ``nonnegative``: >= 0; ``positive``: > 0; ``fraction``: in the open interval (0, 1).
+        """
+        rules = (
+            (nonnegative, lambda v: v >= 0, "must be >= 0"),
+            (positive, lambda v: v > 0, "must be positive"),
+            (fraction, lambda v: 0.0 < v < 1.0, "must be in (0, 1)"),
+        )
+        for names, ok, what in rules:
+            for name in names:
+                value = getattr(self, name)
+                if not ok(value):
+                    raise ConfigError(f"parameter '{name}' {what}, got {value}")
+
     # -- conversions -------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """Plain-Python (YAML/JSON-able) representation."""

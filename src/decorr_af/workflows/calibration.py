@@ -126,14 +126,7 @@ class Config(WorkflowConfig):
         for f in (*self.base_features, *self.shape_features):
             if f in TRUTH_COLUMNS:
                 raise ConfigError(f"parameter 'features': truth column {f!r} cannot be an input")
-        if not 0.0 < self.test_fraction < 1.0:
-            raise ConfigError(
-                f"parameter 'test_fraction' must be in (0, 1), got {self.test_fraction}"
-            )
-        if self.strength < 0:
-            raise ConfigError(f"parameter 'strength' must be >= 0, got {self.strength}")
-        if self.max_events < 0:
-            raise ConfigError(f"parameter 'max_events' must be >= 0, got {self.max_events}")
+        self.check(nonnegative=("strength", "max_events"), fraction=("test_fraction",))
         for name in ("binned_eta_edges", "binned_e_edges", "eta_edges", "pt_edges"):
             edges = np.asarray(getattr(self, name))
             if len(edges) < 2 or np.any(np.diff(edges) <= 0):

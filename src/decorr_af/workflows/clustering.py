@@ -96,10 +96,7 @@ class Config(WorkflowConfig):
                 raise ConfigError(f"parameter 'methods': unknown method {m!r}")
         if self.n_clusters < 1 or any(k < 1 for k in self.k_scan):
             raise ConfigError("parameters 'n_clusters' and 'k_scan' must be >= 1")
-        if not 0.0 < self.test_fraction < 1.0:
-            raise ConfigError(
-                f"parameter 'test_fraction' must be in (0, 1), got {self.test_fraction}"
-            )
+        self.check(fraction=("test_fraction",))
         for name in (
             "eta_edges",
             "pt_edges",

@@ -49,7 +49,7 @@ from decorr_af.errors import ConfigError
 from decorr_af.metrics import abcd_nonclosure
 from decorr_af.workflows import _classify
 from decorr_af.workflows._data import feature_matrix, load_photons, subsample, train_test_split_idx
-from decorr_af.workflows.base import RunResult, WorkflowConfig
+from decorr_af.workflows.base import RunResult
 from decorr_af.workflows.cutbased import DEFAULT_ETA_BINS, CutBasedID
 
 __all__ = ["DEFAULT_PARETO", "MODELS", "PRIMARY_MODEL", "Config", "run"]
@@ -70,12 +70,14 @@ MU_BINS = np.linspace(18.0, 82.0, 17)
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(WorkflowConfig):
+class Config(_classify.ClassifierConfig):
     """Photon-ID workflow configuration (energies in GeV).
 
-    ``strength`` is the DisCo λ of ``disco_mlp`` (and, times ``bdt_scale``, of
-    ``disco_bdt``; times ``adversary_scale``, the adversary strength of ``adv_mlp``).
-    ``max_events`` (photons, 0 = all) subsamples before the split.
+    The classifier hyper-parameters (``strength``, ``hidden``, ``epochs``, ...) are
+    those of :class:`~decorr_af.workflows._classify.ClassifierConfig`; the working
+    point keeps ``wp_efficiency`` of the prompt photons. Isolated fakes have
+    ``topoetcone20 < iso_slope·pT + iso_offset``, non-isolated ones lie above it by
+    more than ``iso_gap`` (ABCD regions).
     """
 
     workflow: ClassVar[str] = WORKFLOW
@@ -84,24 +86,8 @@ class Config(WorkflowConfig):
     features: tuple[str, ...] = (*SHOWER_SHAPES, "abs_eta")
     protected: str = "topoetcone20"
     models: tuple[str, ...] = MODELS
-    strength: float = 10.0
-    bdt_scale: float = 1.0
-    adversary_scale: float = 1.0
-    adversary_lr: float = 1e-2
-    adversary_steps: int = 2
-    hidden: tuple[int, ...] = (64, 64)
-    epochs: int = 20
-    batch_size: int = 512
-    lr: float = 1e-3
-    n_estimators: int = 200
-    max_depth: int = 4
-    bdt_learning_rate: float = 0.1
-    device: str = "auto"
-    min_pt: float = 25.0
-    max_events: int = 0
-    test_fraction: float = 0.5
     wp_efficiency: float = 0.85
-    fixed_rejection: float = 10.0
+    min_pt: float = 25.0
     eta_bins: tuple[float, ...] = DEFAULT_ETA_BINS
     iso_slope: float = 0.065
     iso_offset: float = 0.0
@@ -109,31 +95,12 @@ class Config(WorkflowConfig):
 
     def validate(self) -> None:
         _classify.check_models(self.models, MODELS)
-        if not self.features:
-            raise ConfigError("parameter 'features' is empty")
+        super().validate()
         if self.protected in self.features:
             raise ConfigError(
                 f"parameter 'features' contains the protected variable '{self.protected}'"
             )
-        for name in ("strength", "bdt_scale", "adversary_scale", "min_pt", "iso_gap"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"parameter '{name}' must be >= 0, got {getattr(self, name)}")
-        for name in ("epochs", "batch_size", "n_estimators", "max_depth", "adversary_steps"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"parameter '{name}' must be positive, got {getattr(self, name)}")
-        if self.max_events < 0:
-            raise ConfigError(f"parameter 'max_events' must be >= 0, got {self.max_events}")
-        for name in ("test_fraction", "wp_efficiency"):
-            if not 0.0 < getattr(self, name) < 1.0:
-                raise ConfigError(
-                    f"parameter '{name}' must be in (0, 1), got {getattr(self, name)}"
-                )
-        if self.fixed_rejection <= 1.0:
-            raise ConfigError(
-                f"parameter 'fixed_rejection' must be > 1, got {self.fixed_rejection}"
-            )
-        if self.lr <= 0:
-            raise ConfigError(f"parameter 'lr' must be positive, got {self.lr}")
+        self.check(nonnegative=("min_pt", "iso_gap"))
 
 
 def _prepare(config: Config, seed: int) -> Any:

@@ -60,7 +60,7 @@ from decorr_af.workflows._data import (
     subsample,
     train_test_split_idx,
 )
-from decorr_af.workflows.base import RunResult, WorkflowConfig
+from decorr_af.workflows.base import RunResult
 
 __all__ = [
     "DEFAULT_FEATURES",
@@ -91,12 +91,13 @@ JET_FEATURES = ("n_jets", "n_bjets", "ht", "lead_jet_pt", "n_leptons")
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(WorkflowConfig):
+class Config(_classify.ClassifierConfig):
     """ttH(γγ) workflow configuration (GeV).
 
-    ``strength`` is the DisCo λ (``disco_bdt`` uses ``strength·bdt_scale``,
-    ``adv_mlp`` ``strength·adversary_scale``). ``myy_range`` is the fit range
-    (events outside are dropped); ``myy_bins`` its number of bins.
+    The classifier hyper-parameters (``strength``, ``hidden``, ``epochs``, ...) are
+    those of :class:`~decorr_af.workflows._classify.ClassifierConfig`.
+    ``myy_range`` is the fit range (events outside are dropped); ``myy_bins`` its
+    number of bins; ``signal_shape`` the fitted signal model.
     """
 
     workflow: ClassVar[str] = WORKFLOW
@@ -104,24 +105,6 @@ class Config(WorkflowConfig):
     diphoton_files: tuple[str, ...] = ("samples/diphoton_mc/*.root",)
     features: tuple[str, ...] = DEFAULT_FEATURES
     protected: str = "myy"
-    models: tuple[str, ...] = ("plain_mlp", "disco_mlp", "adv_mlp", "plain_bdt", "disco_bdt")
-    strength: float = 10.0
-    bdt_scale: float = 1.0
-    adversary_scale: float = 1.0
-    adversary_lr: float = 1e-2
-    adversary_steps: int = 2
-    hidden: tuple[int, ...] = (64, 64)
-    epochs: int = 20
-    batch_size: int = 512
-    lr: float = 1e-3
-    n_estimators: int = 200
-    max_depth: int = 4
-    bdt_learning_rate: float = 0.1
-    device: str = "auto"
-    max_events: int = 0
-    test_fraction: float = 0.5
-    wp_efficiency: float = 0.5
-    fixed_rejection: float = 10.0
     myy_range: tuple[float, float] = (105.0, 160.0)
     myy_bins: int = 55
     signal_shape: str = "gauss"
@@ -130,41 +113,15 @@ class Config(WorkflowConfig):
 
     def validate(self) -> None:
         _classify.check_models(self.models, MODELS)
-        if not self.features:
-            raise ConfigError("parameter 'features' is empty")
+        super().validate()
         leaking = [f for f in self.features if f in (self.protected, *MYY_INPUTS)]
         if leaking:
             raise ConfigError(
                 f"parameter 'features' must not contain m_yy or what reconstructs it: {leaking}"
             )
-        for name in ("strength", "bdt_scale", "adversary_scale"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"parameter '{name}' must be >= 0, got {getattr(self, name)}")
-        for name in (
-            "epochs",
-            "batch_size",
-            "n_estimators",
-            "max_depth",
-            "adversary_steps",
-            "myy_bins",
-        ):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"parameter '{name}' must be positive, got {getattr(self, name)}")
-        if self.max_events < 0:
-            raise ConfigError(f"parameter 'max_events' must be >= 0, got {self.max_events}")
-        for name in ("test_fraction", "wp_efficiency"):
-            if not 0.0 < getattr(self, name) < 1.0:
-                raise ConfigError(
-                    f"parameter '{name}' must be in (0, 1), got {getattr(self, name)}"
-                )
+        self.check(positive=("myy_bins", "luminosity_fb"))
         if len(self.myy_range) != 2 or self.myy_range[0] >= self.myy_range[1]:
             raise ConfigError(f"parameter 'myy_range' must be (low, high), got {self.myy_range}")
-        if self.fixed_rejection <= 1.0:
-            raise ConfigError(
-                f"parameter 'fixed_rejection' must be > 1, got {self.fixed_rejection}"
-            )
-        if self.lr <= 0 or self.luminosity_fb <= 0:
-            raise ConfigError("parameters 'lr' and 'luminosity_fb' must be positive")
         try:
             fit.SignalShape(self.signal_shape)
         except ValueError:

@@ -199,6 +199,22 @@ def _arrange(raw: Any, plan: _Plan) -> Any:
     return ak.zip(out, depth_limit=1)
 
 
+def _arrange_flat(raw: Any, plan: _Plan) -> dict[str, Any]:
+    """Like :func:`_arrange` for the photon table, without zipping the jagged photon
+    branches into records (zipping checks that every branch has the same offsets,
+    which costs more than reading them); EventInfo is zipped (flat, cheap)."""
+    ak = optional_import("awkward", "io")
+    names = set(raw.fields)
+    out: dict[str, Any] = {}
+    for coll, fields_ in plan.fields.items():
+        cols = {}
+        for f in fields_:
+            b = plan.branches[(coll, f)]
+            cols[f] = raw[b if b in names else b.split("/")[-1]]
+        out[coll] = ak.zip(cols, depth_limit=1) if coll == "EventInfo" else cols
+    return out
+
+
 def _event_columns(ei: Any, plan: _Plan, n: int) -> dict[str, np.ndarray]:
     ak = optional_import("awkward", "io")
     out: dict[str, np.ndarray] = {}
@@ -221,11 +237,11 @@ def _event_columns(ei: Any, plan: _Plan, n: int) -> dict[str, np.ndarray]:
 def _photon_frame(events: Any, plan: _Plan) -> Any:
     ak = optional_import("awkward", "io")
     pd = optional_import("pandas", "io")
-    ph = events.Photons
-    counts = ak.to_numpy(ak.num(ph.pt, axis=1))
+    ph = events["Photons"]  # a record array or a mapping of jagged branches
+    counts = ak.to_numpy(ak.num(ph["pt"], axis=1))
     cols = {
         c: np.repeat(v, counts)
-        for c, v in _event_columns(events.EventInfo, plan, len(counts)).items()
+        for c, v in _event_columns(events["EventInfo"], plan, len(counts)).items()
     }
     for f in plan.fields["Photons"]:
         v = ak.to_numpy(ak.flatten(ph[f], axis=1))
@@ -284,10 +300,10 @@ def _chunk(
     label: str,
     arranged: bool = False,
 ) -> tuple[Any, dict]:
-    events = raw if arranged else _arrange(raw, plan)
-    frame = (
-        _photon_frame(events, plan) if kind == "photon" else _diphoton_frame(events, plan, options)
-    )
+    if kind == "photon":
+        frame = _photon_frame(raw if arranged else _arrange_flat(raw, plan), plan)
+    else:
+        frame = _diphoton_frame(raw if arranged else _arrange(raw, plan), plan, options)
     return _finish(frame, selection, policy, label)
 
 
@@ -461,7 +477,6 @@ def _table(
     tree: str | None,
     options: dict[str, Any],
 ) -> Any:
-    pd = optional_import("pandas", "io")
     mode = parse_mode(mode)
     policy = parse_policy(nonfinite)
     if chunk_size < 1:
@@ -491,8 +506,18 @@ def _table(
     bad = {lab: c for (_, c), lab in zip(results, labels) if c}
     if bad and policy is NonFinitePolicy.RAISE:
         raise NonFiniteValueError(format_nonfinite(bad))
-    frames = [f for f, _ in results]
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return _concat([f for f, _ in results])
+
+
+def _concat(frames: list[Any]) -> Any:
+    """Concatenate chunk frames column by column (one copy; pandas' block concat is slower)."""
+    pd = optional_import("pandas", "io")
+    if len(frames) == 1:
+        return frames[0]
+    return pd.DataFrame(
+        {c: np.concatenate([f[c].to_numpy() for f in frames]) for c in frames[0].columns},
+        copy=False,
+    )
 
 
 def photon_table(

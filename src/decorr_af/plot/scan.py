@@ -58,10 +58,12 @@ def _axes(ax: Any) -> Any:
 
 
 def _label(ax: Any) -> None:
-    try:
-        from decorr_af.plot.style import atlas_label
-    except ImportError:  # pragma: no cover
-        return
+    from decorr_af.plot.style import atlas_label
+
+    # plain tick labels: an axis offset ("×10⁻²") would sit under the ATLAS label
+    for axis, scale in (("x", ax.get_xscale()), ("y", ax.get_yscale())):
+        if scale == "linear":
+            ax.ticklabel_format(axis=axis, style="plain", useOffset=False)
     atlas_label(ax, "Simulation Internal", loc=0, com=None)
 
 

@@ -61,15 +61,42 @@ def _fmt(x: Any, digits: int = 4) -> str:
     return html.escape(str(x))
 
 
-def _summary_table(res: ScanResult) -> str:
+#: metric names (after the ``"<model>."`` prefix) shown in the main table
+KEY_METRICS = (
+    "auc",
+    "r50",
+    "eff_at_rej",
+    "dcor",
+    "inv_jsd",
+    "abcd_nonclosure",
+    "significance",
+    "resolution_mc",
+    "resolution_data",
+    "data_mc_gap",
+    "gap_significance",
+    "spread",
+    "closure",
+)
+
+
+def key_metrics(res: ScanResult) -> list[str]:
+    """The metrics worth a first look: the primary model's key metrics and the Pareto axes."""
+    primary = res.info.get("primary_model")
+    pareto = [m for plane in res.info.get("pareto", []) for m in plane]
+    keys = [f"{primary}.{k}" for k in KEY_METRICS] if primary else []
+    chosen = [m for m in dict.fromkeys([*keys, *pareto]) if m in res.metrics]
+    return chosen or list(res.metrics)
+
+
+def _summary_table(res: ScanResult, metrics: list[str]) -> str:
     summary = res.summary()
     if summary.empty:
         return "<p class='bad'>No finished points yet.</p>"
-    head = [*res.params, "seeds", *res.metrics]
+    head = [*res.params, "seeds", *metrics]
     rows = []
     for _, r in summary.iterrows():
         cells = [_fmt(r[p]) for p in res.params] + [str(int(r["n_seeds"]))]
-        for m in res.metrics:
+        for m in metrics:
             mean, std = float(r[m]), float(r[f"{m}_std"])
             cells.append(_fmt(mean) + ("" if math.isnan(std) else f" ± {std:.2g}"))
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
@@ -183,7 +210,10 @@ def _scan_section(res: ScanResult, base: Path) -> str:
         f"<table>{meta}</table>",
         f"<details><summary>base configuration</summary><pre>{config}</pre></details>",
         "<h3>Metrics per point (mean ± std over seeds)</h3>",
-        _summary_table(res),
+        _summary_table(res, key_metrics(res)),
+        "<details><summary>all metrics</summary>",
+        _summary_table(res, list(res.metrics)),
+        "</details>",
     ]
     if plots:
         out += ["<h3>Pareto fronts and metrics versus λ</h3>", _figures_html(plots, base)]

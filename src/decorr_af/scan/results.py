@@ -255,8 +255,7 @@ def load_scan(directory: str | os.PathLike[str]) -> ScanResult:
             }
         )
     table = pd.DataFrame(rows, columns=["id", "seed", *params, *metrics])
-    for m in metrics:
-        table[m] = table[m].astype(float)
+    table = table.astype(dict.fromkeys(metrics, float))  # one block, not a column at a time
     info = {k: v for k, v in data.items() if k not in ("workflow", "config", "points")}
     return ScanResult(
         directory=directory,

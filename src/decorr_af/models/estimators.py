@@ -115,6 +115,7 @@ class _DecorrelatedMLP(BaseEstimator):
         protected: Any = None,
         sample_weight: Any = None,
         domain_X: Any = None,
+        penalty_weight: Any = None,
     ) -> _DecorrelatedMLP:
         """Train the network (with the penalty when ``penalty`` is set); returns ``self``.
 
@@ -130,6 +131,11 @@ class _DecorrelatedMLP(BaseEstimator):
             Non-negative event weights.
         domain_X
             Unlabelled "data" features for DomainDisCo / DomainAdversary.
+        penalty_weight
+            Non-negative per-event weights of the penalty (default: ``sample_weight``).
+            Rows with ``sample_weight`` 0 then enter only the penalty, e.g. MC rows
+            that a domain penalty must compare with ``domain_X`` (same selection as
+            the data) but that the main loss must not fit.
         """
         self._check_params()
         inputs = prepare_fit(
@@ -140,6 +146,7 @@ class _DecorrelatedMLP(BaseEstimator):
             domain_X=domain_X,
             penalty=self.penalty,
         )
+        pweight = _penalty_weights(penalty_weight, inputs.weight)
         target = self._encode_target(inputs.y, inputs.weight)
         seed = (
             int(np.random.default_rng().integers(2**31))
@@ -168,6 +175,7 @@ class _DecorrelatedMLP(BaseEstimator):
                 domain_X=None
                 if drows is None
                 else torch.as_tensor(self._scale(inputs.domain_X[drows]), **f32),
+                penalty_weight=None if pweight is None else torch.as_tensor(pweight[rows], **f32),
             )
 
         n = len(Xa)
@@ -196,7 +204,7 @@ class _DecorrelatedMLP(BaseEstimator):
                 device=device,
                 task=self._task,
                 y=target[rows] if self._task == "classification" else None,
-                weight=inputs.weight[rows],
+                weight=(inputs.weight if pweight is None else pweight)[rows],
                 protected=None if inputs.protected is None else inputs.protected[rows],
                 seed=seed,
             )
@@ -462,6 +470,20 @@ class DecorrelatedRegressor(RegressorMixin, _DecorrelatedMLP):
     def predict(self, X: Any) -> np.ndarray:
         """Predicted targets in the original units."""
         return self.y_mean_ + self.y_scale_ * self._raw(X)
+
+
+def _penalty_weights(penalty_weight: Any, weight: np.ndarray) -> np.ndarray | None:
+    """Validated ``penalty_weight`` of ``fit`` (``None`` stays ``None``)."""
+    if penalty_weight is None:
+        return None
+    pw = np.asarray(penalty_weight, dtype=np.float64).reshape(-1)
+    if len(pw) != len(weight):
+        msg = f"penalty_weight has length {len(pw)} but X has {len(weight)} rows"
+        raise ConfigError(msg)
+    if not np.isfinite(pw).all() or (pw < 0).any() or pw.sum() <= 0:
+        msg = "penalty_weight must be finite, >= 0 and not all zero"
+        raise ConfigError(msg)
+    return pw
 
 
 _PARAM_NAMES = (

@@ -84,7 +84,10 @@ class TrainData:
     """Tensors of one split, on the training device.
 
     ``target`` holds 0/1 labels (classification) or standardised targets;
-    ``domain_X`` the unlabelled domain rows (already standardised) or ``None``.
+    ``domain_X`` the unlabelled domain rows (already standardised) or ``None``;
+    ``penalty_weight`` the per-event weights of the penalty (``None``: ``weight``),
+    so rows with ``weight`` 0 and a positive ``penalty_weight`` enter only the
+    penalty (e.g. MC rows of a domain penalty that the main loss must not fit).
     """
 
     X: torch.Tensor
@@ -92,6 +95,12 @@ class TrainData:
     weight: torch.Tensor
     protected: torch.Tensor | None = None
     domain_X: torch.Tensor | None = None
+    penalty_weight: torch.Tensor | None = None
+
+    @property
+    def pweight(self) -> torch.Tensor:
+        """The penalty weights (``penalty_weight``, else ``weight``)."""
+        return self.weight if self.penalty_weight is None else self.penalty_weight
 
 
 def _forward(model: nn.Module, X: torch.Tensor, chunk: int = 65536) -> torch.Tensor:
@@ -110,7 +119,7 @@ def _monitor(
     if monitor is None:
         return {}
     s = score.detach().double().cpu().numpy()
-    w = data.weight.double().cpu().numpy()
+    w = data.pweight.double().cpu().numpy()
     y = data.target.cpu().numpy() if classification else None
     if monitor.requires == "domain":
         if dom_score is None:
@@ -218,7 +227,8 @@ def train_network(
             if use_didx:
                 dom_scores[didx] = s[len(idx) :].detach()
             if active:
-                pb = _penalty_batch(train, idx, tb, wb, classification, use_didx, len(out))
+                pwb = wb if train.penalty_weight is None else train.penalty_weight[idx]
+                pb = _penalty_batch(train, idx, tb, pwb, classification, use_didx, len(out))
                 adv = penalty.adversary_step(s.detach(), pb)
                 pen = penalty.loss(s, pb)
                 total = main + pen

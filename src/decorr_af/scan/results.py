@@ -115,7 +115,7 @@ class ScanResult:
         mean = grouped[metrics].mean()
         std = grouped[metrics].std(ddof=1).add_suffix("_std")
         n = grouped.size().rename("n_seeds")
-        out = pd.concat([n, mean, std], axis=1)
+        out = pd.concat([n, mean, std], axis=1).copy()
         order = ["n_seeds"] + [c for m in metrics for c in (m, f"{m}_std")]
         out = out[order].reset_index()
         return out.drop(columns="_all") if not by else out
@@ -255,7 +255,7 @@ def load_scan(directory: str | os.PathLike[str]) -> ScanResult:
             }
         )
     table = pd.DataFrame(rows, columns=["id", "seed", *params, *metrics])
-    table = table.astype(dict.fromkeys(metrics, float))  # one block, not a column at a time
+    table = table.astype(dict.fromkeys(metrics, float)).copy()  # copy() consolidates blocks
     info = {k: v for k, v in data.items() if k not in ("workflow", "config", "points")}
     return ScanResult(
         directory=directory,

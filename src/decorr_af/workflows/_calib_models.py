@@ -25,6 +25,12 @@ class Samples:
     data_test: Any  # held-out data rows that are prompt photons (validation only)
     data_truth_e: np.ndarray  # truth energy of data_test rows (validation only)
     metrics: dict[str, float]
+    # domain penalties compare two populations with the SAME reco-level selection
+    # (isolation: not mismodelled, and the evaluation selection); neither truth nor
+    # the shower-shape ID (cut on the mismodelled shapes) may select only one side
+    mc_ref: Any = None  # MC training-split rows, prompt and non-prompt, isolated
+    mc_ref_fit: Any = None  # bool mask: the mc_ref rows that are mc_train rows
+    data_dom: Any = None  # data training-split rows, isolated (no ID, no truth)
 
 
 def _prepare(df: Any) -> Any:
@@ -70,10 +76,16 @@ def load_samples(config: Any, *, seed: int) -> Samples:
     da_sel = (
         cut_based_id(data, DEFAULT_ISO_CUTS) & _finite(data, feats) & (data["e"].to_numpy() > 0)
     )
+    # MC rows of the reco-level population that the regression does not fit (fakes):
+    # they join the MC side of the domain penalties, since data cannot be truth-selected
+    ref_sel = cut_based_id(mc, DEFAULT_ISO_CUTS) & _finite(mc, feats) & (mc["e"].to_numpy() > 0)
     mc_idx, da_idx = np.flatnonzero(mc_sel), np.flatnonzero(da_sel)
+    extra_idx = np.flatnonzero(ref_sel & ~mc_sel)
     if config.max_events:
+        frac = min(1.0, config.max_events / max(len(mc_idx), 1))
         mc_idx = np.sort(rng.permutation(mc_idx)[: config.max_events])
         da_idx = np.sort(rng.permutation(da_idx)[: config.max_events])
+        extra_idx = np.sort(rng.permutation(extra_idx)[: round(frac * len(extra_idx))])
     if len(mc_idx) < 20 or len(da_idx) < 20:
         raise ConfigError(
             f"too few selected photons (MC {len(mc_idx)}, data {len(da_idx)}) for calibration"
@@ -81,6 +93,11 @@ def load_samples(config: Any, *, seed: int) -> Samples:
     tr, te = train_test_split_idx(len(mc_idx), test_fraction=config.test_fraction, seed=seed)
     dtr, dte = train_test_split_idx(len(da_idx), test_fraction=config.test_fraction, seed=seed + 1)
     mc_tr, da_tr = mc_idx[tr], da_idx[dtr]
+    ref = mc_idx[tr]
+    if len(extra_idx) >= 2:
+        etr, _ = train_test_split_idx(len(extra_idx), test_fraction=config.test_fraction,
+                                      seed=seed + 2)  # fmt: skip
+        ref = np.sort(np.r_[ref, extra_idx[etr]])
     mc_tr = mc_tr[cut_based_id(mc.iloc[mc_tr], DEFAULT_ID_CUTS)]
     da_tr = da_tr[cut_based_id(data.iloc[da_tr], DEFAULT_ID_CUTS)]
     data_test_all = data.iloc[da_idx[dte]]
@@ -93,7 +110,13 @@ def load_samples(config: Any, *, seed: int) -> Samples:
         data_test_all=data_test_all.reset_index(drop=True),
         data_test=data_test_all[valid].reset_index(drop=True),
         data_truth_e=truth_e[da_idx[dte]][valid],
-        metrics={"selection.data_purity": purity},
+        metrics={
+            "selection.data_purity": purity,
+            "selection.domain_purity": float(is_prompt[da_idx[dtr]].mean()),
+        },
+        mc_ref=mc.iloc[ref].reset_index(drop=True),
+        mc_ref_fit=np.isin(ref, mc_tr),
+        data_dom=data.iloc[da_idx[dtr]].reset_index(drop=True),
     )
 
 
@@ -236,11 +259,38 @@ def train_models(
                 if name == "disco_mlp"
                 else DomainAdversary(strength=strength, **config.adversary)
             )
-            est = _mlp(config, seed, pen).fit(X_shapes, y, sample_weight=w, domain_X=X_dom)
+            if strength > 0:
+                est = _mlp(config, seed, pen).fit(**_domain_fit_inputs(s, shapes, seed))
+            else:  # no penalty: exactly the plain shapes MLP
+                est = _mlp(config, seed, pen).fit(X_shapes, y, sample_weight=w, domain_X=X_dom)
             out[name] = Fitted(est, shapes)
         else:  # pragma: no cover - Config.validate rejects unknown names
             raise ConfigError(f"unknown calibration model {name!r}")
     return out, info
+
+
+def _domain_fit_inputs(s: Samples, shapes: list[str], seed: int) -> dict[str, Any]:
+    """``fit`` keywords of a domain-penalised MLP: like-for-like MC and data rows.
+
+    The main loss fits the ``mc_train`` rows only (``sample_weight`` 0 elsewhere);
+    the penalty compares every ``mc_ref`` row (``penalty_weight``) with ``data_dom``,
+    both isolated photon candidates, prompt or not: comparing truth-selected, ID'd
+    MC with ID'd data (fakes included, ID cut on the mismodelled shapes) would make
+    the penalty pull the MC output towards a physically different population.
+    """
+    ref, fit = s.mc_ref, np.asarray(s.mc_ref_fit, bool)
+    w = ref["weight"].to_numpy(np.float64)
+    truth, e = ref["truth_e"].to_numpy(np.float64), ref["e"].to_numpy(np.float64)
+    y = np.where(fit, truth / np.where(fit, e, 1.0), 1.0)  # unfitted rows: weight 0
+    n_dom = min(len(s.data_dom), len(ref))
+    rows = np.sort(np.random.default_rng([int(seed), 0xD0]).permutation(len(s.data_dom))[:n_dom])
+    return {
+        "X": feature_matrix(ref, shapes),
+        "y": y,
+        "sample_weight": np.where(fit, w, 0.0),
+        "penalty_weight": w,
+        "domain_X": feature_matrix(s.data_dom.iloc[rows], shapes),
+    }
 
 
 def predict_correction(model: Fitted, s: Samples, which: str) -> np.ndarray:

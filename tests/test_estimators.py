@@ -203,3 +203,31 @@ def test_bad_inputs_raise_typed_errors(toy):
         DecorrelatedClassifier(**FAST).fit(X, np.arange(len(y)) % 3)
     with pytest.raises(ConfigError, match="device"):
         DecorrelatedClassifier(device="tpu").fit(X, y)
+
+
+def test_penalty_weight_rows_enter_only_the_penalty():
+    """``penalty_weight``: rows with sample weight 0 are compared, not fitted."""
+    rng = np.random.default_rng(4711)
+    X = rng.normal(size=(1200, 2))
+    y = 2.0 * X[:, 0] + 0.1 * rng.normal(size=1200)
+    ref = np.arange(1200) >= 800  # penalty-only rows with nonsense targets
+    y[ref] = 50.0
+    seen = []
+
+    class _Spy(DomainDisCo):  # leading underscore: not registered
+        def loss(self, output, batch):
+            seen.append(batch.weight[~batch.is_domain].detach().numpy().copy())
+            return super().loss(output, batch)
+
+    kw = {**FAST, "epochs": 4, "random_state": 1}
+    reg = DecorrelatedRegressor(**kw, penalty=_Spy(strength=1.0)).fit(
+        X,
+        y,
+        sample_weight=np.where(ref, 0.0, 1.0),
+        penalty_weight=np.ones(1200),
+        domain_X=rng.normal(size=(600, 2)) + np.array([0.0, 0.5]),
+    )
+    assert reg.score(X[~ref], y[~ref]) > 0.95  # the nonsense targets were not fitted
+    assert min(float(w.min()) for w in seen) == 1.0  # ... but every MC row was compared
+    with pytest.raises(ConfigError, match="penalty_weight"):
+        DecorrelatedRegressor(**kw).fit(X, y, penalty_weight=np.ones(3))

@@ -350,3 +350,27 @@ def test_killed_worker_costs_only_its_point(toy, tmp_path):
     # besides the lost point, at most a result finished on the dying worker but not yet
     # fetched by the client can be recomputed
     assert 7 <= len(starts) <= 8
+
+
+def test_summary_of_many_metrics_warns_nothing(tmp_path):
+    """A workflow with hundreds of metrics (calibration) once made pandas warn about
+    fragmented frames on every summary()."""
+    import json
+    import warnings
+
+    from decorr_af.workflows.base import RunResult
+
+    points = []
+    for i, (strength, seed) in enumerate([(0.0, 0), (0.0, 1), (1.0, 0), (1.0, 1)]):
+        pid = f"p{i:08x}"
+        metrics = {f"m{k}.value": float(k * strength + seed) for k in range(150)}
+        RunResult("toy", {}, seed, strength, metrics=metrics).save(tmp_path / "points" / pid)
+        points.append({"id": pid, "params": {"strength": strength}, "seed": seed})
+    (tmp_path / "scan.json").write_text(
+        json.dumps({"workflow": "toy", "config": {}, "points": points})
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        summary = load_scan(tmp_path).summary()
+    assert summary["n_seeds"].tolist() == [2, 2]
+    assert summary["m3.value"].tolist() == [0.5, 3.5]

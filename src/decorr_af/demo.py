@@ -85,8 +85,9 @@ def demo_plan(*, quick: bool = False, events: int | None = None, seed: int = 0) 
                 "bdt": {"n_estimators": 100, "max_depth": 4, "learning_rate": 0.1},
                 "device": "cpu",
             },
-            "strengths": [0.0, 1.0, 5.0] if quick else [0.0, 0.3, 1.0, 3.0, 10.0],
-            "reference": 1.0,
+            # the gap/resolution knee of the domain penalty lies at λ ≈ 10-30
+            "strengths": [0.0, 3.0, 20.0] if quick else [0.0, 3.0, 10.0, 30.0, 100.0],
+            "reference": 20.0 if quick else 30.0,
             "seeds": seeds,
         },
         "tth": {

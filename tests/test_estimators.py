@@ -219,7 +219,7 @@ def test_penalty_weight_rows_enter_only_the_penalty():
             seen.append(batch.weight[~batch.is_domain].detach().numpy().copy())
             return super().loss(output, batch)
 
-    kw = {**FAST, "epochs": 4, "random_state": 1}
+    kw = {**FAST, "epochs": 20, "random_state": 1}
     reg = DecorrelatedRegressor(**kw, penalty=_Spy(strength=1.0)).fit(
         X,
         y,

@@ -224,3 +224,110 @@ def test_import_is_light_and_penalties_lazy() -> None:
 
     with pytest.raises(AttributeError, match="no attribute 'NotAPenalty'"):
         dec.NotAPenalty
+
+
+# ----------------------------------------------------------- torch fast entry point
+def test_fast_torch_path_matches_generic_path() -> None:
+    """1-D tensors take ``_fast_torch_1d``; (N, 1) tensors the generic ``_prepare`` path."""
+    x, y = _sample("ties", 257, seed=8080)
+    w = np.random.default_rng(17).uniform(0.1, 2.0, size=257)
+    for squared in (False, True):
+        res = []
+        for shape in ((-1,), (-1, 1)):
+            xt = torch.tensor(x, dtype=torch.float32).reshape(shape).requires_grad_(True)
+            yt = torch.tensor(y).reshape(shape).requires_grad_(True)
+            wt = torch.tensor(w, dtype=torch.float32)
+            value = distance_correlation(xt, yt, weights=wt, squared=squared)
+            value.backward()
+            assert value.dtype == torch.float64  # promoted from float32 and float64
+            assert xt.grad.dtype == torch.float32
+            assert yt.grad.dtype == torch.float64
+            res.append((value.detach(), xt.grad.reshape(-1), yt.grad.reshape(-1)))
+        for fast, generic in zip(*res):
+            torch.testing.assert_close(fast, generic, rtol=1e-12, atol=1e-15)
+        ref = distance_correlation(
+            x.astype(np.float32), y, weights=w.astype(np.float32), squared=squared
+        )
+        assert res[0][0].item() == pytest.approx(ref, rel=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["dcov2", "dcor2", "dcor"])
+def test_fast_both_gradients_with_ties_match_naive(kind: str) -> None:
+    """Tie groups in x and y: the Fenwick re-query of tied x and the swapped-role y pass."""
+    rng = np.random.default_rng(2718)
+    x = rng.integers(0, 7, size=150) * 0.25
+    y = np.round(x + rng.normal(size=150), 1)
+    w = rng.gamma(1.5, size=150)
+    grads = {}
+    for method in ("fast", "naive"):
+        xt = torch.tensor(x, requires_grad=True)
+        yt = torch.tensor(y, requires_grad=True)
+        if kind == "dcov2":
+            value = distance_covariance_sq(xt, yt, weights=w, method=method)
+        else:
+            value = distance_correlation(xt, yt, weights=w, method=method, squared=kind == "dcor2")
+        (2.5 * value).backward()
+        grads[method] = (value.detach(), xt.grad, yt.grad)
+    for fast, slow in zip(grads["fast"], grads["naive"]):
+        torch.testing.assert_close(fast, slow, rtol=1e-8, atol=1e-12)
+
+
+def test_fast_torch_no_grad_and_inputs_untouched() -> None:
+    from decorr_af.decorrelation._fast import value_and_grads
+
+    x, y = _sample("nonlinear", 64, seed=99)
+    w = torch.tensor(np.random.default_rng(3).uniform(0.5, 1.5, size=64))
+    w_before = w.clone()
+    xt = torch.tensor(x, requires_grad=True)
+    with torch.no_grad():
+        value = distance_correlation(xt, torch.tensor(y), weights=w, squared=True)
+    assert not value.requires_grad
+    assert torch.equal(w, w_before)  # float64 CPU weights are used without a copy
+    wn = w.numpy() * (64 / w.sum().item())
+    ref, gx, gy = value_and_grads(x, y, wn, "dcor2")
+    assert gx is None
+    assert gy is None
+    assert value.item() == pytest.approx(ref, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"x": [1.0], "y": [2.0], "weights": [1.0]}, ConfigError, "at least 2"),
+        ({"x": [1.0, 2.0]}, ConfigError, "same length"),
+        ({"x": [1.0, float("nan"), 3.0]}, NonFiniteValueError, "x contains 1"),
+        ({"y": [float("inf"), -float("inf"), 3.0]}, NonFiniteValueError, "y contains 2"),
+        ({"weights": [1.0, -1.0, -2.0]}, ConfigError, "non-negative; 2 are negative"),
+        ({"weights": [0.0, 0.0, 0.0]}, ConfigError, "weights sum to zero"),
+        ({"weights": [1.0, 1.0]}, ConfigError, "weights has length 2"),
+        ({"weights": [1.0, float("nan"), 1.0]}, NonFiniteValueError, "weights contains 1"),
+        ({"method": "quadratic"}, ConfigError, "method='quadratic'"),
+    ],
+)
+@pytest.mark.parametrize("weights_as", ["tensor", "numpy"])
+def test_fast_torch_errors(kwargs: dict, error: type, match: str, weights_as: str) -> None:
+    args = {"x": [1.0, 2.0, 3.0], "y": [3.0, 1.0, 2.0]} | kwargs
+    x = torch.tensor(args.pop("x"), requires_grad=True)
+    y = torch.tensor(args.pop("y"), dtype=torch.float32)
+    if "weights" in args:
+        wts = args.pop("weights")
+        args["weights"] = torch.tensor(wts) if weights_as == "tensor" else np.array(wts)
+    with pytest.raises(error, match=match):
+        distance_correlation(x, y, **args)
+
+
+def test_argsort_float32_keys() -> None:
+    from decorr_af.decorrelation._fast import argsort
+
+    rng = np.random.default_rng(1357)
+    v = rng.normal(scale=1e3, size=3000).astype(np.float32).astype(np.float64)
+    v[:40] = 0.0
+    v[40:80] = -0.0
+    v[80:120] = np.float32(-1e-40)  # subnormal
+    v[120:400] = v[400:680]  # ties
+    rng.shuffle(v)
+    for arr in (v, v + 1e-9, v[:1], v[:0]):  # float32 keys, then the np.argsort fallback
+        order = argsort(arr)
+        assert order.dtype == np.int64
+        np.testing.assert_array_equal(np.sort(order), np.arange(arr.shape[0]))
+        np.testing.assert_array_equal(arr[order], np.sort(arr))

@@ -109,7 +109,7 @@ def test_get_workflow_unknown():
 def test_check_rules_name_the_field():
     cfg = ToyConfig()
     cfg.check(nonnegative=("strength",), positive=("events",))
-    with pytest.raises(ConfigError, match="parameter 'strength' must be positive, got 0.0"):
+    with pytest.raises(ConfigError, match=r"parameter 'strength' must be positive, got 0\.0"):
         cfg.check(positive=("strength",))
-    with pytest.raises(ConfigError, match="parameter 'events' must be in \\(0, 1\\)"):
+    with pytest.raises(ConfigError, match=r"parameter 'events' must be in \(0, 1\)"):
         cfg.check(fraction=("events",))

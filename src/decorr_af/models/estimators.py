@@ -21,6 +21,7 @@ from decorr_af._compat import optional_import
 from decorr_af.decorrelation.penalties import Penalty, penalty_from_dict
 from decorr_af.errors import ConfigError
 from decorr_af.models import io
+from decorr_af.models._binary import BinaryClassifierOutput
 from decorr_af.models._inputs import as_features, check_number, prepare_fit, split_indices
 
 torch = optional_import("torch", "torch")
@@ -331,7 +332,7 @@ class _DecorrelatedMLP(BaseEstimator):
         return est
 
 
-class DecorrelatedClassifier(ClassifierMixin, _DecorrelatedMLP):
+class DecorrelatedClassifier(BinaryClassifierOutput, ClassifierMixin, _DecorrelatedMLP):
     """Binary MLP classifier with an optional decorrelation penalty.
 
     Parameters
@@ -381,46 +382,9 @@ class DecorrelatedClassifier(ClassifierMixin, _DecorrelatedMLP):
     def _get_param_names(cls) -> list[str]:
         return sorted(_PARAM_NAMES)
 
-    def _encode_target(self, y: np.ndarray, w: np.ndarray) -> np.ndarray:
-        self.classes_ = np.unique(y)
-        if len(self.classes_) != 2:
-            msg = f"y must have exactly two classes, got {len(self.classes_)}: {self.classes_[:5]}"
-            raise ConfigError(msg)
-        return (y == self.classes_[1]).astype(np.float64)
-
     @staticmethod
     def _score_fn(out: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(out)
-
-    def _state(self) -> dict[str, Any]:
-        return {**super()._state(), "classes": self.classes_.tolist()}
-
-    def _set_state(self, state: dict[str, Any]) -> None:
-        super()._set_state(state)
-        self.classes_ = np.asarray(state["classes"])
-
-    def decision_function(self, X: Any) -> np.ndarray:
-        """Logit of the signal (second class) probability, shape ``(n,)``."""
-        return self._raw(X)
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities ``(n, 2)``; column 1 is the signal probability."""
-        p = 1.0 / (1.0 + np.exp(-self._raw(X)))
-        return np.column_stack([1.0 - p, p])
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Predicted class labels (threshold 0.5)."""
-        return self.classes_[(self._raw(X) > 0).astype(int)]
-
-    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
-        """Event-weighted ROC AUC of the signal probability."""
-        from sklearn.metrics import roc_auc_score
-
-        return float(
-            roc_auc_score(
-                np.asarray(y) == self.classes_[1], self._raw(X), sample_weight=sample_weight
-            )
-        )
 
 
 class DecorrelatedRegressor(RegressorMixin, _DecorrelatedMLP):

@@ -41,13 +41,10 @@ from decorr_af.decorrelation.penalties import (
 )
 from decorr_af.errors import ConfigError
 from decorr_af.models import io
+from decorr_af.models._binary import BinaryClassifierOutput, sigmoid
 from decorr_af.models._inputs import as_features, check_number, prepare_fit, split_indices
 
 __all__ = ["DisCoObjective", "DisCoXGBClassifier", "DisCoXGBRegressor"]
-
-
-def _sigmoid(f: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * f))
 
 
 class DisCoObjective:
@@ -102,7 +99,7 @@ class DisCoObjective:
 
     def _score(self, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.classification:
-            s = _sigmoid(f)
+            s = sigmoid(f)
             return s, s * (1.0 - s)
         return f, np.ones_like(f)
 
@@ -133,7 +130,7 @@ class DisCoObjective:
 
         f = np.asarray(f, np.float64)
         if self.classification:
-            prob = _sigmoid(f)
+            prob = sigmoid(f)
             grad = self.weight * (prob - self.y)
             hess = self.weight * np.maximum(prob * (1.0 - prob), 1e-16)
         else:
@@ -377,7 +374,7 @@ class _DisCoXGB(BaseEstimator):
         return est
 
 
-class DisCoXGBClassifier(ClassifierMixin, _DisCoXGB):
+class DisCoXGBClassifier(BinaryClassifierOutput, ClassifierMixin, _DisCoXGB):
     """Binary gradient-boosted classifier with a DisCo (or DomainDisCo) penalty.
 
     The penalty acts on the signal probability; ``score`` is the weighted ROC AUC.
@@ -399,43 +396,9 @@ class DisCoXGBClassifier(ClassifierMixin, _DisCoXGB):
 
     _task = "classification"
 
-    def _encode_target(self, y: np.ndarray, w: np.ndarray) -> np.ndarray:
-        self.classes_ = np.unique(y)
-        if len(self.classes_) != 2:
-            msg = f"y must have exactly two classes, got {len(self.classes_)}"
-            raise ConfigError(msg)
-        return (y == self.classes_[1]).astype(np.float64)
-
     def _base_margin(self, t: np.ndarray, w: np.ndarray) -> float:
         p = float(np.clip(np.average(t, weights=w), 1e-6, 1 - 1e-6))
         return float(np.log(p / (1 - p)))
-
-    def _state(self) -> dict[str, Any]:
-        return {**super()._state(), "classes": self.classes_.tolist()}
-
-    def _set_state(self, state: dict[str, Any]) -> None:
-        super()._set_state(state)
-        self.classes_ = np.asarray(state["classes"])
-
-    def decision_function(self, X: Any) -> np.ndarray:
-        """Margin (logit) of the signal probability."""
-        return self._raw(X)
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities ``(n, 2)``."""
-        p = _sigmoid(self._raw(X))
-        return np.column_stack([1.0 - p, p])
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Predicted class labels (threshold 0.5)."""
-        return self.classes_[(self._raw(X) > 0).astype(int)]
-
-    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
-        """Event-weighted ROC AUC."""
-        from sklearn.metrics import roc_auc_score
-
-        yy = np.asarray(y) == self.classes_[1]
-        return float(roc_auc_score(yy, self._raw(X), sample_weight=sample_weight))
 
 
 class DisCoXGBRegressor(RegressorMixin, _DisCoXGB):

@@ -231,3 +231,11 @@ def test_penalty_weight_rows_enter_only_the_penalty():
     assert min(float(w.min()) for w in seen) == 1.0  # ... but every MC row was compared
     with pytest.raises(ConfigError, match="penalty_weight"):
         DecorrelatedRegressor(**kw).fit(X, y, penalty_weight=np.ones(3))
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0, 1.5])
+def test_validation_fraction_outside_unit_interval(fraction):
+    X = np.random.default_rng(5).normal(size=(64, 2))
+    y = (X[:, 0] > 0).astype(int)
+    with pytest.raises(ConfigError, match=r"validation_fraction=.* must be in \(0, 1\)"):
+        DecorrelatedClassifier(validation_fraction=fraction, epochs=1).fit(X, y)

@@ -185,24 +185,14 @@ def _with_branches(plan: _Plan, info: FileInfo) -> _Plan:
 # -- chunk -> frame ------------------------------------------------------------------
 
 
-def _arrange(raw: Any, plan: _Plan) -> Any:
-    """Raw branch record -> ``{"EventInfo": ..., "Photons": ..., ...}`` (no copy)."""
-    ak = optional_import("awkward", "io")
-    names = set(raw.fields)
-    out = {}
-    for coll, fields_ in plan.fields.items():
-        cols = {}
-        for f in fields_:
-            b = plan.branches[(coll, f)]
-            cols[f] = raw[b if b in names else b.split("/")[-1]]
-        out[coll] = ak.zip(cols, depth_limit=1 if coll == "EventInfo" else None)
-    return ak.zip(out, depth_limit=1)
+def _arrange(raw: Any, plan: _Plan, *, records: bool = True) -> Any:
+    """Raw branch record -> ``{"EventInfo": ..., "Photons": ..., ...}`` (no copy).
 
-
-def _arrange_flat(raw: Any, plan: _Plan) -> dict[str, Any]:
-    """Like :func:`_arrange` for the photon table, without zipping the jagged photon
-    branches into records (zipping checks that every branch has the same offsets,
-    which costs more than reading them); EventInfo is zipped (flat, cheap)."""
+    With ``records=False`` the jagged collections stay plain mappings of their
+    branches (zipping them checks that every branch has the same offsets, which
+    costs more than reading them) and the outer level is a dict; EventInfo (flat,
+    cheap) is always zipped. The photon table needs only that form.
+    """
     ak = optional_import("awkward", "io")
     names = set(raw.fields)
     out: dict[str, Any] = {}
@@ -211,8 +201,11 @@ def _arrange_flat(raw: Any, plan: _Plan) -> dict[str, Any]:
         for f in fields_:
             b = plan.branches[(coll, f)]
             cols[f] = raw[b if b in names else b.split("/")[-1]]
-        out[coll] = ak.zip(cols, depth_limit=1) if coll == "EventInfo" else cols
-    return out
+        if coll == "EventInfo":
+            out[coll] = ak.zip(cols, depth_limit=1)
+        else:
+            out[coll] = ak.zip(cols) if records else cols
+    return ak.zip(out, depth_limit=1) if records else out
 
 
 def _event_columns(ei: Any, plan: _Plan, n: int) -> dict[str, np.ndarray]:
@@ -301,7 +294,7 @@ def _chunk(
     arranged: bool = False,
 ) -> tuple[Any, dict]:
     if kind == "photon":
-        frame = _photon_frame(raw if arranged else _arrange_flat(raw, plan), plan)
+        frame = _photon_frame(raw if arranged else _arrange(raw, plan, records=False), plan)
     else:
         frame = _diphoton_frame(raw if arranged else _arrange(raw, plan), plan, options)
     return _finish(frame, selection, policy, label)

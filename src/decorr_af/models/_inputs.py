@@ -24,6 +24,13 @@ def check_number(name: str, value: Any, *, low: float, strict: bool = False, int
         raise ConfigError(msg)
 
 
+def check_fraction(name: str, value: Any) -> None:
+    """Raise :class:`ConfigError` naming ``name`` unless ``value`` lies in (0, 1)."""
+    if not 0.0 < float(value) < 1.0:
+        msg = f"{name}={value!r} must be in (0, 1)"
+        raise ConfigError(msg)
+
+
 def _check_finite(arr: np.ndarray, name: str) -> None:
     bad = ~np.isfinite(arr)
     if bad.any():

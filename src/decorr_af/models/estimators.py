@@ -22,7 +22,13 @@ from decorr_af.decorrelation.penalties import Penalty, penalty_from_dict
 from decorr_af.errors import ConfigError
 from decorr_af.models import io
 from decorr_af.models._binary import BinaryClassifierOutput
-from decorr_af.models._inputs import as_features, check_number, prepare_fit, split_indices
+from decorr_af.models._inputs import (
+    as_features,
+    check_fraction,
+    check_number,
+    prepare_fit,
+    split_indices,
+)
 
 torch = optional_import("torch", "torch")
 
@@ -97,9 +103,7 @@ class _DecorrelatedMLP(BaseEstimator):
         check_number("epochs", self.epochs, low=1, integer=True)
         check_number("batch_size", self.batch_size, low=1, integer=True)
         check_number("patience", self.patience, low=1, integer=True)
-        if not 0.0 < float(self.validation_fraction) < 1.0:
-            msg = f"validation_fraction={self.validation_fraction!r} must be in (0, 1)"
-            raise ConfigError(msg)
+        check_fraction("validation_fraction", self.validation_fraction)
         if self.penalty is not None and not isinstance(self.penalty, Penalty):
             msg = f"penalty={self.penalty!r} must be a decorr_af penalty object or None"
             raise ConfigError(msg)

@@ -42,7 +42,13 @@ from decorr_af.decorrelation.penalties import (
 from decorr_af.errors import ConfigError
 from decorr_af.models import io
 from decorr_af.models._binary import BinaryClassifierOutput, sigmoid
-from decorr_af.models._inputs import as_features, check_number, prepare_fit, split_indices
+from decorr_af.models._inputs import (
+    as_features,
+    check_fraction,
+    check_number,
+    prepare_fit,
+    split_indices,
+)
 
 __all__ = ["DisCoObjective", "DisCoXGBClassifier", "DisCoXGBRegressor"]
 
@@ -213,9 +219,7 @@ class _DisCoXGB(BaseEstimator):
         check_number("reg_lambda", self.reg_lambda, low=0.0)
         if self.early_stopping_rounds is not None:
             check_number("early_stopping_rounds", self.early_stopping_rounds, low=1, integer=True)
-        if not 0.0 < float(self.validation_fraction) < 1.0:
-            msg = f"validation_fraction={self.validation_fraction!r} must be in (0, 1)"
-            raise ConfigError(msg)
+        check_fraction("validation_fraction", self.validation_fraction)
         if self.penalty is not None and not isinstance(self.penalty, DisCo | DomainDisCo):
             msg = f"penalty={self.penalty!r}: xgboost estimators support DisCo and DomainDisCo only"
             raise ConfigError(msg)

@@ -72,7 +72,12 @@ TRUTH_ORIGIN = {"PromptPhot": 38, "PiZero": 42, "EtaMeson": 39, "LightMeson": 23
 MEV_COLUMNS = ("pt", "m", "truth_e", "DeltaE", "topoetcone20", "topoetcone40", "ptcone20")
 
 #: mcChannelNumber of the diphoton toy processes
-DIPHOTON_CHANNELS = {"ttH_yy": 346525, "yy_continuum": 364352}
+DIPHOTON_CHANNELS = {
+    "ttH_yy": 346525,
+    "ttyy": 346526,
+    "yy_continuum": 364352,
+    "gamma_jet": 364353,
+}
 #: per-event features of the diphoton flat table (GeV)
 DIPHOTON_EVENT_FEATURES = (
     "myy",

@@ -24,16 +24,20 @@ import pandas as pd
 from decorr_af.errors import ConfigError, NonFiniteValueError
 
 __all__ = [
+    "AbcdResult",
     "Chi2Result",
+    "abcd",
     "abcd_nonclosure",
     "auc",
     "binned_response",
     "chi2_test",
     "efficiency_threshold",
     "inverse_jsd",
+    "inverse_jsd_ceiling",
     "iqr_resolution",
     "ks_test",
     "pearson",
+    "random_cut_jsd",
     "rejection_at_efficiency",
     "response",
     "roc_curve",
@@ -185,6 +189,41 @@ def rejection_at_efficiency(y: Any, score: Any, eff: float = 0.5, weights: Any =
     return float("inf") if eps_b == 0.0 else 1.0 / eps_b
 
 
+def _sculpting_inputs(
+    protected: Any, score: Any, y: Any, eff: float, bins: Any, range: Any, weights: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Background ``protected``, weights, pass mask at ``eff`` and the histogram edges."""
+    prot, s, lab = _arr(protected, "protected"), _arr(score, "score"), _labels(y)
+    _same_length(protected=prot, score=s, y=lab)
+    w = _weights(weights, s.shape[0])
+    thr = efficiency_threshold(lab, s, eff, w)
+    bkg = ~lab
+    pb, sb, wb = prot[bkg], s[bkg], w[bkg]
+    if np.ndim(bins) == 0:
+        if int(bins) < 1:
+            raise ConfigError(f"bins must be a positive integer or edges; got {bins}")
+        if range is None:
+            lo, hi = weighted_quantile(pb, [0.005, 0.995], wb)
+            range = (float(lo), float(hi)) if hi > lo else (float(lo) - 0.5, float(lo) + 0.5)
+        edges = np.linspace(range[0], range[1], int(bins) + 1)
+    else:
+        edges = np.asarray(bins, dtype=np.float64)
+    return pb, wb, sb > thr, edges
+
+
+def _jsd_rows(h_pass: np.ndarray, h_fail: np.ndarray) -> np.ndarray:
+    """Base-2 JSD of each row pair of histograms (NaN where one is empty)."""
+    sp = h_pass.sum(axis=-1, keepdims=True)
+    sf = h_fail.sum(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p, q = h_pass / sp, h_fail / sf
+        m = 0.5 * (p + q)
+        kl_p = np.where(p > 0, p * np.log2(np.where(p > 0, p, 1.0) / np.where(m > 0, m, 1.0)), 0.0)
+        kl_q = np.where(q > 0, q * np.log2(np.where(q > 0, q, 1.0) / np.where(m > 0, m, 1.0)), 0.0)
+    out = np.maximum(0.0, 0.5 * kl_p.sum(axis=-1) + 0.5 * kl_q.sum(axis=-1))
+    return np.where((sp[..., 0] > 0) & (sf[..., 0] > 0), out, np.nan)
+
+
 def sculpting_jsd(
     protected: Any,
     score: Any,
@@ -202,7 +241,8 @@ def sculpting_jsd(
     binning and normalised to unit sum: ``bins`` uniform bins over ``range``,
     default the background's weighted [0.5 %, 99.5 %] quantile range (entries
     outside are ignored), or explicit edges.  0 means no sculpting, 1 is maximal.
-    Returns NaN if either population is empty in range.  See :func:`inverse_jsd`.
+    Returns NaN if either population is empty in range.  See :func:`inverse_jsd`
+    and, for the value a random cut reaches, :func:`inverse_jsd_ceiling`.
 
     Examples
     --------
@@ -214,34 +254,88 @@ def sculpting_jsd(
     >>> sculpting_jsd(m, m, y, bins=10) > 0.5  # the score is the mass itself
     True
     """
-    prot, s, lab = _arr(protected, "protected"), _arr(score, "score"), _labels(y)
-    _same_length(protected=prot, score=s, y=lab)
-    w = _weights(weights, s.shape[0])
-    thr = efficiency_threshold(lab, s, eff, w)
-    bkg = ~lab
-    pb, sb, wb = prot[bkg], s[bkg], w[bkg]
-    if np.ndim(bins) == 0:
-        if int(bins) < 1:
-            raise ConfigError(f"bins must be a positive integer or edges; got {bins}")
-        if range is None:
-            lo, hi = weighted_quantile(pb, [0.005, 0.995], wb)
-            range = (float(lo), float(hi)) if hi > lo else (float(lo) - 0.5, float(lo) + 0.5)
-        edges = np.linspace(range[0], range[1], int(bins) + 1)
-    else:
-        edges = np.asarray(bins, dtype=np.float64)
-    passed = sb > thr
+    pb, wb, passed, edges = _sculpting_inputs(protected, score, y, eff, bins, range, weights)
     h_pass = np.histogram(pb[passed], bins=edges, weights=wb[passed])[0]
     h_fail = np.histogram(pb[~passed], bins=edges, weights=wb[~passed])[0]
-    if h_pass.sum() <= 0 or h_fail.sum() <= 0:
-        return float("nan")
-    p, q = h_pass / h_pass.sum(), h_fail / h_fail.sum()
-    m = 0.5 * (p + q)
+    return float(_jsd_rows(h_pass[None, :], h_fail[None, :])[0])
 
-    def _kl(a: np.ndarray) -> float:
-        nz = a > 0
-        return float((a[nz] * np.log2(a[nz] / m[nz])).sum())
 
-    return max(0.0, 0.5 * _kl(p) + 0.5 * _kl(q))
+def random_cut_jsd(
+    protected: Any,
+    score: Any,
+    y: Any,
+    *,
+    eff: float = 0.5,
+    bins: int | Any = 50,
+    range: tuple[float, float] | None = None,
+    weights: Any = None,
+    n_permutations: int = 100,
+    seed: int = 0,
+) -> np.ndarray:
+    """JSDs of random cuts with the same background counts and weights as the real one.
+
+    The background pass/fail labels of the cut of :func:`sculpting_jsd` are
+    permuted ``n_permutations`` times (seeded): each permutation is a cut that
+    cannot depend on ``protected``, so its JSD is pure statistical noise of the
+    given event counts, weights and binning.  Vectorised over permutations.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(2)
+    >>> m, s, y = rng.uniform(size=3000), rng.uniform(size=3000), rng.integers(0, 2, 3000)
+    >>> random_cut_jsd(m, s, y, bins=10, n_permutations=5).shape
+    (5,)
+    """
+    if int(n_permutations) < 1:
+        raise ConfigError(f"n_permutations must be >= 1; got {n_permutations}")
+    pb, wb, passed, edges = _sculpting_inputs(protected, score, y, eff, bins, range, weights)
+    nb = edges.size - 1
+    idx = np.searchsorted(edges, pb, side="right") - 1
+    idx[pb == edges[-1]] = nb - 1
+    keep = (idx >= 0) & (idx < nb)
+    rng = np.random.default_rng(seed)
+    perm = rng.permuted(np.tile(passed, (int(n_permutations), 1)), axis=1)[:, keep]
+    flat = (np.arange(perm.shape[0])[:, None] * nb + idx[keep][None, :]).ravel()
+    wk = np.broadcast_to(wb[keep], perm.shape).ravel()
+    size = perm.shape[0] * nb
+    h_pass = np.bincount(flat, weights=wk * perm.ravel(), minlength=size).reshape(-1, nb)
+    h_all = np.bincount(flat, weights=wk, minlength=size).reshape(-1, nb)
+    return _jsd_rows(h_pass, h_all - h_pass)
+
+
+def inverse_jsd_ceiling(
+    protected: Any,
+    score: Any,
+    y: Any,
+    *,
+    eff: float = 0.5,
+    bins: int | Any = 50,
+    range: tuple[float, float] | None = None,
+    weights: Any = None,
+    n_permutations: int = 100,
+    seed: int = 0,
+) -> float:
+    """Statistical ceiling of 1/JSD: ``1 / mean`` of the :func:`random_cut_jsd` values.
+
+    A perfectly decorrelated cut cannot be told apart from a random one, so a
+    measured 1/JSD near this value means "as flat as the sample can resolve".
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(3)
+    >>> m, s, y = rng.uniform(size=4000), rng.uniform(size=4000), rng.integers(0, 2, 4000)
+    >>> ceil = inverse_jsd_ceiling(m, s, y, bins=10, n_permutations=50)
+    >>> 0.3 < inverse_jsd(sculpting_jsd(m, s, y, bins=10)) / ceil < 3.0
+    True
+    """
+    jsd = random_cut_jsd(
+        protected, score, y, eff=eff, bins=bins, range=range, weights=weights,
+        n_permutations=n_permutations, seed=seed,
+    )  # fmt: skip
+    jsd = jsd[np.isfinite(jsd)]
+    return inverse_jsd(float(jsd.mean())) if jsd.size else float("nan")
 
 
 def inverse_jsd(jsd: float) -> float:
@@ -378,14 +472,125 @@ def chi2_test(h_data: Any, h_mc: Any, *, normalise: bool = False) -> Chi2Result:
     return Chi2Result(chi2=chi2, ndf=ndf, pvalue=pvalue)
 
 
-def abcd_nonclosure(score_pass: Any, iso_pass: Any, weights: Any = None) -> tuple[float, float]:
-    """ABCD non-closure ``N_A N_D / (N_B N_C) - 1`` and its statistical uncertainty.
+@dataclass(frozen=True)
+class AbcdResult:
+    """Yields and derived figures of an ABCD (2D-sideband) estimate; see :func:`abcd`.
+
+    ``yields`` / ``variances`` are the weighted counts and their ``Σw²`` in the
+    regions ``(A, B, C, D)`` = (ID pass & isolated, ID pass & non-isolated,
+    ID fail & isolated, ID fail & non-isolated).
+    """
+
+    yields: tuple[float, float, float, float]
+    variances: tuple[float, float, float, float]
+
+    def _rel2(self) -> float:
+        n, v = np.asarray(self.yields), np.asarray(self.variances)
+        return float((v / n**2).sum()) if (n > 0).all() else float("nan")
+
+    @property
+    def r_bkg(self) -> float:
+        """Correlation (leakage) factor ``N_A N_D / (N_B N_C)``; 1 for independent axes."""
+        a, b, c, d = self.yields
+        return a * d / (b * c) if min(self.yields) > 0 else float("nan")
+
+    @property
+    def r_bkg_err(self) -> float:
+        """Statistical uncertainty of :attr:`r_bkg` (independent regions)."""
+        return self.r_bkg * float(np.sqrt(self._rel2()))
+
+    @property
+    def estimate(self) -> float:
+        """ABCD prediction of the signal-region yield ``N_B N_C / N_D``."""
+        _, b, c, d = self.yields
+        return b * c / d if d > 0 else float("nan")
+
+    @property
+    def estimate_err(self) -> float:
+        """Statistical uncertainty of :attr:`estimate` (from B, C and D)."""
+        n, v = np.asarray(self.yields[1:]), np.asarray(self.variances[1:])
+        if not (n > 0).all():
+            return float("nan")
+        return self.estimate * float(np.sqrt((v / n**2).sum()))
+
+    @property
+    def nonclosure(self) -> float:
+        """``R_bkg - 1`` (the existing ``abcd_nonclosure`` metric)."""
+        return self.r_bkg - 1.0
+
+    @property
+    def bias(self) -> float:
+        """Relative bias of the estimate, ``estimate / N_A - 1 = 1 / R_bkg - 1``."""
+        a = self.yields[0]
+        return self.estimate / a - 1.0 if a > 0 else float("nan")
+
+    def as_dict(self, prefix: str = "") -> dict[str, float]:
+        """Flat float dict (``abcd_A`` ... ``abcd_D``, ``r_bkg``, ``abcd_estimate`` ...)."""
+        out = {f"{prefix}abcd_{k}": float(n) for k, n in zip("ABCD", self.yields)}
+        out.update(
+            {
+                f"{prefix}r_bkg": self.r_bkg,
+                f"{prefix}r_bkg_err": self.r_bkg_err,
+                f"{prefix}abcd_estimate": self.estimate,
+                f"{prefix}abcd_estimate_err": self.estimate_err,
+                f"{prefix}abcd_bias": self.bias,
+            }
+        )
+        return out
+
+
+def abcd(
+    id_pass: Any,
+    iso_pass: Any,
+    weights: Any = None,
+    *,
+    id_fail: Any = None,
+    iso_fail: Any = None,
+) -> AbcdResult:
+    """Weighted ABCD region yields from two pass masks and optional fail masks.
+
+    ``id_fail`` / ``iso_fail`` default to the complements; otherwise they define
+    the control regions (e.g. Loose′ and the non-isolated region beyond a gap),
+    and rows in neither the pass nor the fail region of an axis are ignored.
+    Overlapping pass and fail masks are an error.
+
+    Examples
+    --------
+    >>> r = abcd([1, 1, 0, 0, 0], [1, 0, 1, 0, 0], id_fail=[0, 0, 1, 1, 0])
+    >>> r.yields, r.r_bkg
+    ((1.0, 1.0, 1.0, 1.0), 1.0)
+    """
+    sp = _arr(id_pass, "id_pass").astype(bool)
+    ip = _arr(iso_pass, "iso_pass").astype(bool)
+    sf = ~sp if id_fail is None else _arr(id_fail, "id_fail").astype(bool)
+    if_ = ~ip if iso_fail is None else _arr(iso_fail, "iso_fail").astype(bool)
+    _same_length(id_pass=sp, iso_pass=ip, id_fail=sf, iso_fail=if_)
+    for name, p, f in (("id", sp, sf), ("iso", ip, if_)):
+        if (p & f).any():
+            raise ConfigError(f"{name}_pass and {name}_fail overlap in {int((p & f).sum())} rows")
+    w = _weights(weights, sp.shape[0])
+    masks = (sp & ip, sp & if_, sf & ip, sf & if_)
+    n = tuple(float(w[mk].sum()) for mk in masks)
+    v = tuple(float((w[mk] ** 2).sum()) for mk in masks)
+    return AbcdResult(yields=n, variances=v)  # type: ignore[arg-type]
+
+
+def abcd_nonclosure(
+    score_pass: Any,
+    iso_pass: Any,
+    weights: Any = None,
+    *,
+    score_fail: Any = None,
+    iso_fail: Any = None,
+) -> tuple[float, float]:
+    """ABCD non-closure ``N_A N_D / (N_B N_C) - 1`` (``R_bkg - 1``) and its uncertainty.
 
     Regions: A = score and isolation pass (signal region), B = score pass / iso fail,
-    C = score fail / iso pass, D = both fail; ``N`` are weighted yields.  The
-    uncertainty propagates independent per-region errors ``σ² = Σ w²``
-    (Poisson when unweighted): ``σ = (1 + nc) sqrt(Σ_R σ_R² / N_R²)``.  Returns
-    ``(nan, nan)`` if any region is empty.
+    C = score fail / iso pass, D = both fail; ``N`` are weighted yields (see
+    :func:`abcd`, which also takes explicit fail regions).  The uncertainty
+    propagates independent per-region errors ``σ² = Σ w²`` (Poisson when
+    unweighted): ``σ = (1 + nc) sqrt(Σ_R σ_R² / N_R²)``.  Returns ``(nan, nan)`` if
+    any region is empty.
 
     Examples
     --------
@@ -394,16 +599,8 @@ def abcd_nonclosure(score_pass: Any, iso_pass: Any, weights: Any = None) -> tupl
     >>> abcd_nonclosure(sp, ip)[0]
     0.0
     """
-    sp, ip = _arr(score_pass, "score_pass").astype(bool), _arr(iso_pass, "iso_pass").astype(bool)
-    _same_length(score_pass=sp, iso_pass=ip)
-    w = _weights(weights, sp.shape[0])
-    masks = (sp & ip, sp & ~ip, ~sp & ip, ~sp & ~ip)
-    n = np.array([w[mk].sum() for mk in masks])
-    v = np.array([(w[mk] ** 2).sum() for mk in masks])
-    if (n <= 0).any():
-        return float("nan"), float("nan")
-    ratio = n[0] * n[3] / (n[1] * n[2])
-    return float(ratio - 1.0), float(ratio * np.sqrt((v / n**2).sum()))
+    r = abcd(score_pass, iso_pass, weights, id_fail=score_fail, iso_fail=iso_fail)
+    return float(r.nonclosure), float(r.r_bkg_err)
 
 
 # ---------------------------------------------------------------------- regression

@@ -29,7 +29,9 @@ __all__ = [
     "balanced_weights",
     "build_model",
     "classifier_metrics",
+    "efficiency_at_rejection",
     "fit_predict",
+    "threshold_at_rejection",
 ]
 
 
@@ -200,13 +202,19 @@ def classifier_metrics(
     wp_efficiency: float,
     fixed_rejection: float,
     jsd_bins: np.ndarray,
+    ceiling_seed: int = 0,
+    n_permutations: int = 100,
 ) -> tuple[dict[str, float], np.ndarray]:
     """Performance and dependence metrics common to the workflows (test set).
 
     Returns the metric dict (keys without model prefix) and the pass mask of the
     working point (``score > threshold`` at signal efficiency ``wp_efficiency``).
     ``jsd_bins`` are the bin edges of the protected variable for the sculpting JSD
-    (background passing vs failing the working point).
+    (background passing vs failing the working point).  ``inv_jsd_ceiling`` is
+    the 1/JSD a random cut with the same background counts and weights reaches
+    (:func:`decorr_af.metrics.inverse_jsd_ceiling`, ``n_permutations``
+    permutations seeded by ``ceiling_seed``); ``inv_jsd_ceiling_lo``/``_hi`` are
+    the 16 %/84 % quantiles of the random cuts' 1/JSD.
     """
     from decorr_af import metrics as M
     from decorr_af.decorrelation import distance_correlation
@@ -215,7 +223,7 @@ def classifier_metrics(
     out: dict[str, float] = {}
     out["auc"] = float(M.auc(y, score, w))
     out["r50"] = float(M.rejection_at_efficiency(y, score, 0.5, w))
-    out["eff_at_rej"] = _eff_at_rejection(score, y, w, fixed_rejection)
+    out["eff_at_rej"] = efficiency_at_rejection(score, y, w, fixed_rejection)
     thr = float(M.efficiency_threshold(y, score, wp_efficiency, w))
     passed = score > thr
     out["threshold"] = thr
@@ -228,12 +236,57 @@ def classifier_metrics(
     jsd = float(M.sculpting_jsd(protected, score, y, eff=wp_efficiency, bins=jsd_bins, weights=w))
     out["jsd"] = jsd
     out["inv_jsd"] = float(M.inverse_jsd(jsd))
+    rnd = M.random_cut_jsd(
+        protected,
+        score,
+        y,
+        eff=wp_efficiency,
+        bins=jsd_bins,
+        weights=w,
+        n_permutations=n_permutations,
+        seed=ceiling_seed,
+    )
+    rnd = rnd[np.isfinite(rnd)]
+    out["inv_jsd_ceiling"] = float(M.inverse_jsd(float(rnd.mean()))) if rnd.size else np.nan
+    inv = 1.0 / np.maximum(rnd, 1e-300)
+    lo, hi = np.quantile(inv, [0.16, 0.84]) if rnd.size else (np.nan, np.nan)
+    out["inv_jsd_ceiling_lo"], out["inv_jsd_ceiling_hi"] = float(lo), float(hi)
     return out, passed
 
 
-def _eff_at_rejection(score: np.ndarray, y: np.ndarray, w: np.ndarray, rejection: float) -> float:
-    """Signal efficiency where the background efficiency is ``1/rejection``."""
+def threshold_at_rejection(
+    score: np.ndarray, y: np.ndarray, w: np.ndarray, rejection: float
+) -> float:
+    """Score threshold (``score > thr`` passes) where background efficiency is ``1/rejection``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s, y = np.arange(10.0), np.zeros(10, int)
+    >>> round(float(threshold_at_rejection(s, y, np.ones(10), 5.0)), 6)
+    7.5
+    """
+    if not rejection >= 1.0:
+        raise ConfigError(f"rejection must be >= 1, got {rejection}")
     bkg = y == 0
-    thr = _weighted_quantile(score[bkg], w[bkg], 1.0 - 1.0 / rejection)
+    return _weighted_quantile(score[bkg], w[bkg], 1.0 - 1.0 / rejection)
+
+
+def efficiency_at_rejection(
+    score: np.ndarray, y: np.ndarray, w: np.ndarray, rejection: float
+) -> float:
+    """Signal efficiency where the background efficiency is ``1/rejection``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s, y = np.r_[np.arange(10.0), [8.0, 9.5]], np.r_[np.zeros(10, int), [1, 1]]
+    >>> efficiency_at_rejection(s, y, np.ones(12), 5.0)
+    1.0
+    """
+    thr = threshold_at_rejection(score, y, w, rejection)
     sig = y == 1
     return float(np.sum(w[sig & (score > thr)]) / np.sum(w[sig]))
+
+
+_eff_at_rejection = efficiency_at_rejection  # backward-compatible private name

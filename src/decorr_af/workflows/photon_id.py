@@ -6,51 +6,65 @@ input. Jet activity around a fake both widens its shower and fills its isolation
 cone, so a plain classifier selects the most isolated fakes; the ID and
 isolation axes of an ABCD background estimate are then not independent.
 
-Models (``Config.models``): ``cutbased`` (rectangular cuts in |η| bins, see
-:mod:`decorr_af.workflows.cutbased`), ``plain_mlp``, ``plain_bdt``,
-``disco_mlp`` and ``disco_bdt`` (DisCo on fakes against ``topoetcone20``), and
-``adv_mlp`` (adversary predicting ``topoetcone20`` from the score).
+Reference menus (always tuned on the training MC, see
+:mod:`decorr_af.workflows.cutbased`): ATLAS-structured Loose and Tight menus in
+conversion × |η| × E_T cells.  Models (``Config.models``): ``cutbased`` (the
+Tight menu itself), ``plain_mlp``, ``plain_bdt``, ``disco_mlp`` and ``disco_bdt``
+(DisCo on fakes against ``topoetcone20``), ``adv_mlp`` (adversary).
 
 Metrics per model (test set, MC weights; prompt = signal):
-``auc``, ``r50`` (fake rejection at 50 % prompt efficiency), ``eff_at_rej``
-(prompt efficiency at fake rejection ``fixed_rejection``), ``wp_eff``/``wp_rej``
-at the working point (prompt efficiency ``wp_efficiency``, like the Tight menu),
-``dcor`` (distance correlation of score and isolation on fakes) and ``inv_dcor``,
-``jsd``/``inv_jsd`` (isolation of fakes passing vs failing the working point),
-``abcd_nonclosure`` ± ``abcd_nonclosure_err`` and ``train_seconds``.
+``auc``, ``r50``, ``eff_at_rej`` (prompt efficiency at fake rejection
+``fixed_rejection``), ``eff_at_tight_rej`` (prompt efficiency at the fake
+rejection of the Tight menu, ``tight.rej``), ``rej_at_tight_eff``, ``wp_eff``/``wp_rej``
+at ``wp_efficiency``, ``dcor``/``inv_dcor``, ``jsd``/``inv_jsd`` with their
+statistical ceiling ``inv_jsd_ceiling`` (random cuts with the same counts),
+the ABCD figures ``r_bkg`` ± ``r_bkg_err``, ``abcd_nonclosure`` (= R_bkg − 1) ±
+``abcd_nonclosure_err``, ``abcd_estimate``/``abcd_A``/``abcd_bias``, and
+``train_seconds``.  Run-level metrics: ``tight.eff``, ``tight.rej``,
+``loose.eff``, ``loose.rej``.
 
-ABCD closure (fakes): the axes are ID pass/fail at the working point and
-isolation, *isolated* meaning ``topoetcone20 < iso_slope·pT + iso_offset``
-(the FixedCutLoose calorimeter cut for the defaults 0.065, 0 GeV) and
-*non-isolated* meaning ``topoetcone20 > iso_slope·pT + iso_offset + iso_gap``.
-With A = pass+iso (signal region), B = fail+iso, C = pass+non-iso, D =
-fail+non-iso, the non-closure ``N_A N_D / (N_B N_C) - 1`` vanishes when ID and
-isolation are independent for fakes; its uncertainty propagates the weighted
-Poisson errors (Σw²) of the four regions.
+ABCD (ATLAS 2D sideband, on the MC fakes of the test set): the ID axis is
+Tight (A, B) vs Loose′ (C, D: passes Loose, fails one of the released strip cuts
+``loose_prime`` of Tight, passes its other cuts); the isolation axis is the named
+working point ``isolation_wp`` (A, C) vs non-isolated beyond ``iso_gap`` GeV
+(B, D).  R_bkg = N_A N_D / (N_B N_C) is 1 when ID and isolation are independent
+for fakes, and the ABCD estimate N_B N_C / N_D is then unbiased.  An ML model's
+"Tight" is its score cut at the Tight menu's fake rejection (``ml_match =
+"rejection"``) or prompt efficiency (``"efficiency"``); its Loose′ is "fails
+that cut but passes Loose".
 
 Examples
 --------
 >>> from decorr_af.workflows import photon_id
 >>> cfg = photon_id.Config(mc_files=("samples/photons_mc/*.root",), epochs=5)  # doctest: +SKIP
 >>> res = photon_id.run(cfg, strength=20.0, seed=1, out="runs/pid")            # doctest: +SKIP
->>> res.metrics["disco_mlp.abcd_nonclosure"]                                   # doctest: +SKIP
+>>> res.metrics["disco_mlp.r_bkg"], res.metrics["disco_mlp.eff_at_tight_rej"]  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from typing import Any, ClassVar
 
 import numpy as np
 
-from decorr_af.data.schema import SHOWER_SHAPES
+from decorr_af.columnar.isolation import IsolationWP, get_isolation_wp
+from decorr_af.data.schema import ISOLATION, SHOWER_SHAPES
 from decorr_af.errors import ConfigError
-from decorr_af.metrics import abcd_nonclosure
+from decorr_af.metrics import abcd, efficiency_threshold
 from decorr_af.workflows import _classify
 from decorr_af.workflows._data import feature_matrix, load_photons, subsample, train_test_split_idx
 from decorr_af.workflows.base import RunResult
-from decorr_af.workflows.cutbased import DEFAULT_ETA_BINS, CutBasedID
+from decorr_af.workflows.cutbased import (
+    ATLAS_ETA_BINS,
+    DEFAULT_ET_BINS,
+    CutMenu,
+    get_menu_spec,
+    loose_prime_variables,
+    tune_menu,
+)
 
 __all__ = ["DEFAULT_PARETO", "MODELS", "PRIMARY_MODEL", "Config", "run"]
 
@@ -59,7 +73,7 @@ MODELS = ("cutbased", *_classify.ML_MODELS)
 PRIMARY_MODEL = "disco_mlp"
 DEFAULT_PARETO = [
     ("disco_mlp.r50", "disco_mlp.inv_dcor"),
-    ("disco_mlp.eff_at_rej", "disco_mlp.inv_jsd"),
+    ("disco_mlp.eff_at_tight_rej", "disco_mlp.inv_jsd"),
     ("disco_bdt.r50", "disco_bdt.inv_dcor"),
     ("adv_mlp.r50", "adv_mlp.inv_dcor"),
 ]
@@ -67,6 +81,7 @@ DEFAULT_PARETO = [
 DERIVED = ("abs_eta",)
 ISO_BINS = np.linspace(-4.0, 16.0, 41)
 MU_BINS = np.linspace(18.0, 82.0, 17)
+ML_MATCH = ("rejection", "efficiency")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,10 +89,13 @@ class Config(_classify.ClassifierConfig):
     """Photon-ID workflow configuration (energies in GeV).
 
     The classifier hyper-parameters (``strength``, ``hidden``, ``epochs``, ...) are
-    those of :class:`~decorr_af.workflows._classify.ClassifierConfig`; the working
-    point keeps ``wp_efficiency`` of the prompt photons. Isolated fakes have
-    ``topoetcone20 < iso_slope·pT + iso_offset``, non-isolated ones lie above it by
-    more than ``iso_gap`` (ABCD regions).
+    those of :class:`~decorr_af.workflows._classify.ClassifierConfig`.
+    ``tight_menu`` names a registered menu (its parent is the Loose menu),
+    ``eta_bins``/``et_bins`` its cells; ``loose_prime`` the released strip cuts
+    of the non-tight region; ``isolation_wp`` a registered isolation working
+    point and ``iso_gap`` (GeV) the gap before the non-isolated region.
+    ``ml_match`` sets an ML model's Tight-like cut at the Tight menu's
+    ``"rejection"`` or ``"efficiency"``.
     """
 
     workflow: ClassVar[str] = WORKFLOW
@@ -88,19 +106,36 @@ class Config(_classify.ClassifierConfig):
     models: tuple[str, ...] = MODELS
     wp_efficiency: float = 0.85
     min_pt: float = 25.0
-    eta_bins: tuple[float, ...] = DEFAULT_ETA_BINS
-    iso_slope: float = 0.065
-    iso_offset: float = 0.0
-    iso_gap: float = 0.0
+    tight_menu: str = "tight"
+    eta_bins: tuple[float, ...] = ATLAS_ETA_BINS
+    et_bins: tuple[float, ...] = DEFAULT_ET_BINS
+    loose_prime: str = "loose_prime_4"
+    isolation_wp: str = "FixedCutLoose"
+    iso_gap: float = 2.0
+    ml_match: str = "rejection"
+    jsd_permutations: int = 100
 
     def validate(self) -> None:
         _classify.check_models(self.models, MODELS)
         super().validate()
-        if self.protected in self.features:
+        leaks = [f for f in self.features if f == self.protected or f in ISOLATION]
+        if leaks:
             raise ConfigError(
-                f"parameter 'features' contains the protected variable '{self.protected}'"
+                f"parameter 'features' contains the protected variable '{self.protected}' "
+                f"or another isolation variable: {leaks}"
             )
-        self.check(nonnegative=("min_pt", "iso_gap"))
+        self.check(nonnegative=("min_pt", "iso_gap"), positive=("jsd_permutations",))
+        spec = get_menu_spec(self.tight_menu)
+        if spec.parent is None:
+            raise ConfigError(
+                f"parameter 'tight_menu': menu {self.tight_menu!r} has no Loose parent menu"
+            )
+        loose_prime_variables(self.loose_prime)
+        get_isolation_wp(self.isolation_wp)
+        if self.ml_match not in ML_MATCH:
+            raise ConfigError(
+                f"parameter 'ml_match' must be one of {ML_MATCH}, got {self.ml_match!r}"
+            )
 
 
 def _prepare(config: Config, seed: int) -> Any:
@@ -140,6 +175,29 @@ def _hists(models: list[str], arrays: dict[str, np.ndarray], passed: dict[str, n
     return out
 
 
+def _frac(mask: np.ndarray, sel: np.ndarray, w: np.ndarray) -> float:
+    den = float(w[sel].sum())
+    return float(w[sel & mask].sum()) / den if den > 0 else float("nan")
+
+
+def _abcd_metrics(
+    tight: np.ndarray, non_tight: np.ndarray, iso: np.ndarray, noniso: np.ndarray,
+    fake: np.ndarray, w: np.ndarray,
+) -> dict[str, float]:  # fmt: skip
+    r = abcd(tight[fake], iso[fake], w[fake], id_fail=non_tight[fake], iso_fail=noniso[fake])
+    out = r.as_dict()
+    out.update(
+        abcd_nonclosure=r.nonclosure,
+        abcd_nonclosure_err=r.r_bkg_err,
+        abs_abcd_nonclosure=abs(r.nonclosure),
+    )
+    return out
+
+
+def _menus(config: Config, table: Any) -> CutMenu:
+    return tune_menu(config.tight_menu, table, eta_bins=config.eta_bins, et_bins=config.et_bins)
+
+
 def run(
     config: Config,
     *,
@@ -156,7 +214,8 @@ def run(
     strength
         Overrides ``config.strength`` (DisCo λ) for the decorrelated models.
     seed
-        Seeds the subsample, the train/test split and the model initialisation.
+        Seeds the subsample, the train/test split, the model initialisation and
+        the permutations of the 1/JSD ceiling.
     out
         If given, the result is saved there (:meth:`RunResult.save`).
 
@@ -178,45 +237,52 @@ def run(
     if len(np.unique(y[train])) < 2:
         raise ConfigError("photon_id: the training sample needs both prompt and fake photons")
 
-    pt = df["pt"].to_numpy(dtype=np.float64)
-    iso_cut = config.iso_slope * pt + config.iso_offset
-    is_iso = iso < iso_cut
-    is_noniso = iso > iso_cut + config.iso_gap
-    arrays: dict[str, np.ndarray] = {
-        "label": y[test],
-        "isolation": iso[test],
-        "mu": df["mu"].to_numpy(dtype=np.float64)[test],
-        "pt": pt[test],
-        "eta": df["eta"].to_numpy(dtype=np.float64)[test],
-        "weight": w[test],
-        "is_iso": is_iso[test],
-        "is_noniso": is_noniso[test],
+    # reference menus, tuned on the prompt photons of the training MC only
+    t0 = time.perf_counter()
+    tight_menu = _menus(config, df.iloc[train])
+    menu_seconds = time.perf_counter() - t0
+    te = df.iloc[test].reset_index(drop=True)
+    wt, yt = w[test], y[test]
+    sig, fake = yt == 1, yt == 0
+    tight = tight_menu.passes(te)
+    loose = tight_menu.parent.passes(te)  # type: ignore[union-attr]
+    loose_prime = tight_menu.loose_prime(te, config.loose_prime)
+    wp: IsolationWP = get_isolation_wp(config.isolation_wp)
+    is_iso, is_noniso = wp.passes(te), wp.non_isolated(te, gap=config.iso_gap)
+    tight_eff, tight_fake = _frac(tight, sig, wt), _frac(tight, fake, wt)
+    if not tight_fake > 0:
+        raise ConfigError("photon_id: no test fake passes the Tight menu (sample too small)")
+    tight_rej = 1.0 / tight_fake
+    metrics: dict[str, float] = {
+        "tight.eff": tight_eff,
+        "tight.rej": tight_rej,
+        "loose.eff": _frac(loose, sig, wt),
+        "loose.rej": 1.0 / max(_frac(loose, fake, wt), 1e-300),
+        "loose_prime.fake_frac": _frac(loose_prime, fake, wt),
     }
-    metrics: dict[str, float] = {}
-    tables: dict[str, Any] = {}
+    arrays: dict[str, np.ndarray] = {
+        "label": yt,
+        "isolation": iso[test],
+        "mu": te["mu"].to_numpy(dtype=np.float64),
+        "pt": te["pt"].to_numpy(dtype=np.float64),
+        "eta": te["eta"].to_numpy(dtype=np.float64),
+        "weight": wt,
+        "is_iso": is_iso,
+        "is_noniso": is_noniso,
+        "pass_loose": loose,
+        "pass_tight": tight,
+        "pass_loose_prime": loose_prime,
+    }
+    tables: dict[str, Any] = {
+        "cutbased_thresholds": tight_menu.thresholds_table(),
+        "loose_thresholds": tight_menu.parent.thresholds_table(),  # type: ignore[union-attr]
+        "tight_efficiency": tight_menu.efficiency_table(te, mask=sig),
+    }
     estimators: dict[str, Any] = {}
     passed: dict[str, np.ndarray] = {}
-    info: dict[str, Any] = {}
-    wt, yt = w[test], y[test]
-    for name in config.models:
+    for k, name in enumerate(config.models):
         if name == "cutbased":
-            import time
-
-            shapes = [f for f in config.features if f in SHOWER_SHAPES]
-            cols = [config.features.index(f) for f in shapes]
-            t0 = time.perf_counter()
-            cut = CutBasedID(
-                target_efficiency=config.wp_efficiency,
-                eta_bins=config.eta_bins,
-                feature_names=shapes,
-            ).fit(
-                X[train][:, cols], y[train], eta=df["eta"].to_numpy()[train], sample_weight=w[train]
-            )
-            seconds = time.perf_counter() - t0
-            score = cut.decision_function(X[test][:, cols], eta=arrays["eta"])
-            menu = cut.predict(X[test][:, cols], eta=arrays["eta"]).astype(bool)
-            tables["cutbased_thresholds"] = cut.thresholds_table()
-            info["cut_sides"] = cut.cut_sides()
+            score, seconds = tight_menu.score(te), menu_seconds
         else:
             est = _classify.build_model(name, config, strength=lam, seed=seed)
             score, seconds = _classify.fit_predict(
@@ -228,7 +294,7 @@ def run(
                 sample_weight=_classify.balanced_weights(y[train], w[train]),
             )
             estimators[name] = est
-        m, wp_pass = _classify.classifier_metrics(
+        m, _ = _classify.classifier_metrics(
             score,
             yt,
             wt,
@@ -236,19 +302,24 @@ def run(
             wp_efficiency=config.wp_efficiency,
             fixed_rejection=config.fixed_rejection,
             jsd_bins=ISO_BINS,
+            ceiling_seed=seed * 1000 + k,
+            n_permutations=config.jsd_permutations,
         )
-        passed[name] = wp_pass
-        if name == "cutbased":  # the real menu: thresholds tuned on the training photons
-            passed[name] = menu
-            m["wp_eff"] = float(np.sum(wt[menu & (yt == 1)]) / np.sum(wt[yt == 1]))
-            m["wp_rej"] = float(np.sum(wt[yt == 0]) / max(np.sum(wt[menu & (yt == 0)]), 1e-300))
-        fake = yt == 0
-        # fakes in the isolation gap (neither isolated nor non-isolated) are not used
-        abcd = fake & (arrays["is_iso"] | arrays["is_noniso"])
-        nc, nc_err = abcd_nonclosure(passed[name][abcd], arrays["is_iso"][abcd], wt[abcd])
-        m.update(abcd_nonclosure=nc, abcd_nonclosure_err=nc_err, abs_abcd_nonclosure=abs(nc))
+        if name == "cutbased":  # the menu itself, not a cut on its score family
+            id_pass, id_fail = tight, loose_prime
+            m.update(wp_eff=tight_eff, wp_rej=tight_rej, eff_at_tight_rej=tight_eff)
+            m["rej_at_tight_eff"] = tight_rej
+        else:
+            thr_rej = _classify.threshold_at_rejection(score, yt, wt, tight_rej)
+            m["eff_at_tight_rej"] = _frac(score > thr_rej, sig, wt)
+            thr_eff = efficiency_threshold(yt, score, min(tight_eff, 1 - 1e-9), wt)
+            m["rej_at_tight_eff"] = 1.0 / max(_frac(score > thr_eff, fake, wt), 1e-300)
+            id_pass = score > (thr_rej if config.ml_match == "rejection" else thr_eff)
+            id_fail = ~id_pass & loose
+        passed[name] = id_pass
+        m.update(_abcd_metrics(id_pass, id_fail, is_iso, is_noniso, fake, wt))
         m["train_seconds"] = seconds
-        metrics.update({f"{name}.{k}": float(v) for k, v in m.items()})
+        metrics.update({f"{name}.{key}": float(v) for key, v in m.items()})
         arrays[f"score_{name}"] = score.astype(np.float32)
 
     result = RunResult(
@@ -261,15 +332,18 @@ def run(
         hists=_hists(list(config.models), arrays, passed),
         tables=tables,
         info={
-            **info,
+            "cut_sides": tight_menu.cut_sides(),
+            "menu": tight_menu.to_dict(),
             "n_train": len(train),
             "n_test": len(test),
-            "n_prompt_test": int(yt.sum()),
-            "n_fake_test": int((yt == 0).sum()),
+            "n_prompt_test": int(sig.sum()),
+            "n_fake_test": int(fake.sum()),
+            "isolation_wp": wp.to_dict(),
             "iso_definition": (
-                f"iso: {config.protected} < {config.iso_slope}*pt + {config.iso_offset} GeV; "
-                f"non-iso: > that + {config.iso_gap} GeV"
+                f"iso: {wp.name}; non-iso: a cut of {wp.name} failed by more than "
+                f"{config.iso_gap} GeV"
             ),
+            "loose_prime": list(loose_prime_variables(config.loose_prime)),
         },
         estimators=estimators,
     )

@@ -97,8 +97,12 @@ def test_expand_grid_points_and_ids(toy):
     # equal points written differently get the same id; ids depend on seed
     a = expand_points(cfg, strengths=[1], grid={"lr": [1]})
     b = expand_points(cfg, points=[{"strength": 1.0, "lr": 1.0}])
-    assert a[0]["id"] == b[0]["id"] == point_id({"strength": 1.0, "lr": 1.0}, 0)
+    assert a[0]["id"] == b[0]["id"]
     assert point_id({"strength": 1.0}, 0) != point_id({"strength": 1.0}, 1)
+    # the id depends on the base config too (not only on the scanned parameters)
+    other = expand_points(toy.Config(hidden=(4,)), points=[{"strength": 1.0, "lr": 1.0}])
+    assert other[0]["id"] != a[0]["id"]
+    assert other[0]["params"] == a[0]["params"]
     explicit = expand_points(cfg, points=[{"lr": 0.1}, {"lr": 0.2, "hidden": [4]}], seeds=[3])
     assert [p["params"] for p in explicit] == [{"lr": 0.1}, {"lr": 0.2, "hidden": [4]}]
     assert expand_points(cfg)[0]["params"] == {}

@@ -8,8 +8,15 @@ The YAML file has four sections::
       strengths: [0, 1, 10]        # or grid: {...} / points: [{...}, ...]
       seeds: [0, 1, 2]
       retries: 2
+      overwrite: false             # the same as --overwrite
+      progress: true               # false: the same as --no-progress
+      report: true                 # false: the same as --no-report
+      performance_report: false    # the same as --performance-report
     cluster: local                 # or tcp://…, {kind: htcondor, cores: 4, ...}
     out: scan-photon-id            # optional (--out wins)
+
+Command-line flags win over the YAML. Every point is checked (λ, config,
+input files) before the cluster starts.
 """
 
 from __future__ import annotations
@@ -24,7 +31,8 @@ from decorr_af.errors import ConfigError, InputFileError
 
 __all__ = ["add_parser", "load_scan_config", "run"]
 
-_SCAN_KEYS = {"strengths", "seeds", "grid", "points", "retries"}
+_SCAN_FLAGS = {"overwrite": False, "progress": True, "report": True, "performance_report": False}
+_SCAN_KEYS = {"strengths", "seeds", "grid", "points", "retries", *_SCAN_FLAGS}
 _TOP_KEYS = {"workflow", "config", "scan", "cluster", "out"}
 
 
@@ -99,6 +107,15 @@ def load_scan_config(path: str | Path) -> dict[str, Any]:
         raise ConfigError(
             f"{path}: unknown scan option(s) {sorted(bad)} (allowed: {sorted(_SCAN_KEYS)})"
         )
+    for key in _SCAN_FLAGS:
+        if key in scan and not isinstance(scan[key], bool):
+            raise ConfigError(f"{path}: scan.{key} must be true or false, got {scan[key]!r}")
+    retries = scan.get("retries", 2)
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ConfigError(f"{path}: scan.retries must be an integer >= 0, got {retries!r}")
+    out = data.get("out")
+    if out is not None and not isinstance(out, str):
+        raise ConfigError(f"{path}: 'out' must be a directory path, got {out!r}")
     return {
         "workflow": wf,
         "config": config,
@@ -117,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or Path(spec["out"] or f"scan-{_workflow_name(spec['workflow'])}")
     cluster = args.cluster or spec["cluster"]
     s = spec["scan"]
+    flags = {k: s.get(k, default) for k, default in _SCAN_FLAGS.items()}
     result = scan(
         spec["workflow"],
         spec["config"],
@@ -127,16 +145,21 @@ def run(args: argparse.Namespace) -> int:
         cluster=cluster,
         out=out,
         retries=int(s.get("retries", 2)),
-        progress=not args.no_progress,
-        performance_report=args.performance_report,
-        overwrite=args.overwrite,
+        progress=flags["progress"] and not args.no_progress,
+        performance_report=flags["performance_report"] or args.performance_report,
+        overwrite=flags["overwrite"] or args.overwrite,
     )
-    summary = result.summary()
-    import pandas as pd
-
-    with pd.option_context("display.width", 160, "display.max_columns", 12):
-        print(summary.to_string(index=False))
+    print_summary(result.summary())
     print(f"scan results: {out}")
-    if not args.no_report:
+    if flags["report"] and not args.no_report:
         print(f"report: {write_report(out)}")
     return 0
+
+
+def print_summary(summary: Any) -> None:
+    """Print the seed-averaged table; ``_std`` columns only where some point has >= 2 seeds."""
+    import pandas as pd
+
+    empty_std = [c for c in summary.columns if c.endswith("_std") and summary[c].isna().all()]
+    with pd.option_context("display.width", 160, "display.max_columns", 12):
+        print(summary.drop(columns=empty_std).to_string(index=False))

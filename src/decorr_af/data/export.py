@@ -4,13 +4,20 @@ The table is produced by :func:`decorr_af.data.table.iter_table` (uproot
 chunks of ``chunk_size`` events) and each chunk is appended to the output
 (``pyarrow.parquet.ParquetWriter`` row groups, or resizable ``h5py``
 datasets, one per column), so the whole table is never held in memory.
+
+The output is written to a temporary file next to the target and renamed onto
+it at the end: a failing or killed export leaves an earlier table untouched and
+never leaves a partial file under the final name.
 """
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import enum
 import os
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -146,8 +153,9 @@ def export_table(
     """
     path = Path(path)
     fmt = _format(path, format)
-    if not path.parent.exists():
-        raise InputFileError(f"output directory {path.parent} does not exist")
+    _check_output(path)
+    if isinstance(selection, str):
+        _check_selection(selection)
     chunks = iter_table(
         source,
         table=table,
@@ -159,19 +167,63 @@ def export_table(
         chunk_size=chunk_size,
         **options,
     )
-    first = next(chunks)  # validation errors surface before the output is created
-    sink = (_ParquetSink if fmt is ExportFormat.PARQUET else _HDF5Sink)(path, compression)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}{path.suffix}")
+    sink = None
     try:
-        sink.write(first)
-        del first
-        for frame in chunks:
-            sink.write(frame)
-    except BaseException:
+        with _selection_errors(selection):
+            first = next(chunks)  # validation errors surface before the output is created
+            try:
+                sink = (_ParquetSink if fmt is ExportFormat.PARQUET else _HDF5Sink)(
+                    tmp, compression
+                )
+            except PermissionError as err:
+                raise InputFileError(f"cannot write {path} (permission denied)") from err
+            sink.write(first)
+            del first
+            for frame in chunks:
+                sink.write(frame)
         sink.close()
-        path.unlink(missing_ok=True)
+        sink = None
+        os.replace(tmp, path)
+    except BaseException:
+        if sink is not None:
+            sink.close()
+        tmp.unlink(missing_ok=True)
         raise
-    sink.close()
     return path
+
+
+def _check_output(path: Path) -> None:
+    parent = path.parent
+    if not parent.exists():
+        raise InputFileError(f"output directory {parent} does not exist")
+    if path.is_dir():
+        raise ConfigError(f"output {path} is a directory; give a file name ending in .parquet/.h5")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputFileError(f"cannot write {path}: directory {parent} is not writable")
+
+
+def _check_selection(selection: str) -> None:
+    try:
+        ast.parse(selection.strip(), mode="eval")
+    except SyntaxError as err:
+        raise ConfigError(
+            f"selection {selection!r} is not a valid expression ({err.msg}); "
+            "write e.g. 'pt > 25 and abs(eta) < 2.37'"
+        ) from None
+
+
+@contextlib.contextmanager
+def _selection_errors(selection: Selection) -> Iterator[None]:
+    """Turn pandas' error on an unknown name in a selection into a ConfigError."""
+    try:
+        yield
+    except (NameError, SyntaxError) as err:
+        if not isinstance(selection, str):
+            raise
+        m = re.search(r"name '([^']+)' is not defined", str(err))
+        what = f"unknown column '{m.group(1)}'" if m else str(err)
+        raise ConfigError(f"selection {selection!r}: {what}") from err
 
 
 def read_table(path: str | os.PathLike, *, columns: Sequence[str] | None = None) -> Any:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from decorr_af._version import __version__
-from decorr_af.errors import InputFileError
+from decorr_af.errors import DecorrAFError, InputFileError
 
 __all__ = [
     "FORMAT",
@@ -89,9 +89,15 @@ def read_metadata(directory: str | Path, *, expected: str | None = None) -> dict
         raise InputFileError(msg)
     try:
         meta = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        msg = f"{path}: not valid JSON ({err})"
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        msg = f"{path}: not valid JSON, truncated or corrupt ({err})"
         raise InputFileError(msg) from err
+    except OSError as err:
+        msg = f"{path}: cannot read ({err.strerror or err})"
+        raise InputFileError(msg) from err
+    if not isinstance(meta, dict):
+        msg = f"{path}: not a decorr_af model metadata mapping"
+        raise InputFileError(msg)
     if meta.get("format") != FORMAT:
         msg = f"{path}: format {meta.get('format')!r} is not {FORMAT!r}"
         raise InputFileError(msg)
@@ -108,10 +114,25 @@ def load_model(path: str | Path) -> Any:
     --------
     >>> model = load_model("runs/photon_id_model")  # doctest: +SKIP
     """
+    path = Path(path)
     meta = read_metadata(path)
     name = meta.get("class")
     if name not in _CLASSES:
-        msg = f"{Path(path) / METADATA_FILE}: unknown model class {name!r}"
+        msg = f"{path / METADATA_FILE}: unknown model class {name!r}"
+        raise InputFileError(msg)
+    weights = path / (XGB_MODEL_FILE if _CLASSES[name].endswith("xgb") else TORCH_WEIGHTS_FILE)
+    if not weights.is_file():
+        msg = f"{weights}: missing (the saved model in {path} is incomplete)"
         raise InputFileError(msg)
     cls = getattr(importlib.import_module(_CLASSES[name]), name)
-    return cls.load(path)
+    try:
+        return cls.load(path)
+    except (DecorrAFError, ImportError):
+        raise
+    except (KeyError, TypeError, AttributeError) as err:
+        msg = f"{path / METADATA_FILE}: incomplete model metadata ({type(err).__name__}: {err})"
+        raise InputFileError(msg) from err
+    except Exception as err:  # torch / xgboost raise their own types on damaged weights
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        msg = f"{weights}: damaged or truncated ({type(err).__name__}: {first})"
+        raise InputFileError(msg) from err

@@ -31,13 +31,15 @@ import contextlib
 import dataclasses
 import enum
 import os
+import shutil
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from decorr_af.errors import ConfigError
+from decorr_af.errors import ClusterError, ConfigError
 
 __all__ = [
     "ClusterKind",
@@ -50,6 +52,10 @@ __all__ = [
 ]
 
 ENV_VAR = "DECORR_AF_CLUSTER"
+#: seconds to reach an existing scheduler
+CONNECT_TIMEOUT = 20
+#: seconds for the first worker of a batch (HTCondor, gateway) cluster to arrive
+WORKER_TIMEOUT = 300
 
 
 class ClusterKind(str, enum.Enum):
@@ -94,6 +100,7 @@ _OPTIONS: dict[str, tuple[type, tuple[ClusterKind, ...]]] = {
     "tls_client_cert": (str, (ClusterKind.ADDRESS,)),
     "tls_client_key": (str, (ClusterKind.ADDRESS,)),
     "ship": (ShipMode, tuple(ClusterKind)),
+    "timeout": (int, (ClusterKind.ADDRESS, ClusterKind.HTCONDOR, ClusterKind.GATEWAY)),
 }
 
 
@@ -139,7 +146,7 @@ class ClusterSpec:
         if kind is ClusterKind.ADDRESS and "://" not in str(self.address):
             raise ConfigError(f"cluster address '{self.address}' must look like tcp://host:8786")
         clean = {name: _check_option(kind, name, value) for name, value in self.options.items()}
-        for name in ("workers", "threads", "cores", "jobs", "minimum", "maximum"):
+        for name in ("workers", "threads", "cores", "jobs", "minimum", "maximum", "timeout"):
             if name in clean and clean[name] < (0 if name in ("minimum", "jobs") else 1):
                 raise ConfigError(f"cluster option '{name}' must be positive, got {clean[name]}")
         if clean.get("minimum", 0) > clean.get("maximum", clean.get("minimum", 0)):
@@ -292,6 +299,11 @@ def _htcondor_cluster(spec: ClusterSpec) -> Any:
     from decorr_af._compat import optional_import
 
     jobqueue = optional_import("dask_jobqueue", "cluster")
+    if shutil.which("condor_submit") is None:
+        raise ClusterError(
+            f"cluster '{spec}': HTCondor is not available here (no condor_submit on PATH); "
+            "run on a submit node or choose another --cluster"
+        )
     o = spec.options
     kwargs: dict[str, Any] = {
         "cores": o.get("cores", 1),
@@ -371,13 +383,53 @@ def get_client(spec: str | Mapping[str, Any] | ClusterSpec | None = None) -> Any
     elif spec.kind is ClusterKind.ADDRESS:
         security = _security(spec)
         kw = {"security": security} if security is not None else {}
-        client = distributed.Client(spec.address, **kw)
-    elif spec.kind is ClusterKind.HTCONDOR:
-        client = distributed.Client(_htcondor_cluster(spec))
+        timeout = spec.options.get("timeout", CONNECT_TIMEOUT)
+        try:
+            client = distributed.Client(spec.address, timeout=timeout, **kw)
+        except (OSError, TimeoutError) as err:
+            raise ClusterError(
+                f"cannot reach the Dask scheduler at {spec.address} within {timeout} s "
+                f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); "
+                "check the address and that the scheduler runs"
+            ) from None
     else:
-        client = distributed.Client(_gateway_cluster(spec))
+        make = _htcondor_cluster if spec.kind is ClusterKind.HTCONDOR else _gateway_cluster
+        cl = make(spec)
+        client = distributed.Client(cl)
+        _wait_for_workers(client, cl, spec)
     ensure_package(client, ship=spec.options.get("ship", ShipMode.AUTO))
     return client
+
+
+def _wait_for_workers(client: Any, cl: Any, spec: ClusterSpec) -> None:
+    """Wait for the first worker of a batch cluster; stop it and raise if none arrives."""
+    timeout = spec.options.get("timeout", WORKER_TIMEOUT)
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except (TimeoutError, OSError) as err:
+        _close_quietly(client, cl, warn=False)
+        raise ClusterError(
+            f"cluster '{spec}': no workers arrived within {timeout} s; check that the batch "
+            "system accepts the jobs (e.g. condor_q) or raise the 'timeout' cluster option"
+        ) from err
+
+
+def _close_quietly(client: Any, cl: Any, *, warn: bool = True) -> None:
+    """Close a client and its batch cluster; failures become one warning."""
+    problems = []
+    for obj in (client, cl):
+        if obj is None:
+            continue
+        try:
+            obj.close()
+        except Exception as err:
+            problems.append(f"{type(err).__name__}: {err}")
+    if problems and warn:
+        warnings.warn(
+            "the Dask cluster did not shut down cleanly (" + "; ".join(problems) + ")",
+            RuntimeWarning,
+            stacklevel=4,
+        )
 
 
 @contextlib.contextmanager
@@ -394,12 +446,10 @@ def cluster(spec: str | Mapping[str, Any] | ClusterSpec | None = None) -> Iterat
     try:
         yield client
     finally:
-        cl = getattr(client, "cluster", None)
-        client.close()
         kind = ClusterSpec.parse(spec).kind
-        if cl is not None and kind in (ClusterKind.HTCONDOR, ClusterKind.GATEWAY):
-            with contextlib.suppress(Exception):
-                cl.close()
+        cl = getattr(client, "cluster", None)
+        batch = kind in (ClusterKind.HTCONDOR, ClusterKind.GATEWAY)
+        _close_quietly(client, cl if batch else None)
 
 
 # -- package shipping -------------------------------------------------------
@@ -413,7 +463,10 @@ def _probe() -> str | None:
 
 
 def package_zip(directory: str | os.PathLike[str] | None = None) -> Path:
-    """Zip the installed :mod:`decorr_af` package (sources only) for ``upload_file``."""
+    """Zip the installed :mod:`decorr_af` package (sources only) for ``upload_file``.
+
+    Without ``directory`` a new temporary directory is made; the caller removes it.
+    """
     import decorr_af
 
     root = Path(decorr_af.__file__).parent
@@ -446,7 +499,8 @@ def ensure_package(client: Any, *, ship: ShipMode | str = ShipMode.AUTO) -> dict
     missing = [w for w, v in versions.items() if v != decorr_af.__version__]
     action = "none"
     if ship is ShipMode.UPLOAD or (ship is ShipMode.AUTO and missing):
-        client.upload_file(str(package_zip()))
+        with tempfile.TemporaryDirectory(prefix="decorr_af-ship-") as tmp:
+            client.upload_file(str(package_zip(tmp)))  # sent in full before it returns
         action = "upload"
     elif ship is ShipMode.PICKLE:
         import cloudpickle

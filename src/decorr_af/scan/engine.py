@@ -4,11 +4,24 @@
 the workflow (which reads its input files itself, on the worker) and writes its
 :class:`~decorr_af.workflows.base.RunResult` atomically to
 ``out/points/<id>/`` as soon as it finishes. ``out/scan.json`` is written
-before anything runs. Re-running the same scan skips points whose result loads
-fine and recomputes missing, partial or corrupt ones.
+before anything runs.
 
-Point ids are ``"p"`` + 8 hex digits of a hash of ``(params, seed)``, so they do
-not change when points are added to a scan.
+Integrity rules:
+
+* every point is validated in the client before anything is submitted (λ
+  finite and >= 0, the config, every input glob and file);
+* one writer per scan directory (:func:`~decorr_af.scan.lock.scan_lock`); the
+  index is merged under the lock;
+* a point id is ``"p"`` + 8 hex digits of a hash of ``(params, seed)`` and of
+  the point's full config, its input files (resolved path, size, mtime) and the
+  package version: points of another config or of changed inputs can never be
+  reused; a changed input recomputes the scan and says why;
+* a reused point must match its manifest (sizes + sha256), otherwise it is
+  recomputed with one line ``point p0003 is incomplete (arrays.npz): recomputing``;
+* configuration and input errors (:data:`~decorr_af.errors.DETERMINISTIC`) are
+  not retried; nested Dask computations of a point run in its own thread, so a
+  worker with ``threads=1`` runs one point at a time;
+* an error while shutting the cluster down is one warning: the points are saved.
 """
 
 from __future__ import annotations
@@ -17,24 +30,29 @@ import contextlib
 import hashlib
 import itertools
 import json
+import math
 import os
 import shutil
 import socket
+import sys
 import time
 import traceback
 import uuid
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from decorr_af import errors as _errors
+from decorr_af._version import __version__
 from decorr_af.errors import ConfigError, DecorrAFError, InputFileError
+from decorr_af.scan.lock import scan_lock
 from decorr_af.scan.results import POINTS_DIR, SCAN_FILE, ScanResult, load_scan, read_scan_json
 
 __all__ = ["ScanError", "expand_points", "point_id", "scan"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class ScanError(DecorrAFError, RuntimeError):
@@ -54,16 +72,45 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def point_id(params: Mapping[str, Any], seed: int) -> str:
-    """Stable id of a scan point: ``"p"`` + 8 hex digits of a hash of (params, seed).
+def point_id(params: Mapping[str, Any], seed: int, context: str = "") -> str:
+    """Stable id of a scan point: ``"p"`` + 8 hex digits of a hash of (params, seed, context).
+
+    ``context`` is the point's run fingerprint (:func:`run_fingerprint`: full
+    config, input files, package version); :func:`expand_points` always sets it.
 
     Examples
     --------
     >>> point_id({"strength": 1.0}, 0) == point_id({"strength": 1.0}, 0)
     True
+    >>> point_id({"strength": 1.0}, 0, "a") == point_id({"strength": 1.0}, 0, "b")
+    False
     """
-    text = json.dumps({"params": _plain(params), "seed": int(seed)}, sort_keys=True)
+    data: dict[str, Any] = {"params": _plain(params), "seed": int(seed)}
+    if context:
+        data["context"] = str(context)
+    text = json.dumps(data, sort_keys=True)
     return "p" + hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def run_fingerprint(config: Any) -> str:
+    """Hash of what a run depends on besides λ and seed: config, inputs, version.
+
+    Resolving the inputs checks them (globs match, files readable; errors name
+    the config key), see :func:`decorr_af.workflows.inputs.input_fingerprint`.
+
+    Examples
+    --------
+    >>> run_fingerprint(cfg) == run_fingerprint(cfg)  # doctest: +SKIP
+    True
+    """
+    from decorr_af.workflows.inputs import input_fingerprint
+
+    data = {
+        "config": _plain(config.to_dict()),
+        "inputs": input_fingerprint(config),
+        "decorr_af": __version__,
+    }
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _lookup(config: dict[str, Any], key: str) -> Any:
@@ -80,13 +127,18 @@ def expand_points(
     grid: Mapping[str, Sequence[Any]] | None = None,
     points: Sequence[Mapping[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """List the scan points ``{"id", "params", "seed"}`` (validated against ``config``).
+    """List the scan points ``{"id", "params", "seed"}``, each validated.
 
     ``strengths`` is a shortcut for ``grid={"strength": strengths}``; ``grid``
     is expanded as a cartesian product (in key order); ``points`` lists explicit
     parameter sets. Each is combined with every seed. Parameter values are
     normalised through the config's types (``1`` becomes ``1.0`` for a float
     field), so equal points get equal ids.
+
+    Every point is checked here, in the client, before anything runs: λ must be
+    finite and >= 0, the point's config must validate (layer sizes > 0, ...),
+    and its input globs must match readable files. The id depends on the
+    point's full config and input files (:func:`run_fingerprint`).
 
     Examples
     --------
@@ -100,6 +152,8 @@ def expand_points(
     if strengths is not None:
         if "strength" in grid or points is not None:
             raise ConfigError("scan: 'strengths' given together with a strength grid or points")
+        if isinstance(strengths, (str, bytes)) or not isinstance(strengths, Iterable):
+            raise ConfigError(f"scan 'strengths' must be a list of numbers, got {strengths!r}")
         grid["strength"] = list(strengths)
     if points is None:
         for key, values in grid.items():
@@ -115,14 +169,20 @@ def expand_points(
             if not isinstance(p, Mapping):
                 raise ConfigError(f"scan points[{i}] must be a mapping, got {p!r}")
             param_sets.append(dict(p))
-    seeds = [int(s) for s in seeds]
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
+        raise ConfigError(f"scan 'seeds' must be a list of integers, got {seeds!r}")
+    seeds = [_seed(s) for s in seeds]
     if not seeds:
         raise ConfigError("scan: 'seeds' is empty")
     out, seen = [], {}
+    fingerprints: dict[str, str] = {}
     for params in param_sets:
-        normal = _normalise(config, params)
+        cfg, normal = _normalise(config, params)
+        key = json.dumps(_plain(cfg.to_dict()), sort_keys=True, default=str)
+        if key not in fingerprints:
+            fingerprints[key] = run_fingerprint(cfg)
         for seed in seeds:
-            pid = point_id(normal, seed)
+            pid = point_id(normal, seed, fingerprints[key])
             if pid in seen:
                 raise ConfigError(f"scan: duplicate point {normal} seed {seed}")
             seen[pid] = True
@@ -130,7 +190,15 @@ def expand_points(
     return out
 
 
-def _normalise(config: Any, params: Mapping[str, Any]) -> dict[str, Any]:
+def _seed(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+        raise ConfigError(f"scan seeds must be integers, got {value!r}")
+    if int(value) < 0:
+        raise ConfigError(f"scan seeds must be >= 0, got {value!r}")
+    return int(value)
+
+
+def _normalise(config: Any, params: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
     changes = {k: v for k, v in params.items() if k != "strength"}
     cfg = config.replace(**changes) if changes else config  # raises ConfigError naming a key
     plain = cfg.to_dict()
@@ -142,10 +210,12 @@ def _normalise(config: Any, params: Mapping[str, Any]) -> dict[str, Any]:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ConfigError(f"scan: strength must be a number, got {value!r}")
+            if not math.isfinite(value) or value < 0:
+                raise ConfigError(f"scan: strength (λ) must be finite and >= 0, got {value!r}")
             out[key] = float(value)
         else:
             out[key] = _plain(_lookup(plain, key))
-    return out
+    return cfg, out
 
 
 def _point_config(config: Any, params: Mapping[str, Any]) -> tuple[Any, float | None]:
@@ -171,7 +241,10 @@ def _run_point(
 
     t0 = time.perf_counter()
     run, config = cloudpickle.loads(payload)
-    result = run(config, strength=strength, seed=seed)
+    try:
+        result = _run_in_this_thread(run, config, strength, seed)
+    except _errors.DETERMINISTIC as err:  # a retry cannot fix these: report, do not raise
+        return {"id": point["id"], "error": type(err).__name__, "message": str(err)}
     worker = None
     with contextlib.suppress(ImportError, ValueError):
         from distributed import get_worker
@@ -194,6 +267,31 @@ def _run_point(
     return {"id": point["id"], "metrics": dict(result.metrics)}
 
 
+def _run_in_this_thread(run: Callable[..., Any], config: Any, strength: Any, seed: int) -> Any:
+    """Run a point with nested Dask computations on the synchronous scheduler.
+
+    Otherwise a ``dask.compute`` inside the task goes through the worker's
+    client and secedes from the thread pool, and a ``threads=1`` worker starts
+    a second point meanwhile.
+    """
+    try:
+        import dask
+    except ImportError:  # pragma: no cover - the scan runs on Dask
+        return run(config, strength=strength, seed=seed)
+    with dask.config.set(scheduler="synchronous"):
+        return run(config, strength=strength, seed=seed)
+
+
+def _rebuild_error(value: Mapping[str, Any]) -> DecorrAFError:
+    cls = getattr(_errors, str(value.get("error")), None)
+    if not (isinstance(cls, type) and issubclass(cls, DecorrAFError)):
+        cls = DecorrAFError
+    try:
+        return cls(str(value.get("message")))
+    except TypeError:  # pragma: no cover - all package errors take a message
+        return DecorrAFError(str(value.get("message")))
+
+
 # -- scan directory bookkeeping ------------------------------------------------
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
@@ -201,46 +299,95 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _finished(directory: Path, point: dict[str, Any]) -> bool:
-    """Whether ``directory`` holds a complete result of ``point`` (loads fine)."""
-    from decorr_af.workflows.base import RunResult
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _reusable(directory: Path, point: dict[str, Any]) -> tuple[bool, str | None]:
+    """Whether ``directory`` holds a complete result of ``point``; else why not.
+
+    Returns ``(True, None)`` for a verified result, ``(False, None)`` when the
+    point never ran and ``(False, "<file>")`` naming the missing or damaged file.
+    """
+    from decorr_af.errors import IncompleteResultError
+    from decorr_af.workflows.base import RESULT_FILE, verify_result
 
     if not directory.exists():
-        return False
+        return False, None
     try:
-        res = RunResult.load(directory)
-    except InputFileError:
-        return False
-    return int(res.seed) == int(point["seed"])
+        verify_result(directory)
+        payload = json.loads((directory / RESULT_FILE).read_text())
+    except IncompleteResultError as err:
+        return False, err.member
+    except (OSError, ValueError) as err:
+        return False, f"{RESULT_FILE}: {err}"
+    ran = payload.get("info", {}).get("scan", {}).get("id") if isinstance(payload, dict) else None
+    if ran != point["id"] or int(payload.get("seed", -1)) != int(point["seed"]):
+        return False, f"{RESULT_FILE} belongs to another point"
+    return True, None
+
+
+def _changes(old: Mapping[str, Any], header: Mapping[str, Any]) -> list[str]:
+    """Why the points of an existing scan.json cannot be reused (empty: they can)."""
+    if old.get("format") != header["format"]:
+        return [f"scan directory format {old.get('format')} -> {header['format']}"]
+    why = []
+    if old.get("decorr_af_version") != header["decorr_af_version"]:
+        why.append(f"decorr_af {old.get('decorr_af_version')} -> {header['decorr_af_version']}")
+    before, now = old.get("inputs") or {}, header["inputs"]
+    for key in sorted(set(before) | set(now)):
+        a = {p: (size, mtime) for p, size, mtime in before.get(key, [])}
+        b = {p: (size, mtime) for p, size, mtime in now.get(key, [])}
+        changed = sorted(Path(p).name for p in set(a) & set(b) if a[p] != b[p])
+        added = sorted(Path(p).name for p in set(b) - set(a))
+        removed = sorted(Path(p).name for p in set(a) - set(b))
+        for what, names in (("changed", changed), ("new", added), ("gone", removed)):
+            if names:
+                shown = ", ".join(names[:3]) + (f" (+{len(names) - 3})" if len(names) > 3 else "")
+                why.append(f"{key}: {what} {shown}")
+    return why
 
 
 def _prepare(
     out: Path, header: dict[str, Any], points: list[dict[str, Any]], overwrite: bool
 ) -> list[dict[str, Any]]:
-    """Write ``scan.json`` (merging with an existing compatible one); return all points."""
+    """Write ``scan.json`` (merged with an existing compatible one); return all points.
+
+    Called under the scan lock. Points of an earlier run with other inputs or
+    another package version are dropped from the index and their directories
+    removed (their ids can never come back).
+    """
     out.mkdir(parents=True, exist_ok=True)
     (out / POINTS_DIR).mkdir(exist_ok=True)
     all_points = list(points)
     if (out / SCAN_FILE).exists():
         try:
             old = read_scan_json(out)
-        except InputFileError:
+        except InputFileError as err:
+            _say(f"{err}: starting a new index")
             old = None
         if old is not None and not overwrite:
             for key in ("workflow", "config"):
                 if old.get(key) != header[key]:
                     raise ConfigError(
                         f"{out / SCAN_FILE}: existing scan has a different {key} "
-                        f"({_diff(old.get(key), header[key])}); use another 'out' "
-                        "directory or overwrite=True"
+                        f"({_diff(old.get(key), header[key])}); use another output "
+                        "directory or overwrite (--overwrite, overwrite=True)"
                     )
-            ids = {p["id"] for p in points}
-            all_points = [p for p in old["points"] if p["id"] not in ids] + list(points)
-        elif overwrite:
-            shutil.rmtree(out / POINTS_DIR)
-            (out / POINTS_DIR).mkdir()
-    for stale in (out / POINTS_DIR).glob(".*.tmp-*"):
-        shutil.rmtree(stale, ignore_errors=True)
+            why = _changes(old, header)
+            if why:
+                _say(f"scan {out}: inputs changed since the last run ({'; '.join(why)}): "
+                     f"recomputing")  # fmt: skip
+            else:
+                ids = {p["id"] for p in points}
+                all_points = [p for p in old["points"] if p["id"] not in ids] + list(points)
+    keep = {p["id"] for p in all_points}
+    for child in (out / POINTS_DIR).iterdir():
+        if child.name not in keep:  # stale temporaries, points of other inputs/configs
+            if child.is_dir():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
     _write_json(out / SCAN_FILE, {**header, "points": all_points})
     return all_points
 
@@ -339,21 +486,65 @@ def scan(
     if int(retries) < 0:
         raise ConfigError(f"scan: retries must be >= 0, got {retries}")
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"scan output {out} exists and is not a directory")
     definition = expand_points(config, strengths=strengths, seeds=seeds, grid=grid, points=points)
+    from decorr_af.workflows.inputs import input_fingerprint
+
     header = {
         "format": FORMAT_VERSION,
         "workflow": _workflow_name(wf),
         "workflow_module": wf.__name__,
+        "decorr_af_version": __version__,
         "config": config.to_dict(),
+        "inputs": input_fingerprint(config),
         "primary_model": getattr(wf, "PRIMARY_MODEL", None),
         "pareto": [list(p) for p in getattr(wf, "DEFAULT_PARETO", [])],
         "pareto_maximize": list(getattr(wf, "PARETO_MAXIMIZE", (True, True))),
     }
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputFileError(f"cannot create the scan directory {out}: {err.strerror}") from err
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise InputFileError(f"cannot write to the scan directory {out} (permission denied)")
+    with scan_lock(out):
+        return _scan_locked(
+            wf, config, out, header, definition, client=client, cluster=cluster,
+            retries=int(retries), progress=progress, performance_report=performance_report,
+            overwrite=overwrite, save_on_worker=save_on_worker,
+        )  # fmt: skip
+
+
+def _scan_locked(
+    wf: ModuleType,
+    config: Any,
+    out: Path,
+    header: dict[str, Any],
+    definition: list[dict[str, Any]],
+    *,
+    client: Any,
+    cluster: Any,
+    retries: int,
+    progress: bool,
+    performance_report: bool,
+    overwrite: bool,
+    save_on_worker: bool,
+) -> ScanResult:
     all_points = _prepare(out, header, definition, overwrite)
-    todo = [p for p in definition if not _finished(out / POINTS_DIR / p["id"], p)]
+    todo = []
+    for p in definition:
+        ok, why = _reusable(out / POINTS_DIR / p["id"], p)
+        if not ok:
+            if why is not None:
+                _say(f"point {p['id']} is incomplete ({why}): recomputing")
+                shutil.rmtree(out / POINTS_DIR / p["id"], ignore_errors=True)
+            todo.append(p)
 
     owned = None
-    if client is None:
+    if not todo:
+        pass  # nothing to run: no cluster needed
+    elif client is None:
         from decorr_af.scan.clusters import cluster as _cluster
 
         owned = _cluster(cluster)
@@ -363,29 +554,30 @@ def scan(
 
         ensure_package(client)
     started = time.time()
-    n_workers = len(client.scheduler_info().get("workers", {}))
+    n_workers = len(client.scheduler_info().get("workers", {})) if client is not None else 0
     failures: list[tuple[dict[str, Any], BaseException]] = []
     try:
         report_cm: Any = None
-        if performance_report:
+        if performance_report and todo:
             from distributed import performance_report as _perf
 
             report_cm = _perf(filename=str(out / "dask-report.html"))
             report_cm.__enter__()
         try:
-            failures = _submit(client, wf, config, out, todo, definition, retries=int(retries),
-                               progress=progress, save_on_worker=save_on_worker)  # fmt: skip
+            if todo:
+                failures = _submit(client, wf, config, out, todo, definition, retries=retries,
+                                   progress=progress, save_on_worker=save_on_worker)  # fmt: skip
         finally:
             if report_cm is not None:
                 try:
                     report_cm.__exit__(None, None, None)
                 except Exception as err:  # the report is optional, results are saved
                     warnings.warn(f"could not write {out / 'dask-report.html'}: {err!r}",
-                                  RuntimeWarning, stacklevel=2)  # fmt: skip
+                                  RuntimeWarning, stacklevel=3)  # fmt: skip
     finally:
         if owned is not None:
-            owned.__exit__(None, None, None)
-    header["cluster"] = str(cluster) if owned is not None else "client"
+            _close_owned(owned, out)
+    header["cluster"] = (str(cluster) if owned is not None else "client") if todo else "none"
     header["last_run"] = {
         "started": started,
         "wall_s": time.time() - started,
@@ -406,6 +598,19 @@ def scan(
             f"The other points are saved in {out}; re-run the scan to retry."
         ) from err
     return load_scan(out)
+
+
+def _close_owned(owned: Any, out: Path) -> None:
+    """Stop a cluster the scan started; a failure to stop is one warning, not an error."""
+    try:
+        owned.__exit__(None, None, None)
+    except Exception as err:
+        warnings.warn(
+            f"the Dask cluster did not shut down cleanly ({type(err).__name__}: {err}); "
+            f"the scan points are saved in {out}",
+            RuntimeWarning,
+            stacklevel=4,
+        )
 
 
 def _submit(
@@ -442,7 +647,9 @@ def _submit(
                 failures.append((point, fut.exception()))
             else:
                 value = fut.result()
-                if not save_on_worker:
+                if isinstance(value, Mapping) and "error" in value:
+                    failures.append((point, _rebuild_error(value)))
+                elif not save_on_worker:
                     value.save(out / POINTS_DIR / point["id"])
             if bar is not None:
                 bar.update(1)

@@ -12,6 +12,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ __all__ = ["ScanResult", "load_scan", "pareto_front"]
 
 SCAN_FILE = "scan.json"
 POINTS_DIR = "points"
+#: a point id is a directory name: letters, digits, '_' and '-' only (no '..', no '/')
+POINT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 def _hashable(value: Any) -> Any:
@@ -157,6 +160,29 @@ class ScanResult:
         mask = pareto_front(df[x].to_numpy(float), df[y].to_numpy(float), maximize=maximize)
         return df[mask].sort_values(x).reset_index(drop=True)
 
+    def workflow_module(self) -> Any:
+        """The registered workflow module this scan ran (for adding points to it).
+
+        Only workflows registered in :data:`decorr_af.workflows.WORKFLOWS` are
+        returned: a module named in ``scan.json`` (a data file) is never imported.
+
+        Raises
+        ------
+        ConfigError
+            If the scan ran an unregistered (user) workflow; pass that module
+            to :func:`~decorr_af.scan.scan` yourself.
+        """
+        from decorr_af.workflows import WORKFLOWS, get_workflow
+
+        module = str(self.info.get("workflow_module") or "")
+        name = self.workflow
+        if name in WORKFLOWS and module in ("", f"decorr_af.workflows.{name}"):
+            return get_workflow(name)
+        raise ConfigError(
+            f"{self.directory / SCAN_FILE}: workflow {module or name!r} is not a registered "
+            f"workflow ({', '.join(WORKFLOWS)}); pass its module to scan() yourself"
+        )
+
     def result(self, id: str) -> Any:
         """Load the :class:`~decorr_af.workflows.base.RunResult` of point ``id``."""
         from decorr_af.workflows.base import RunResult
@@ -210,6 +236,14 @@ def read_scan_json(directory: str | os.PathLike[str]) -> dict[str, Any]:
         raise InputFileError(f"{path}: corrupt JSON ({err})") from err
     if not isinstance(data, dict) or not isinstance(data.get("points"), list):
         raise InputFileError(f"{path}: no 'points' list (not a decorr_af scan file)")
+    for i, p in enumerate(data["points"]):
+        if not isinstance(p, dict) or not isinstance(p.get("params"), dict) or "seed" not in p:
+            raise InputFileError(f"{path}: points[{i}] is not a {{id, params, seed}} mapping")
+        if not isinstance(p.get("id"), str) or not POINT_ID.fullmatch(p["id"]):
+            raise InputFileError(
+                f"{path}: points[{i}] has an invalid id {p.get('id')!r} (letters, digits, "
+                "'_' and '-' only)"
+            )
     return data
 
 

@@ -7,20 +7,25 @@ seed; its :class:`RunResult` is written to one directory:
 ``arrays.npz``    per-event arrays (scores, responses, ...), loaded without pickle
 ``hists.json``    ``hist`` histograms (axes, values, variances)
 ``models/``       trained models (JSON metadata + weights / xgboost JSON)
+``manifest.json`` size and sha256 of every other file (written last)
 
 :meth:`RunResult.save` writes into a temporary sibling directory and renames it,
-so a directory either holds a complete result or does not exist.
+so a directory either holds a complete result or does not exist;
+:func:`verify_result` checks a directory against its manifest (a file truncated
+or removed later, e.g. by a full disk or a copy, is found there).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import os
 import shutil
 import types
 import typing
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -29,13 +34,21 @@ import numpy as np
 import yaml
 
 from decorr_af._version import __version__
-from decorr_af.errors import ConfigError, InputFileError
+from decorr_af.errors import ConfigError, IncompleteResultError, InputFileError
 
-__all__ = ["RunResult", "WorkflowConfig", "hist_from_dict", "hist_to_dict"]
+__all__ = [
+    "RunResult",
+    "WorkflowConfig",
+    "hist_from_dict",
+    "hist_to_dict",
+    "verify_result",
+    "write_manifest",
+]
 
 RESULT_FILE = "result.json"
 ARRAYS_FILE = "arrays.npz"
 HISTS_FILE = "hists.json"
+MANIFEST_FILE = "manifest.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,10 +68,23 @@ class WorkflowConfig:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             object.__setattr__(self, f.name, _coerce(value, hints.get(f.name), f.name))
+        self._check_layers()
         self.validate()
 
     def validate(self) -> None:
         """Check field values; raise ConfigError naming the bad field."""
+
+    def _check_layers(self) -> None:
+        """Layer sizes (fields ``hidden`` / ``*_hidden``) must all be positive."""
+        for f in dataclasses.fields(self):
+            if f.name == "hidden" or f.name.endswith("_hidden"):
+                value = getattr(self, f.name)
+                if isinstance(value, tuple) and any(
+                    isinstance(v, (int, float)) and v <= 0 for v in value
+                ):
+                    raise ConfigError(
+                        f"parameter '{f.name}' must hold positive layer sizes, got {list(value)}"
+                    )
 
     def check(
         self,
@@ -400,8 +426,8 @@ class RunResult:
             "info": self.info,
             "models": models,
         }
-        # result.json is written last: its presence marks a complete directory
         (tmp / RESULT_FILE).write_text(json.dumps(payload, indent=1, default=_json_float))
+        write_manifest(tmp)  # last: it vouches for every other file
         if directory.exists():
             shutil.rmtree(directory)
         os.replace(tmp, directory)
@@ -410,9 +436,15 @@ class RunResult:
         return directory
 
     @classmethod
-    def load(cls, directory: str | os.PathLike[str]) -> RunResult:
-        """Read a result directory; raise InputFileError naming a missing/corrupt file."""
+    def load(cls, directory: str | os.PathLike[str], *, verify: bool = True) -> RunResult:
+        """Read a result directory; raise InputFileError naming a missing/corrupt file.
+
+        With ``verify`` (default) a directory that has a manifest is first
+        checked against it (:func:`verify_result`).
+        """
         directory = Path(directory)
+        if verify and (directory / MANIFEST_FILE).exists():
+            verify_result(directory)
         path = directory / RESULT_FILE
         try:
             payload = json.loads(path.read_text())
@@ -423,7 +455,7 @@ class RunResult:
         try:
             with np.load(directory / ARRAYS_FILE, allow_pickle=False) as npz:
                 arrays = {k: npz[k] for k in npz.files}
-        except (OSError, ValueError, EOFError) as err:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
             raise InputFileError(f"{directory / ARRAYS_FILE}: unreadable ({err})") from err
         try:
             hists = {
@@ -459,7 +491,102 @@ class RunResult:
             )
         from decorr_af.models.io import load_model
 
-        return load_model(self.directory / self.models[name])
+        rel = self.models[name]
+        if (self.directory / MANIFEST_FILE).exists():
+            verify_result(self.directory, only=rel)
+        return load_model(self.directory / rel)
+
+
+# -- manifest ----------------------------------------------------------------
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_manifest(directory: str | os.PathLike[str]) -> Path:
+    """Write ``manifest.json``: size and sha256 of every other file in ``directory``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = (d / "a.txt").write_text("hello")
+    >>> json.loads(write_manifest(d).read_text())["files"]["a.txt"]["size"]
+    5
+    """
+    directory = Path(directory)
+    files = {}
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        rel = path.relative_to(directory).as_posix()
+        if rel != MANIFEST_FILE:
+            files[rel] = {"size": path.stat().st_size, "sha256": _sha256(path)}
+    target = directory / MANIFEST_FILE
+    target.write_text(json.dumps({"format": 1, "files": files}, indent=1))
+    return target
+
+
+def _member_order(rel: str) -> tuple[int, str]:
+    first = (RESULT_FILE, ARRAYS_FILE, HISTS_FILE)
+    return (first.index(rel) if rel in first else len(first), rel)
+
+
+def verify_result(directory: str | os.PathLike[str], *, only: str | None = None) -> None:
+    """Check a result directory against its ``manifest.json``.
+
+    Parameters
+    ----------
+    directory
+        A :class:`RunResult` directory.
+    only
+        Check only the files under this relative path (e.g. ``"models/disco_mlp"``).
+
+    Raises
+    ------
+    IncompleteResultError
+        Naming the first missing, truncated or altered file (its ``member``
+        attribute is the file's path inside ``directory``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = RunResult("toy", {}, seed=0, metrics={"m": 1.0}).save(Path(tempfile.mkdtemp()) / "r")
+    >>> verify_result(d)
+    >>> _ = (d / "hists.json").write_text("{")
+    >>> verify_result(d)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    decorr_af.errors.IncompleteResultError: .../hists.json: size 1 differs from the manifest (2)
+    """
+    directory = Path(directory)
+    path = directory / MANIFEST_FILE
+    try:
+        files = json.loads(path.read_text())["files"]
+        entries = {str(k): (int(v["size"]), str(v["sha256"])) for k, v in files.items()}
+    except FileNotFoundError as err:
+        raise IncompleteResultError(f"{path}: missing", member=MANIFEST_FILE) from err
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise IncompleteResultError(f"{path}: corrupt ({err})", member=MANIFEST_FILE) from err
+    if only is not None:
+        prefix = only.rstrip("/") + "/"
+        entries = {k: v for k, v in entries.items() if k.startswith(prefix)}
+        if not entries:
+            raise IncompleteResultError(f"{path}: lists no file under {only}", member=only)
+    for rel in sorted(entries, key=_member_order):
+        size, digest = entries[rel]
+        file = directory / rel
+        try:
+            actual = file.stat().st_size
+        except FileNotFoundError as err:
+            raise IncompleteResultError(f"{file}: missing", member=rel) from err
+        if actual != size:
+            raise IncompleteResultError(
+                f"{file}: size {actual} differs from the manifest ({size})", member=rel
+            )
+        if _sha256(file) != digest:
+            raise IncompleteResultError(f"{file}: content differs from the manifest", member=rel)
 
 
 def _table_to_json(df: Any) -> dict[str, Any]:

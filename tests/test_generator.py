@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from decorr_af.data import generate, simulate_diphoton, simulate_photons
+from decorr_af.data import generate, simulate_photons
 from decorr_af.data.schema import SHOWER_SHAPES
 from decorr_af.errors import ConfigError
 
@@ -25,11 +25,6 @@ def _flat(ev):
 @pytest.fixture(scope="module")
 def mc():
     return _flat(simulate_photons(12_000, kind="mc", rng=np.random.default_rng(60917)))
-
-
-@pytest.fixture(scope="module")
-def diphoton():
-    return simulate_diphoton(6000, rng=np.random.default_rng(77123))
 
 
 def test_structure_and_ranges(mc):
@@ -80,8 +75,9 @@ def test_isolation_correlates_with_width_on_fakes_only(mc):
     rho_fake = stats.spearmanr(mc["Reta"][f], mc["topoetcone20"][f]).statistic
     rho_prompt = stats.spearmanr(mc["Reta"][p], mc["topoetcone20"][p]).statistic
     assert rho_fake < -0.25
-    assert abs(rho_prompt) < 0.1
-    assert abs(rho_fake) > 3 * abs(rho_prompt)
+    # prompt: only the lateral leakage (incl. the cell-edge modulation) spills into the cone
+    assert abs(rho_prompt) < 0.2
+    assert abs(rho_fake) > 2 * abs(rho_prompt)
 
 
 def test_prompt_isolation_width_grows_with_mu(mc):
@@ -132,37 +128,6 @@ def test_data_mc_truth_identical_and_shapes_shift():
     assert shifts[2] < shifts[1] < 0
     assert stats.ks_2samp(mc["weta2"], data[1.0]["weta2"]).pvalue < 1e-6
     assert np.std(data[1.0]["weta2"]) > np.std(data[0.0]["weta2"])
-
-
-def test_diphoton_peak_and_background(diphoton):
-    ph = diphoton["AnalysisPhotons"]
-    assert ak.all(ak.num(ph) == 2)
-    p1, p2 = ph[:, 0], ph[:, 1]
-    myy = (
-        ak.to_numpy(
-            np.sqrt(2 * p1.pt * p2.pt * (np.cosh(p1.eta - p2.eta) - np.cos(p1.phi - p2.phi)))
-        )
-        / 1e3
-    )
-    assert np.all((myy > 105) & (myy < 160))
-    assert np.all(ak.to_numpy(p1.pt) / 1e3 / myy > 0.35)
-    assert np.all(ak.to_numpy(p2.pt) / 1e3 / myy > 0.25)
-    sig = diphoton["EventInfo"]["mcChannelNumber"] == 346525
-    assert 0.2 < sig.mean() < 0.4
-    q25, q50, q75 = np.percentile(myy[sig], [25, 50, 75])
-    assert abs(q50 - 125) < 0.5
-    assert 1.5 < (q75 - q25) / 1.349 < 2.5
-    counts, _ = np.histogram(myy[~sig], bins=5, range=(105, 160))
-    assert np.all(np.diff(counts) < 0)
-    # background: leading-photon pT scales with myy (sculpting source)
-    assert stats.spearmanr(myy[~sig], ak.to_numpy(p1.pt)[~sig]).statistic > 0.2
-    jets = diphoton["AnalysisJets"]
-    n_jets, n_b = ak.to_numpy(ak.num(jets)), ak.to_numpy(ak.sum(jets.isBTagged, axis=1))
-    n_lep = ak.to_numpy(ak.num(diphoton["AnalysisElectrons"]) + ak.num(diphoton["AnalysisMuons"]))
-    assert n_jets[sig].mean() > n_jets[~sig].mean() + 2
-    assert n_b[sig].mean() > 1.0 > 0.1 > n_b[~sig].mean()
-    assert n_lep[sig].mean() > 0.3 > n_lep[~sig].mean()
-    assert np.all(ak.to_numpy(ak.flatten(diphoton["EventInfo"]["mcEventWeights"])) > 0)
 
 
 def _read(path):

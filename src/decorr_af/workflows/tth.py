@@ -4,21 +4,24 @@ Signal (ttH, H→γγ) is separated from the continuum γγ background on the di
 MC sample. The analysis fits m_γγ in the selected events with a smooth falling
 background, so a classifier must not *sculpt* the background m_γγ spectrum.
 
-Inputs (``Config.features``, default :data:`DEFAULT_FEATURES`): the diphoton
-system ``pT_γγ``, ``|Δη_γγ|``, ``|cos θ*|`` and the photon ``pT/m_γγ`` ratios. For
-the continuum ``pT_γγ`` scales with m_γγ, so a plain classifier sculpts the
-background. :data:`JET_FEATURES` (jet and lepton multiplicities, ``H_T``) can be
-added; in the toy they make the classification nearly perfect, leaving too few
-background MC events after the cut for the m_γγ fits at moderate sample sizes.
-``m_γγ`` itself (the protected variable) and the photon momenta ``pt1``/``pt2``
-(which with the angles give m_γγ exactly) are refused as inputs.
+Inputs (``Config.features``, default :data:`DEFAULT_FEATURES`, see
+:mod:`._tth_inputs`): dimensionless diphoton variables (``pT_γγ/m_γγ``,
+``pT1/m_γγ``, ``pT2/m_γγ``, the photon η, ``|cos θ*|``, ``|Δφ_γγ|``) that cannot
+rebuild m_γγ, and the jet/lepton variables (multiplicities, ``H_T``, leading jet
+``p_T``). m_γγ and the GeV momenta that rebuild it (:data:`MASS_LEAKING`) are
+refused. In the continua the jet momenta grow with m_γγ, so a plain classifier
+sculpts the background; the tt̄γγ background has the signal's jets.
 
 Models: ``plain_mlp``, ``disco_mlp`` (DisCo on background against m_γγ),
 ``adv_mlp`` (adversary), ``plain_bdt``, ``disco_bdt``.
 
-Weights of the test events are normalised per process to ``σ × luminosity_fb``
-(:data:`decorr_af.data.diphoton.CROSS_SECTIONS_FB`, the toy's cross-sections after
-its selection), so yields and significances correspond to that luminosity.
+Weights are normalised per process (``mcChannelNumber``) to the expected yield
+σ·ε·L (:func:`decorr_af.data.diphoton.expected_yield`: cross-section times the
+generator filter efficiency of the diphoton selection and ttH preselection, at
+``luminosity_fb``), on the training and the test set separately, so the
+background mixture is physical whatever the generated fractions, and the
+yields of the test set (events / GeV in the fits) are those of the ttH category
+at that luminosity. The classes are then balanced for training.
 Fits need at least ``min_fit_events`` selected background MC events; otherwise
 the fit metrics are NaN.
 
@@ -60,15 +63,30 @@ from decorr_af.workflows._data import (
     subsample,
     train_test_split_idx,
 )
+from decorr_af.workflows._tth_inputs import (
+    ALL_FEATURES,
+    DIPHOTON_FEATURES,
+    FEATURE_SETS,
+    JET_FEATURES,
+    MASS_LEAKING,
+    add_inputs,
+    check_features,
+)
 from decorr_af.workflows.base import RunResult
 
 __all__ = [
+    "ALL_FEATURES",
     "DEFAULT_FEATURES",
     "DEFAULT_PARETO",
+    "DIPHOTON_FEATURES",
+    "FEATURE_SETS",
     "JET_FEATURES",
+    "MASS_LEAKING",
     "MODELS",
     "PRIMARY_MODEL",
     "Config",
+    "myy_fits",
+    "normalise_weights",
     "run",
 ]
 
@@ -81,13 +99,8 @@ DEFAULT_PARETO = [
     ("adv_mlp.r50", "adv_mlp.inv_jsd"),
     ("disco_bdt.r50", "disco_bdt.inv_jsd"),
 ]
-#: refused inputs: m_γγ itself and the photon momenta that give it exactly
-MYY_INPUTS = ("myy", "pt1", "pt2")
-#: diphoton-system inputs (default)
-DEFAULT_FEATURES = ("pt_yy", "abs_deta_yy", "abs_costheta_star", "pt1_over_myy", "pt2_over_myy")
-#: jet/lepton inputs: with them the toy separates ttH almost perfectly, so hardly
-#: any background MC survives a 50 % signal-efficiency cut to fit
-JET_FEATURES = ("n_jets", "n_bjets", "ht", "lead_jet_pt", "n_leptons")
+#: default inputs: dimensionless diphoton variables and the jets
+DEFAULT_FEATURES = FEATURE_SETS["diphoton+jets"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,11 +127,7 @@ class Config(_classify.ClassifierConfig):
     def validate(self) -> None:
         _classify.check_models(self.models, MODELS)
         super().validate()
-        leaking = [f for f in self.features if f in (self.protected, *MYY_INPUTS)]
-        if leaking:
-            raise ConfigError(
-                f"parameter 'features' must not contain m_yy or what reconstructs it: {leaking}"
-            )
+        check_features(self.features, protected=self.protected)
         self.check(positive=("myy_bins", "luminosity_fb"))
         if len(self.myy_range) != 2 or self.myy_range[0] >= self.myy_range[1]:
             raise ConfigError(f"parameter 'myy_range' must be (low, high), got {self.myy_range}")
@@ -131,14 +140,34 @@ class Config(_classify.ClassifierConfig):
             ) from None
 
 
-def _normalise(w: np.ndarray, y: np.ndarray, luminosity_fb: float) -> np.ndarray:
-    """Scale weights per process so they sum to cross-section × luminosity."""
-    from decorr_af.data.diphoton import CROSS_SECTIONS_FB
+def normalise_weights(w: np.ndarray, channel: np.ndarray, luminosity_fb: float) -> np.ndarray:
+    """Scale weights per process (``mcChannelNumber``) to sum to σ·ε·L.
+
+    Examples
+    --------
+    >>> from decorr_af.data.diphoton import expected_yield
+    >>> from decorr_af.data.schema import DIPHOTON_CHANNELS
+    >>> ch = np.array([DIPHOTON_CHANNELS["ttH_yy"]] * 2)
+    >>> bool(np.isclose(normalise_weights(np.ones(2), ch, 140.0).sum(), expected_yield("ttH_yy", 140.0)))
+    True
+    """
+    from decorr_af.data.diphoton import expected_yield
+    from decorr_af.data.schema import DIPHOTON_CHANNELS
 
     out = np.asarray(w, dtype=np.float64).copy()
-    for label, process in ((1, "ttH_yy"), (0, "yy_continuum")):
-        sel = y == label
-        out[sel] *= CROSS_SECTIONS_FB[process] * luminosity_fb / out[sel].sum()
+    channel = np.asarray(channel)
+    known = np.zeros(len(out), dtype=bool)
+    for process, number in DIPHOTON_CHANNELS.items():
+        sel = channel == number
+        known |= sel
+        if sel.any():
+            out[sel] *= expected_yield(process, luminosity_fb) / out[sel].sum()
+    if not known.all():
+        bad = sorted({int(c) for c in channel[~known]})
+        raise ConfigError(
+            f"mcChannelNumber(s) {bad} are not diphoton toy processes "
+            f"({dict(DIPHOTON_CHANNELS)}): tth needs MC with known cross-sections"
+        )
     return out
 
 
@@ -281,10 +310,13 @@ def run(
     if lam < 0:
         raise ConfigError(f"parameter 'strength' must be >= 0, got {lam}")
     df = load_diphotons(config.diphoton_files)
+    if "mcChannelNumber" not in df:
+        raise ConfigError("tth: the diphoton files carry no mcChannelNumber (MC is needed)")
     lo, hi = config.myy_range
     myy_all = df[config.protected].to_numpy(dtype=np.float64)
     df = df[(myy_all >= lo) & (myy_all < hi)].reset_index(drop=True)
     df = subsample(df, config.max_events or None, seed=seed)
+    df = add_inputs(df, config.features)
     X = feature_matrix(df, config.features)
     y = df["is_signal"].to_numpy().astype(np.int64)
     myy = df[config.protected].to_numpy(dtype=np.float64)
@@ -292,15 +324,19 @@ def run(
     train, test = train_test_split_idx(len(df), test_fraction=config.test_fraction, seed=seed)
     if len(np.unique(y[train])) < 2 or len(np.unique(y[test])) < 2:
         raise ConfigError("tth: train and test samples need both signal and background events")
-    # training weights: each class normalised to the same total
-    w_train = _classify.balanced_weights(y[train], w[train])
-    w_test = _normalise(w[test], y[test], config.luminosity_fb)
+    channel = df["mcChannelNumber"].to_numpy()
+    # physical process mixture in each half; training: classes then balanced
+    w_train = _classify.balanced_weights(
+        y[train], normalise_weights(w[train], channel[train], config.luminosity_fb)
+    )
+    w_test = normalise_weights(w[test], channel[test], config.luminosity_fb)
     edges = np.linspace(lo, hi, config.myy_bins + 1)
     arrays: dict[str, np.ndarray] = {
         "label": y[test],
         "myy": myy[test],
         "mu": df["mu"].to_numpy(dtype=np.float64)[test] if "mu" in df else np.zeros(len(test)),
         "weight": w_test,
+        "channel": channel[test].astype(np.int64),
     }
     metrics: dict[str, float] = {}
     fits: dict[str, Any] = {}

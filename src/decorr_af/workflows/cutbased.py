@@ -119,7 +119,7 @@ class MenuSpec:
     parent: str | None = None
     eta_bins: tuple[float, ...] = ATLAS_ETA_BINS
     et_bins: tuple[float, ...] = DEFAULT_ET_BINS
-    min_prompt: int = 60
+    min_prompt: int = 200
 
     def __post_init__(self) -> None:
         bad = [v for v in self.variables if v not in CUT_SIDES]
@@ -479,12 +479,19 @@ def _tightness(X: np.ndarray, cdfs: list[_CDF], variables: Sequence[str]) -> np.
 def _tune_cell(
     X: np.ndarray, w: np.ndarray, variables: Sequence[str], target: float
 ) -> tuple[np.ndarray, list[_CDF], _CDF]:
-    cdfs = [_CDF(X[:, j], w) for j in range(X.shape[1])]
-    t = _tightness(X, cdfs, variables)
-    g = _CDF(1.0 - t, w)
+    """Thresholds keeping ``target`` of the (weighted) rows, cross-fitted.
+
+    The per-variable CDFs come from the even rows and the common quantile ``q``
+    is chosen on the odd rows, so the efficiency of the rectangular cuts is not
+    biased upwards by tuning them on the photons they are evaluated on.
+    """
+    even, odd = slice(0, None, 2), slice(1, None, 2)
+    cdfs = [_CDF(X[even, j], w[even]) for j in range(X.shape[1])]
+    t = _tightness(X[odd], cdfs, variables)
+    g = _CDF(1.0 - t, w[odd])
     if target >= 1.0:
         return np.full(X.shape[1], np.nan), cdfs, g
-    q = 1.0 - _CDF(1.0 - t, w).quantile(1.0 - target)
+    q = 1.0 - g.quantile(1.0 - target)
     thr = np.array(
         [f.quantile(q if CUT_SIDES[v] > 0 else 1.0 - q) for v, f in zip(variables, cdfs)]
     )
@@ -569,6 +576,7 @@ def tune_menu(
                 # widen the cell until it holds min_prompt prompt photons
                 for sel in (
                     base & (conv == c) & (ieta == i) & (iet == k),
+                    base & (conv == c) & (ieta == i) & (np.abs(iet - k) <= 1),
                     base & (conv == c) & (ieta == i),
                     base & (conv == c),
                     base,

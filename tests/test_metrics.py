@@ -222,3 +222,34 @@ def test_binned_response() -> None:
     assert df.loc[1, "response_err"] == pytest.approx(1.2533 * sigma1 / np.sqrt(df.loc[1, "n_eff"]))
     assert df.loc[1, "n_eff"] < df.loc[1, "n"]
     assert df.loc[2, ["response", "resolution"]].isna().all()
+
+
+def test_inverse_jsd_ceiling_is_the_random_cut_value() -> None:
+    rng = np.random.default_rng(90210)
+    n = 6000
+    prot = rng.exponential(3.0, n)
+    y = (rng.uniform(size=n) < 0.4).astype(int)
+    w = rng.gamma(6.0, 1 / 6.0, n)
+    kw = {"eff": 0.5, "bins": np.linspace(0, 15, 21), "weights": w}
+    ceil = metrics.inverse_jsd_ceiling(
+        prot, rng.uniform(size=n), y, n_permutations=200, seed=1, **kw
+    )
+    # independent random scores reach the ceiling on average ...
+    jsd = [metrics.sculpting_jsd(prot, rng.uniform(size=n), y, **kw) for _ in range(60)]
+    assert 1.0 / np.mean(jsd) == pytest.approx(ceil, rel=0.15)
+    # ... a sculpting score does not
+    sculpt = -prot + rng.normal(0, 2.0, n)
+    assert metrics.inverse_jsd(metrics.sculpting_jsd(prot, sculpt, y, **kw)) < 0.2 * ceil
+    # seeded and reproducible; the ceiling grows with the sample size (~ N)
+    s = rng.uniform(size=n)
+    one = metrics.random_cut_jsd(prot, s, y, n_permutations=30, seed=4, **kw)
+    np.testing.assert_array_equal(
+        one, metrics.random_cut_jsd(prot, s, y, n_permutations=30, seed=4, **kw)
+    )
+    assert one.shape == (30,)
+    big = np.tile(prot, 4), np.tile(s, 4), np.tile(y, 4)
+    kw4 = {**kw, "weights": np.tile(w, 4)}
+    ceil4 = metrics.inverse_jsd_ceiling(*big, n_permutations=100, seed=2, **kw4)
+    assert 2.5 < ceil4 / ceil < 6.0
+    with pytest.raises(ConfigError, match="n_permutations"):
+        metrics.random_cut_jsd(prot, s, y, n_permutations=0)

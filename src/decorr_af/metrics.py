@@ -295,12 +295,17 @@ def random_cut_jsd(
     idx[pb == edges[-1]] = nb - 1
     keep = (idx >= 0) & (idx < nb)
     rng = np.random.default_rng(seed)
-    perm = rng.permuted(np.tile(passed, (int(n_permutations), 1)), axis=1)[:, keep]
-    flat = (np.arange(perm.shape[0])[:, None] * nb + idx[keep][None, :]).ravel()
-    wk = np.broadcast_to(wb[keep], perm.shape).ravel()
-    size = perm.shape[0] * nb
-    h_pass = np.bincount(flat, weights=wk * perm.ravel(), minlength=size).reshape(-1, nb)
-    h_all = np.bincount(flat, weights=wk, minlength=size).reshape(-1, nb)
+    pk, wk, nk = passed[keep], wb[keep], int(keep.sum())
+    h_all = np.bincount(idx[keep], weights=wk, minlength=nb)[None, :]
+    chunk = max(1, 4_000_000 // max(nk, 1))  # bounded memory, vectorised within a chunk
+    h_pass = np.empty((int(n_permutations), nb))
+    for start in np.arange(0, int(n_permutations), chunk):
+        p = min(chunk, int(n_permutations) - start)
+        perm = rng.permuted(np.tile(pk, (p, 1)), axis=1)
+        flat = (np.arange(p)[:, None] * nb + idx[keep][None, :])[perm]
+        h_pass[start : start + p] = np.bincount(
+            flat, weights=np.broadcast_to(wk, perm.shape)[perm], minlength=p * nb
+        ).reshape(p, nb)
     return _jsd_rows(h_pass, h_all - h_pass)
 
 

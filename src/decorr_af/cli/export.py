@@ -40,7 +40,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Export the table and print where it went."""
     from decorr_af.data.export import export_table, read_table
+    from decorr_af.workflows.inputs import resolve_inputs
 
+    resolve_inputs(args.files, key="FILES")  # unreadable or empty paths: one clear line
     path = export_table(
         args.files,
         args.out,

@@ -53,7 +53,7 @@ __all__ = [
 
 ENV_VAR = "DECORR_AF_CLUSTER"
 #: seconds to reach an existing scheduler
-CONNECT_TIMEOUT = 20
+CONNECT_TIMEOUT = 10
 #: seconds for the first worker of a batch (HTCondor, gateway) cluster to arrive
 WORKER_TIMEOUT = 300
 

@@ -37,7 +37,6 @@ TESTS = Path(__file__).parent
 def toy():
     """tests/toy_workflow.py, pickled by value so the workers need not import it."""
     import cloudpickle
-
     import toy_workflow
 
     cloudpickle.register_pickle_by_value(toy_workflow)
@@ -84,7 +83,7 @@ def test_resume_recomputes_a_damaged_point_and_says_so(toy, dask_client, tmp_pat
     out, log = tmp_path / "scan", tmp_path / "runs.log"
     kwargs = {"strengths": [0.0, 2.0], "seeds": [31], "client": dask_client, "out": out}
     first = scan(toy, {"log": str(log)}, progress=False, **kwargs)
-    bad, good = list(first.table["id"])
+    bad, _ = list(first.table["id"])
     CORRUPTIONS[member](out / "points" / bad / member)
     log.write_text("")
     capsys.readouterr()
@@ -344,6 +343,8 @@ def test_shipping_the_package_leaves_no_temporary_directory(tmp_path, monkeypatc
     fake.run.return_value = {"tcp://w1": None}
     fake.upload_file.side_effect = lambda p: uploaded.append((p, Path(p).stat().st_size))
     assert clusters.ensure_package(fake)["action"] == "upload"
-    assert uploaded and uploaded[0][1] > 0 and uploaded[0][0].endswith("decorr_af.zip")
+    assert len(uploaded) == 1
+    assert uploaded[0][1] > 0
+    assert uploaded[0][0].endswith("decorr_af.zip")
     assert list(tmp_path.iterdir()) == []
     assert decorr_af.__version__

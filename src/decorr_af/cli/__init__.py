@@ -75,6 +75,8 @@ def speak(message: str, parser: argparse.ArgumentParser | None) -> str:
     >>> _ = p.add_argument("--nonfinite")
     >>> speak("Pass nonfinite='drop' to drop those rows", p)
     'Pass --nonfinite drop to drop those rows'
+    >>> speak("nonfinite='a b' is unknown", p)
+    "--nonfinite 'a b' is unknown"
     """
     if parser is None:
         return message
@@ -88,8 +90,9 @@ def speak(message: str, parser: argparse.ArgumentParser | None) -> str:
         value = m.group(2)
         if value in ("True", "False"):
             return flag if value == "True" and action.nargs == 0 else m.group(0)
-        value = "|".join(v.strip("'") for v in value.split("|"))
-        return f"{flag} {'...' if value == '...' else value}"
+        values = [v[1:-1] if v.startswith("'") else v for v in value.split("|")]
+        shown = "|".join(v if v.isidentifier() or v == "..." else repr(v) for v in values)
+        return f"{flag} {shown}"
 
     return _API_OPTION.sub(repl, message)
 
@@ -103,7 +106,8 @@ def _one_line_warnings(command: str) -> None:
         file: object = None,
         line: str | None = None,
     ) -> None:
-        print(f"decorr-af {command}: warning: {message}", file=file or sys.stderr)
+        text = " ".join(str(message).split())  # one line, even for multi-line warnings
+        print(f"decorr-af {command}: warning: {text}", file=file or sys.stderr)
 
     warnings.showwarning = show
 

@@ -208,7 +208,7 @@ def _check_selection(selection: str) -> None:
         ast.parse(selection.strip(), mode="eval")
     except SyntaxError as err:
         raise ConfigError(
-            f"selection {selection!r} is not a valid expression ({err.msg}); "
+            f"selection={selection!r} is not a valid expression ({err.msg}); "
             "write e.g. 'pt > 25 and abs(eta) < 2.37'"
         ) from None
 
@@ -223,7 +223,7 @@ def _selection_errors(selection: Selection) -> Iterator[None]:
             raise
         m = re.search(r"name '([^']+)' is not defined", str(err))
         what = f"unknown column '{m.group(1)}'" if m else str(err)
-        raise ConfigError(f"selection {selection!r}: {what}") from err
+        raise ConfigError(f"selection={selection!r}: {what}") from err
 
 
 def read_table(path: str | os.PathLike, *, columns: Sequence[str] | None = None) -> Any:

@@ -85,7 +85,10 @@ def test_disco_decorrelates(toy, plain):
     assert before > 0.1
     assert after < 0.25 * before
     assert model.score(X, y) > 0.52  # x1 still separates; x0 is penalised
-    assert model.history_["penalty_loss"][-1] < model.history_["penalty_loss"][0]
+    # the warm-up holds the penalty off at first, then ramps it to the full λ
+    factor = model.history_["penalty_factor"]
+    assert factor[0] < 1.0 and factor[-1] == 1.0 and factor == sorted(factor)
+    assert model.history_["dcor2_protected"][-1] < 0.25 * plain.history_["dcor2_protected"][-1]
 
 
 def test_adversary_reduces_dcor(toy, plain):

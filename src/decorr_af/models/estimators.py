@@ -70,6 +70,8 @@ class _DecorrelatedMLP(BaseEstimator):
         device: Any = "auto",
         random_state: int | None = None,
         penalty: Penalty | None = None,
+        penalty_warmup: float = 0.3,
+        min_penalty_rows: int = 1024,
         verbose: bool = False,
     ) -> None:
         self.hidden = hidden
@@ -88,6 +90,8 @@ class _DecorrelatedMLP(BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.penalty = penalty
+        self.penalty_warmup = penalty_warmup
+        self.min_penalty_rows = min_penalty_rows
         self.verbose = verbose
 
     # ------------------------------------------------------------------ checks
@@ -104,6 +108,11 @@ class _DecorrelatedMLP(BaseEstimator):
         check_number("batch_size", self.batch_size, low=1, integer=True)
         check_number("patience", self.patience, low=1, integer=True)
         check_fraction("validation_fraction", self.validation_fraction)
+        check_number("penalty_warmup", self.penalty_warmup, low=0.0)
+        if self.penalty_warmup > 1:
+            msg = f"penalty_warmup={self.penalty_warmup!r} must be a fraction in [0, 1]"
+            raise ConfigError(msg)
+        check_number("min_penalty_rows", self.min_penalty_rows, low=0, integer=True)
         if self.penalty is not None and not isinstance(self.penalty, Penalty):
             msg = f"penalty={self.penalty!r} must be a decorr_af penalty object or None"
             raise ConfigError(msg)
@@ -230,6 +239,8 @@ class _DecorrelatedMLP(BaseEstimator):
             task=self._task,
             protected_names=inputs.protected_names,
             verbose=bool(self.verbose),
+            penalty_warmup=float(self.penalty_warmup),
+            min_penalty_rows=int(self.min_penalty_rows),
         )
         self.device_ = device
         return self
@@ -471,5 +482,7 @@ _PARAM_NAMES = (
     "device",
     "random_state",
     "penalty",
+    "penalty_warmup",
+    "min_penalty_rows",
     "verbose",
 )

@@ -23,6 +23,7 @@ from torch import nn
 
 from decorr_af.decorrelation.penalties import DisCo, Penalty, PenaltyBatch
 from decorr_af.errors import ConfigError
+from decorr_af.models._warmup import PenaltyRowSampler, WarmupSchedule
 
 __all__ = [
     "LossName",
@@ -149,6 +150,8 @@ def train_network(
     task: str = "classification",
     protected_names: Sequence[str] | None = None,
     verbose: bool = False,
+    penalty_warmup: float = 0.0,
+    min_penalty_rows: int = 0,
 ) -> dict[str, list[float]]:
     """Train ``model`` in place; return the per-epoch history.
 
@@ -193,9 +196,18 @@ def train_network(
     dom_gen = torch.Generator().manual_seed(int(seed) + 104729)
     n = len(train.X)
     n_batches = max(1, math.ceil(n / batch_size))
+    schedule = WarmupSchedule.build(
+        penalty_warmup if active else 0.0, n_batches=n_batches, epochs=int(epochs)
+    )
+    topup = None
+    if active and not use_domain and train.protected is not None:
+        topup = PenaltyRowSampler.build(
+            penalty, train, min_rows=int(min_penalty_rows), n_batches=n_batches, seed=int(seed)
+        )
     history: dict[str, list[float]] = {}
-    best = (math.inf, -1, None)
+    best: tuple[tuple[bool, float], int, Any] = ((True, math.inf), -1, None)
     since_best = 0
+    step = 0
 
     def log(key: str, value: float) -> None:
         history.setdefault(key, []).append(float(value))
@@ -215,22 +227,27 @@ def train_network(
         for b in range(n_batches):
             idx = perm[b * batch_size : (b + 1) * batch_size]
             xb, tb, wb = train.X[idx], train.target[idx], train.weight[idx]
+            extra = None if topup is None else topup.draw()
             if use_didx := (use_domain and len(dom_chunks[b]) > 0):
                 didx = dom_chunks[b]
                 out = model(torch.cat([xb, train.domain_X[didx]]))[:, 0]
-                out_mc = out[: len(idx)]
+            elif extra is not None:
+                out = model(torch.cat([xb, train.X[extra]]))[:, 0]
             else:
-                out = out_mc = model(xb)[:, 0]
+                out = model(xb)[:, 0]
+            out_mc = out[: len(idx)]
             total = main = (wb * main_loss(out_mc, tb)).sum() / wb.sum().clamp_min(1e-30)
             s = score(out)
             scores[idx] = s[: len(idx)].detach()
             if use_didx:
                 dom_scores[didx] = s[len(idx) :].detach()
             if active:
-                pwb = wb if train.penalty_weight is None else train.penalty_weight[idx]
-                pb = _penalty_batch(train, idx, tb, pwb, classification, use_didx, len(out))
+                rows = idx if extra is None else torch.cat([idx, extra])
+                pwb = train.pweight[rows]
+                tr = train.target[rows]
+                pb = _penalty_batch(train, rows, tr, pwb, classification, use_didx, len(out))
                 adv = penalty.adversary_step(s.detach(), pb)
-                pen = penalty.loss(s, pb)
+                pen = penalty.loss(s, pb) * schedule.factor(step)
                 total = main + pen
                 sums[2] += pen.detach()
                 if adv is not None:
@@ -238,6 +255,7 @@ def train_network(
             opt.zero_grad(set_to_none=True)
             total.backward()
             opt.step()
+            step += 1
             sums[0] += total.detach()
             sums[1] += main.detach()
         if active:
@@ -248,6 +266,7 @@ def train_network(
         log("main_loss", means[1])
         if active:
             log("penalty_loss", means[2])
+            log("penalty_factor", schedule.factor(step - 1))
             if hasattr(penalty, "net_"):
                 log("adversary_loss", means[3])
         for key, value in _monitor(
@@ -279,10 +298,19 @@ def train_network(
             for key, value in vstats.items():
                 log(f"val_{key}", value)
             log("val_objective", vobj)
-            if vobj < best[0]:
-                best = (vobj, epoch, copy.deepcopy(model.state_dict()))
+            # checkpoints count only once λ is fully ramped up (a near-constant output
+            # of the warm-up epochs has a tiny penalty but is not the model asked for);
+            # a checkpoint worse than random guessing ranks below every better one
+            eligible = epoch >= schedule.first_full_epoch or epoch == int(epochs) - 1
+            key: tuple[bool, float] = (False, vobj)
+            if classification:
+                vauc = _auc(validation, vout)
+                log("val_auc", vauc)
+                key = (not vauc > 0.5, vobj)
+            if eligible and key < best[0]:
+                best = (key, epoch, copy.deepcopy(model.state_dict()))
                 since_best = 0
-            else:
+            elif eligible:
                 since_best += 1
         if verbose:
             last = {k: round(v[-1], 5) for k, v in history.items()}
@@ -294,6 +322,16 @@ def train_network(
         history["best_epoch"] = [float(best[1])]
     model.eval()
     return history
+
+
+def _auc(data: TrainData, out: torch.Tensor) -> float:
+    """Event-weighted ROC AUC of the raw outputs of a labelled split."""
+    from decorr_af.metrics import auc
+
+    y = data.target.cpu().numpy()
+    if y.min() == y.max():
+        return float("nan")
+    return float(auc(y, out.double().cpu().numpy(), data.weight.double().cpu().numpy()))
 
 
 def _penalty_batch(

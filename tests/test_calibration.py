@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from decorr_af.errors import ConfigError
+from decorr_af.errors import ConfigError, InputFileError
 from decorr_af.workflows import calibration as cal
 from decorr_af.workflows.base import RunResult
 
@@ -12,63 +12,129 @@ BDT = {"n_estimators": 80, "max_depth": 4, "learning_rate": 0.15}
 
 
 @pytest.fixture(scope="module")
-def gap_table(tmp_path_factory):
-    """Own MC sample and data toys at mismodelling 0 and 1.5 (same data seed)."""
+def zee_result(tmp_path_factory):
+    """Own photon and Z→ee samples (data mismodelled, no truth in data) and one run."""
     from decorr_af.data import generate
 
     work = tmp_path_factory.mktemp("calib")
-    generate(work / "mc", sample="photons", kind="mc", events=7000, files=1, seed=8831)
+    for sample, kind, n, seed in (("photons", "mc", 8000, 27183), ("photons", "data", 8000, 31416),
+                                  ("zee", "mc", 16000, 16180), ("zee", "data", 16000, 14142)):  # fmt: skip
+        generate(work / f"{sample}_{kind}", sample=sample, kind=kind, events=n, files=1, seed=seed,
+                 mismodelling=1.0 if kind == "data" else 0.0)  # fmt: skip
     cfg = cal.Config(
-        mc_files=(str(work / "mc" / "*.root"),),
-        data_files=(str(work / "mc" / "*.root"),),  # replaced per mismodelling
+        mc_files=(str(work / "photons_mc" / "*.root"),),
+        data_files=(str(work / "photons_data" / "*.root"),),
+        zee_mc_files=(str(work / "zee_mc" / "*.root"),),
+        zee_data_files=(str(work / "zee_data" / "*.root"),),
         models=("baseline_bdt", "shapes_mlp", "disco_mlp"),
         mlp=MLP,
         bdt=BDT,
         strength=20.0,
         device="cpu",
     )
-    return cal.gap_vs_mismodelling(
-        cfg, mismodellings=[0.0, 1.5], seed=4, workdir=work / "data", events=7000
+    res = cal.run(cfg, seed=4, out=work / "res")
+    return work, cfg, res
+
+
+def test_zee_scales_of_every_model(zee_result):
+    work, cfg, res = zee_result
+    m = res.metrics
+    back = RunResult.load(work / "res")
+    assert back.metrics == pytest.approx(m, nan_ok=True)
+    tab = back.tables["zee_scales"]
+    assert set(tab.model) == {"raw", *cfg.models}
+    assert len(tab) == (len(cfg.models) + 1) * (len(cfg.zee_eta_edges) - 1)
+    for name in ("raw", *cfg.models):
+        assert np.isfinite(m[f"{name}.alpha"])
+        assert m[f"{name}.alpha_err"] > 0
+        assert m[f"{name}.data_mc_gap"] == m[f"{name}.alpha"]
+        assert np.isfinite(m[f"{name}.cprime"])
+        assert len(back.arrays[f"{name}.mee_data"]) == m["zee.n_pairs_data"]
+    # more material in data lowers its raw response: a significant negative scale
+    assert m["raw.alpha"] < -3 * m["raw.alpha_err"]
+    # every regression improves the electron MC resolution over raw × constant
+    for name in cfg.models:
+        assert m[f"{name}.resolution_mc_ee"] < m["raw.resolution_mc_ee"]
+    # baseline inputs are the ATLAS MVA-calibration variables that the toy writes
+    assert {"E0", "E1", "E2", "E3", "conversionRadius", "cellEtaOffset"} <= set(
+        back.info["features"]["baseline"]
     )
+    assert not set(back.info["features"]["baseline"]) & set(cfg.shape_features)
 
 
-def _row(tab, mis, model):
-    r = tab[(tab.mismodelling == mis) & (tab.model == model)]
-    assert len(r) == 1
-    return r.iloc[0]
-
-
-def test_shapes_beat_baseline_resolution_on_mc(gap_table):
-    for mis in (0.0, 1.5):
-        base = _row(gap_table, mis, "baseline_bdt")
-        shapes = _row(gap_table, mis, "shapes_mlp")
-        assert shapes.resolution_mc < base.resolution_mc
-
-
-def test_no_gap_without_mismodelling(gap_table):
-    for model in ("baseline_bdt", "shapes_mlp", "disco_mlp"):
-        r = _row(gap_table, 0.0, model)
-        assert abs(r.gap) < 3.0 * r.gap_err, (model, r.gap, r.gap_err)
-
-
-def test_domain_decorrelation_reduces_gap(gap_table):
-    plain = _row(gap_table, 1.5, "shapes_mlp")
-    disco = _row(gap_table, 1.5, "disco_mlp")
-    base = _row(gap_table, 1.5, "baseline_bdt")
-    assert plain.gap_significance > 3.0
-    assert abs(disco.gap) < abs(plain.gap)
-    assert abs(base.gap) < 3.0 * base.gap_err  # η, E, conversion only: shapes cannot bias it
-
-
-def test_run_on_shared_samples_saves_and_plots(sample_dir, tmp_path):
+def test_calibration_plots(zee_result, tmp_path):
     import matplotlib.pyplot as plt
 
     from decorr_af.plot.calibration import (
-        plot_gap_vs_mismodelling,
+        plot_mee,
         plot_ratio_distributions,
         plot_response,
+        plot_zee_scales,
     )
 
+    _, cfg, res = zee_result
+    art = plot_response(res, variable="pt", quantity="resolution")
+    assert set(art.mc) == set(cfg.models)
+    assert art.rax is not None
+    art2 = plot_ratio_distributions(res, models=["baseline_bdt", "shapes_mlp"])
+    assert len(art2.lines) == 2
+    art3 = plot_zee_scales(res, quantity="alpha")
+    assert set(art3.lines) == {"raw", *cfg.models}
+    art4 = plot_mee(res, model="shapes_mlp")
+    for name, a in (("resp", art), ("dist", art2), ("scales", art3), ("mee", art4)):
+        a.ax.figure.savefig(tmp_path / f"{name}.png")
+        assert (tmp_path / f"{name}.png").stat().st_size > 1000
+    with pytest.raises(ConfigError, match="not in the result"):
+        plot_mee(res, model="nope")
+    with pytest.raises(ConfigError, match="alpha or cprime"):
+        plot_zee_scales(res, quantity="beta")
+    plt.close("all")
+
+
+@pytest.mark.slow
+def test_no_mismodelling_gives_alpha_compatible_with_zero(zee_result, tmp_path):
+    """Closure: data generated without mismodelling (other seeds) gives α ≈ 0, c′ ≈ 0."""
+    from decorr_af.data import generate
+
+    _, cfg, _ = zee_result
+    generate(tmp_path / "ph", sample="photons", kind="data", events=8000, seed=60221)
+    generate(tmp_path / "ee", sample="zee", kind="data", events=16000, seed=66260)
+    res = cal.run(cfg.replace(data_files=(str(tmp_path / "ph" / "*.root"),),
+                              zee_data_files=(str(tmp_path / "ee" / "*.root"),)), seed=5)  # fmt: skip
+    for name in ("raw", *cfg.models):
+        m = res.metrics
+        assert abs(m[f"{name}.alpha"]) < 4 * m[f"{name}.alpha_err"], name
+        assert abs(m[f"{name}.cprime"]) < 4 * m[f"{name}.cprime_err"] + 0.005, name
+
+
+def test_truth_is_never_requested_for_data(zee_result, monkeypatch):
+    """Every data-side read asks for no truth; data tables that hold truth are refused."""
+    from decorr_af.workflows import _calib_models as cm
+
+    work, cfg, _ = zee_result
+    calls = []
+    for name in ("load_photons", "load_electrons"):
+        real = getattr(cm, name)
+
+        def spy(files, *, drop_truth=False, _real=real, _name=name, **kw):
+            calls.append((_name, tuple(files), drop_truth))
+            return _real(files, drop_truth=drop_truth, **kw)
+
+        monkeypatch.setattr(cm, name, spy)
+    cal.run(cfg.replace(models=("baseline_bdt",), max_events=3000), seed=1)
+    data = [c for c in calls if "data" in c[1][0]]
+    assert {c[0] for c in data} == {"load_photons", "load_electrons"}
+    assert all(c[2] for c in data), data
+    assert not any(c[2] for c in calls if "_mc" in c[1][0])  # MC keeps its truth
+
+    # a data table with a truth column (a broken reader) is refused, not used
+    real, mc_glob = cm.load_photons, (str(work / "photons_mc" / "*.root"),)
+    monkeypatch.setattr(cm, "load_photons", lambda files, *, drop_truth=False: real(mc_glob))
+    with pytest.raises(InputFileError, match="truth column"):
+        cm.load_samples(cfg, seed=0)
+
+
+def test_run_on_shared_samples_saves_and_plots(sample_dir, tmp_path):
     cfg = cal.Config(
         mc_files=(str(sample_dir / "photons_mc" / "*.root"),),
         data_files=(str(sample_dir / "photons_data" / "*.root"),),
@@ -83,39 +149,24 @@ def test_run_on_shared_samples_saves_and_plots(sample_dir, tmp_path):
     assert res.metrics["reweighting.ks_max_after"] < res.metrics["reweighting.ks_max_before"]
     for m in cfg.models:
         assert 0.97 < res.metrics[f"{m}.response_mc"] < 1.03
-        assert np.isfinite(res.metrics[f"{m}.data_mc_gap_err"])
+        assert 0 <= res.metrics[f"{m}.pred_ks"] <= 1
+        assert f"{m}.alpha" not in res.metrics  # no Z->ee files: no data/MC scale
     tab = back.tables["binned"]
     assert set(tab.variable) == {"abs_eta", "pt"}
     assert len(tab) == len(cfg.models) * (len(cfg.eta_edges) + len(cfg.pt_edges) - 2)
-    pred = back.load_model("shapes_bdt").predict(
-        np.zeros((2, len(cfg.base_features) + len(cfg.shape_features)))
-    )
+    n_in = len(back.info["features"]["shapes"])
+    pred = back.load_model("shapes_bdt").predict(np.zeros((2, n_in)))
     assert pred.shape == (2,)
-
-    art = plot_response(back, variable="pt", quantity="resolution")
-    assert set(art.mc) == set(cfg.models)
-    assert art.rax is not None
-    art.ax.figure.savefig(tmp_path / "resp.png")
-    art2 = plot_ratio_distributions(back, models=["binned", "shapes_bdt"])
-    assert len(art2.lines) == 4
-    art2.ax.figure.savefig(tmp_path / "dist.png")
     import pandas as pd
 
-    gap = pd.DataFrame(
-        {
-            "mismodelling": [0, 1, 0, 1],
-            "model": ["a", "a", "b", "b"],
-            "gap": [0, 0.01, 0, 0.002],
-            "gap_err": [0.001] * 4,
-        }
-    )
+    from decorr_af.plot.calibration import plot_gap_vs_mismodelling
+
+    gap = pd.DataFrame({"mismodelling": [0, 1, 0, 1], "model": ["a", "a", "b", "b"],
+                        "gap": [0, 0.01, 0, 0.002], "gap_err": [0.001] * 4})  # fmt: skip
     art3 = plot_gap_vs_mismodelling(gap)
     assert set(art3.lines) == {"a", "b"}
-    art3.ax.figure.savefig(tmp_path / "gap.png")
-    assert all((tmp_path / f).stat().st_size > 1000 for f in ("resp.png", "dist.png", "gap.png"))
-    with pytest.raises(ConfigError, match="not in the result"):
-        plot_ratio_distributions(back, models=["nope"])
-    plt.close("all")
+    with pytest.raises(ConfigError, match="zee_mc_files"):
+        cal.gap_vs_mismodelling(cfg, workdir=tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -126,6 +177,10 @@ def test_run_on_shared_samples_saves_and_plots(sample_dir, tmp_path):
         ({"test_fraction": 1.5}, "test_fraction"),
         ({"eta_edges": [1.0, 0.5]}, "eta_edges"),
         ({"strength": -1}, "strength"),
+        ({"zee_training": "muon"}, "zee_training"),
+        ({"zee_mc_files": ["a.root"]}, "given together"),
+        ({"calo_features": ["E1", "truthType"]}, "truth column 'truthType'"),
+        ({"zee_window": [100, 80]}, "zee_window"),
     ],
 )
 def test_config_errors(changes, match):
@@ -174,13 +229,13 @@ def test_domain_penalty_compares_like_with_like(tmp_path, monkeypatch):
     mc, dom = call["X"][np.asarray(pw) > 0], np.asarray(call["dom"])
     assert len(mc) > 1000
     assert len(dom) > 1000
-    # the features that are not mismodelled (|η|, log E, conversion) must agree
-    names = list(cfg.base_features)
-    assert list(cfg.base_features) == ["eta", "e", "converted"]
-    a = np.column_stack([np.abs(mc[:, 0]), np.log(mc[:, 1]), mc[:, 2]])
-    b = np.column_stack([np.abs(dom[:, 0]), np.log(dom[:, 1]), dom[:, 2]])
-    se = np.sqrt(a.var(axis=0) / len(a) + b.var(axis=0) / len(b))
-    pull = np.abs(a.mean(axis=0) - b.mean(axis=0)) / se
-    assert pull.max() < 4.0, dict(zip(names, np.round(pull, 1)))
+    # η is not mismodelled (material changes E and conversions, not the direction)
+    assert cfg.base_features[0] == "eta"
+    a, b = np.abs(mc[:, 0]), np.abs(dom[:, 0])
+    pull = abs(a.mean() - b.mean()) / np.sqrt(a.var() / len(a) + b.var() / len(b))
+    assert pull < 4.0
+    # the MC side holds the fakes of the reco selection too (data cannot be truth-selected)
+    assert len(mc) == len(s.mc_ref)
+    assert 0.3 < s.metrics["selection.mc_purity_domain"] < 0.98
     # the main loss still fits the prompt, identified MC photons only
     assert np.count_nonzero(call["w"]) == len(s.mc_train)

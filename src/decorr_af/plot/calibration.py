@@ -19,14 +19,18 @@ from decorr_af.plot.style import atlas_label, new_axes, ratio_axes
 __all__ = [
     "DistributionPlot",
     "GapPlot",
+    "MeePlot",
     "ResponsePlot",
+    "ScalesPlot",
     "plot_gap_vs_mismodelling",
+    "plot_mee",
     "plot_ratio_distributions",
     "plot_response",
+    "plot_zee_scales",
 ]
 
 _XLABEL = {"abs_eta": r"$|\eta|$", "pt": r"$p_T$ [GeV]"}
-_YLABEL = {"response": r"Response $E_{pred}/E_{true}$ (median)", "resolution": "IQR/2 resolution"}
+_YLABEL = {"response": r"Median $E_{pred}/E_{true}$", "resolution": "IQR/2 resolution"}
 
 
 @dataclasses.dataclass
@@ -56,6 +60,23 @@ class GapPlot:
     lines: dict[str, Any]
 
 
+@dataclasses.dataclass
+class ScalesPlot:
+    """Artists of :func:`plot_zee_scales`."""
+
+    ax: Any
+    lines: dict[str, Any]
+
+
+@dataclasses.dataclass
+class MeePlot:
+    """Artists of :func:`plot_mee`."""
+
+    ax: Any
+    mc: Any
+    data: Any
+
+
 def _models(available: Sequence[str], models: Sequence[str] | None) -> list[str]:
     if models is None:
         return list(available)
@@ -74,7 +95,10 @@ def plot_response(
     ax: Any = None,
     rax: Any = None,
 ) -> ResponsePlot:
-    """Response or resolution vs |η| or pT in MC (open) and data (filled), data/MC panel.
+    """Photon response or resolution vs |η| or pT in MC (truth), ratio to the first model.
+
+    Data has no truth: its energy scale is checked with Z→ee
+    (:func:`plot_zee_scales`, :func:`plot_mee`). ``data`` stays empty.
 
     Examples
     --------
@@ -90,25 +114,23 @@ def plot_response(
         ax, rax = ratio_axes(ax)
     art = ResponsePlot(ax, rax, {}, {}, {})
     names = _models(list(dict.fromkeys(tab["model"])), models)
+    ref = tab[tab["model"] == names[0]]
     for i, name in enumerate(names):
         t = tab[tab["model"] == name]
-        x = 0.5 * (
-            t["low"].to_numpy() + np.minimum(t["high"].to_numpy(), 3 * t["low"].to_numpy() + 1)
-        )
-        xerr = np.abs(np.vstack([x - t["low"], np.minimum(t["high"], 3 * t["low"] + 1) - x]))
+        high = np.minimum(t["high"].to_numpy(), 3 * t["low"].to_numpy() + 1)
+        x = 0.5 * (t["low"].to_numpy() + high)
+        xerr = np.abs(np.vstack([x - t["low"].to_numpy(), high - x]))
         c = f"C{i}"
-        ym, yd = t[f"{quantity}_mc"].to_numpy(), t[f"{quantity}_data"].to_numpy()
-        em, ed = t[f"{quantity}_err_mc"].to_numpy(), t[f"{quantity}_err_data"].to_numpy()
-        art.mc[name] = ax.errorbar(x, ym, yerr=em, xerr=xerr, fmt="o", mfc="none", color=c,
-                                   label=f"{name} MC")  # fmt: skip
-        art.data[name] = ax.errorbar(x, yd, yerr=ed, fmt="o", color=c, label=f"{name} data")
-        r = yd / ym
-        art.ratio[name] = rax.errorbar(x, r, yerr=r * np.hypot(ed / yd, em / ym), fmt="o", color=c)
+        ym, em = t[f"{quantity}_mc"].to_numpy(), t[f"{quantity}_err_mc"].to_numpy()
+        art.mc[name] = ax.errorbar(x, ym, yerr=em, xerr=xerr, fmt="o", color=c, label=name)
+        r = ym / ref[f"{quantity}_mc"].to_numpy()
+        art.ratio[name] = rax.errorbar(x, r, yerr=em / ref[f"{quantity}_mc"].to_numpy(),
+                                       fmt="o", color=c)  # fmt: skip
     if quantity == "response":
         ax.axhline(1.0, color="grey", ls="--", lw=1)
     rax.axhline(1.0, color="grey", ls="--", lw=1)
     ax.set_ylabel(_YLABEL[quantity])
-    rax.set_ylabel("Data / MC")
+    rax.set_ylabel(f"/ {names[0]}", fontsize="small")
     rax.set_xlabel(_XLABEL.get(variable, variable))
     if variable == "pt":
         ax.set_xscale("log")
@@ -120,7 +142,7 @@ def plot_response(
 def plot_ratio_distributions(
     result: Any, *, models: Sequence[str] | None = None, ax: Any = None, density: bool = True
 ) -> DistributionPlot:
-    """``E_pred / E_true`` in MC (dashed) and data (solid) per model.
+    """``E_pred / E_true`` of MC photons per model (truth exists in MC only).
 
     Examples
     --------
@@ -131,7 +153,7 @@ def plot_ratio_distributions(
     art = DistributionPlot(ax, {})
     edges = h.axes["ratio"].edges
     for i, name in enumerate(_models(list(h.axes["model"]), models)):
-        for sample, ls in (("mc", "--"), ("data", "-")):
+        for sample, ls in ((d, "-") for d in h.axes["dataset"]):
             v = h[{"model": name, "dataset": sample}].values()
             if density and v.sum() > 0:
                 v = v / v.sum() / np.diff(edges)
@@ -148,7 +170,9 @@ def plot_ratio_distributions(
 def plot_gap_vs_mismodelling(
     table: Any, *, models: Sequence[str] | None = None, ax: Any = None
 ) -> GapPlot:
-    """Data−MC response gap vs the toy's mismodelling strength (from ``gap_vs_mismodelling``).
+    """Z→ee data−MC peak-position difference α vs the toy's mismodelling strength.
+
+    ``table`` from :func:`decorr_af.workflows.calibration.gap_vs_mismodelling`.
 
     Examples
     --------
@@ -161,8 +185,68 @@ def plot_gap_vs_mismodelling(
         art.lines[name] = ax.errorbar(t["mismodelling"], t["gap"], yerr=t["gap_err"], fmt="o-",
                                       color=f"C{i}", label=name)  # fmt: skip
     ax.axhline(0.0, color="grey", ls="--", lw=1)
-    ax.set_xlabel("Shower-shape mismodelling strength")
-    ax.set_ylabel(r"$R_{data} - R_{MC}$")
+    ax.set_xlabel("Mismodelling strength of the toy")
+    ax.set_ylabel(r"Z$\to$ee $\alpha$ (data $-$ MC peak position)")
     ax.legend(fontsize="x-small")
     atlas_label(ax, "Simulation Internal")
     return art
+
+
+def plot_zee_scales(
+    result: Any, *, quantity: str = "alpha", models: Sequence[str] | None = None, ax: Any = None
+) -> ScalesPlot:
+    """Z→ee energy-scale factors α_i (or constant terms c′_i) per |η| bin and model.
+
+    Examples
+    --------
+    >>> art = plot_zee_scales(result, quantity="cprime")  # doctest: +SKIP
+    """
+    if quantity not in ("alpha", "cprime"):
+        raise ConfigError(f"parameter 'quantity' must be alpha or cprime, got {quantity!r}")
+    if "zee_scales" not in result.tables:
+        raise ConfigError("the result has no Z->ee scales (configure zee_mc_files/zee_data_files)")
+    tab = result.tables["zee_scales"]
+    ax = new_axes(ax)
+    art = ScalesPlot(ax, {})
+    names = _models(list(dict.fromkeys(tab["model"])), models)
+    width = 0.8 / max(len(names), 1)
+    for i, name in enumerate(names):
+        t = tab[tab["model"] == name]
+        lo, hi = t["low"].to_numpy(), t["high"].to_numpy()
+        x = lo + (hi - lo) * (0.1 + width * (i + 0.5))
+        art.lines[name] = ax.errorbar(x, t[quantity], yerr=t[f"{quantity}_err"], fmt="o",
+                                      color=f"C{i}", label=name)  # fmt: skip
+    ax.axhline(0.0, color="grey", ls="--", lw=1)
+    ax.set_xlabel(r"$|\eta|$")
+    ax.set_ylabel(r"$\alpha_i$ ($E_{data} = E_{MC}(1+\alpha_i)$)" if quantity == "alpha"
+                  else r"$c'_i$ (extra constant term in data)")  # fmt: skip
+    ax.legend(fontsize="x-small")
+    atlas_label(ax, "Internal")
+    return art
+
+
+def plot_mee(result: Any, *, model: str = "raw", ax: Any = None) -> MeePlot:
+    """Corrected Z→ee m_ee in data (points) and MC (normalised to data) for one model.
+
+    Examples
+    --------
+    >>> art = plot_mee(result, model="shapes_mlp")  # doctest: +SKIP
+    """
+    if "mee" not in result.hists:
+        raise ConfigError("the result has no Z->ee m_ee histogram (configure zee files)")
+    h = result.hists["mee"]
+    _models(list(h.axes["model"]), [model])
+    ax = new_axes(ax)
+    hd, hm = h[{"model": model, "dataset": "data"}], h[{"model": model, "dataset": "mc"}]
+    edges = hd.axes[0].edges
+    vd, vm = hd.values(), hm.values()
+    scale = vd.sum() / vm.sum() if vm.sum() > 0 else 1.0
+    mc = ax.stairs(vm * scale, edges, color="C0", label=f"MC ({model})")
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    data = ax.errorbar(centres, vd, yerr=np.sqrt(hd.variances()), fmt="o", color="k", ms=3,
+                       label="Data")  # fmt: skip
+    ax.set_xlabel(r"$m_{ee}$ [GeV]")
+    ax.set_ylabel("Pairs / bin")
+    ax.legend(fontsize="small")
+    atlas_label(ax, "Internal")
+    return MeePlot(ax, mc, data)

@@ -1,4 +1,8 @@
-"""Samples and models of the calibration workflow (see :mod:`.calibration`)."""
+"""Samples and models of the calibration workflow (see :mod:`.calibration`).
+
+Truth is read from MC only: data tables are always read with ``drop_truth=True``
+(photons and Z→ee electrons), and every data-side selection is reco-level.
+"""
 
 from __future__ import annotations
 
@@ -8,36 +12,61 @@ from typing import Any
 import numpy as np
 
 from decorr_af.errors import ConfigError, InputFileError, MissingBranchError
-from decorr_af.workflows._data import feature_matrix, load_photons, train_test_split_idx
+from decorr_af.workflows._data import (
+    feature_matrix,
+    load_electrons,
+    load_photons,
+    train_test_split_idx,
+)
 from decorr_af.workflows._photon_cuts import DEFAULT_ID_CUTS, DEFAULT_ISO_CUTS, cut_based_id
 
-__all__ = ["BinnedCorrection", "Samples", "load_samples", "predict_correction", "train_models"]
+__all__ = [
+    "BinnedCorrection",
+    "Samples",
+    "ZeeSamples",
+    "feature_sets",
+    "load_samples",
+    "load_zee",
+    "predict_correction",
+    "train_models",
+]
 
 
 @dataclasses.dataclass
 class Samples:
-    """MC (with truth) and data (inputs only, plus the validation truth energy)."""
+    """MC photons (with truth) and data photon candidates (reco-level inputs only)."""
 
-    mc_train: Any
-    mc_test: Any
-    data_train: Any  # reco-selected data rows, no truth: unlabelled domain inputs
-    data_test_all: Any  # isolated held-out data rows (no truth selection)
-    data_test: Any  # held-out data rows that are prompt photons (validation only)
-    data_truth_e: np.ndarray  # truth energy of data_test rows (validation only)
+    mc_train: Any  # prompt (truth), identified MC photons: the regression target rows
+    mc_test: Any  # held-out prompt MC photons: resolution and response (MC truth)
+    mc_test_all: Any  # held-out MC candidates with the data selection (no truth cut)
+    data_train: Any  # identified data candidates of the training split (unlabelled)
+    data_test_all: Any  # held-out data candidates (reco selection only)
     metrics: dict[str, float]
     # domain penalties compare two populations with the SAME reco-level selection
-    # (isolation: not mismodelled, and the evaluation selection); neither truth nor
-    # the shower-shape ID (cut on the mismodelled shapes) may select only one side
-    mc_ref: Any = None  # MC training-split rows, prompt and non-prompt, isolated
+    # (isolated candidates, prompt and fake); truth cannot select data, so it may not
+    # select the MC side of the penalty either
+    mc_ref: Any = None  # MC training-split candidates, prompt and non-prompt
     mc_ref_fit: Any = None  # bool mask: the mc_ref rows that are mc_train rows
-    data_dom: Any = None  # data training-split rows, isolated (no ID, no truth)
+    data_dom: Any = None  # data training-split candidates (no ID, no truth)
+    particle: str = "photon"
+
+
+@dataclasses.dataclass
+class ZeeSamples:
+    """Z→ee electrons split by event: MC (truth) and data (no truth), pairs kept whole."""
+
+    mc_train: Any  # MC electrons of training events (regression target: truth_e / e)
+    mc_test: Any  # MC electrons of held-out events (both electrons of each pair)
+    data_train: Any  # data electrons of training events (domain rows, unlabelled)
+    data_test: Any  # data electrons of held-out events (both electrons of each pair)
 
 
 def _prepare(df: Any) -> Any:
     df = df.reset_index(drop=True)
     df["abs_eta"] = np.abs(df["eta"].to_numpy(np.float64))
     if "converted" not in df.columns:
-        df["converted"] = df["conversionType"].to_numpy() > 0
+        conv = df["conversionType"].to_numpy() > 0 if "conversionType" in df.columns else 0
+        df["converted"] = np.zeros(len(df), bool) | conv
     return df
 
 
@@ -45,79 +74,151 @@ def _finite(df: Any, cols: list[str]) -> np.ndarray:
     return np.isfinite(df[cols].to_numpy(np.float64)).all(axis=1)
 
 
+def feature_sets(config: Any, *tables: Any) -> tuple[list[str], list[str]]:
+    """(baseline, shower-shape) input columns present in every table.
+
+    The baseline is ``base_features`` plus the ATLAS MVA-calibration variables of
+    ``calo_features`` (layer energies, conversion radius, cell impact offsets) that
+    the samples provide; the shower-shape models add ``shape_features`` to it.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> class C:
+    ...     base_features, calo_features, shape_features = ("eta", "e"), ("E1", "E9"), ("Reta",)
+    >>> feature_sets(C(), pd.DataFrame(columns=["eta", "e", "E1", "Reta"]))
+    (['eta', 'e', 'E1'], ['eta', 'e', 'E1', 'Reta'])
+    """
+    calo = [c for c in config.calo_features if all(c in t.columns for t in tables)]
+    base = list(dict.fromkeys([*config.base_features, *calo]))
+    return base, list(dict.fromkeys([*base, *config.shape_features]))
+
+
 def load_samples(config: Any, *, seed: int) -> Samples:
-    """Read, select and split MC and data for :func:`calibration.run`."""
-    feats = list(dict.fromkeys([*config.base_features, *config.shape_features]))
+    """Read, select and split MC and data photons for :func:`calibration.run`.
+
+    MC and data candidates pass the same reco-level selection (calorimeter
+    isolation, finite inputs, E > 0); the MC regression rows additionally are
+    truth-prompt (MC only) and pass the shower-shape ID.
+    """
     mc = _prepare(load_photons(config.mc_files))
     data = _prepare(load_photons(config.data_files, drop_truth=True))
+    _, feats = feature_sets(config, mc, data)
     for name, df, extra in (("mc_files", mc, ["truth_e", "is_prompt"]), ("data_files", data, [])):
         missing = [c for c in [*feats, "e", "pt", "weight", *extra] if c not in df.columns]
         if missing:
             raise MissingBranchError(f"parameter '{name}': table lacks column(s) {missing}")
-    # truth of data, read separately and used ONLY for validation
-    truth = load_photons(config.data_files)
-    if "truth_e" not in truth.columns or len(truth) != len(data):
-        raise InputFileError(
-            "parameter 'data_files': validation needs the toy's truth_e column in data"
-        )
-    if not np.allclose(truth["pt"].to_numpy(), data["pt"].to_numpy()):
-        raise InputFileError("parameter 'data_files': truth and reco rows do not align")
-    truth_e, is_prompt = truth["truth_e"].to_numpy(np.float64), truth["is_prompt"].to_numpy(bool)
-    del truth
+    leaked = [c for c in TRUTH_COLUMNS if c in data.columns]
+    if leaked:  # the readers never return truth for data; refuse if one ever did
+        raise InputFileError(f"parameter 'data_files': data table holds truth column(s) {leaked}")
+
+    def reco(df: Any) -> np.ndarray:
+        return cut_based_id(df, DEFAULT_ISO_CUTS) & _finite(df, feats) & (df["e"].to_numpy() > 0)
 
     rng = np.random.default_rng([int(seed), 0xCA11])
-    # evaluation population: isolated photons (isolation is not mismodelled, so MC and
-    # data test sets are the same population and the gap measures only the calibration);
-    # training (MC) and domain (data) rows additionally pass the shower-shape ID
-    mc_sel = cut_based_id(mc, DEFAULT_ISO_CUTS) & _finite(mc, feats) & (mc["e"].to_numpy() > 0)
-    mc_sel &= mc["truth_e"].to_numpy() > 0
-    if config.prompt_only:
-        mc_sel &= mc["is_prompt"].to_numpy(bool)
-    da_sel = (
-        cut_based_id(data, DEFAULT_ISO_CUTS) & _finite(data, feats) & (data["e"].to_numpy() > 0)
-    )
-    # MC rows of the reco-level population that the regression does not fit (fakes):
-    # they join the MC side of the domain penalties, since data cannot be truth-selected
-    ref_sel = cut_based_id(mc, DEFAULT_ISO_CUTS) & _finite(mc, feats) & (mc["e"].to_numpy() > 0)
-    mc_idx, da_idx = np.flatnonzero(mc_sel), np.flatnonzero(da_sel)
-    extra_idx = np.flatnonzero(ref_sel & ~mc_sel)
+    mc_idx, da_idx = np.flatnonzero(reco(mc)), np.flatnonzero(reco(data))
     if config.max_events:
-        frac = min(1.0, config.max_events / max(len(mc_idx), 1))
         mc_idx = np.sort(rng.permutation(mc_idx)[: config.max_events])
         da_idx = np.sort(rng.permutation(da_idx)[: config.max_events])
-        extra_idx = np.sort(rng.permutation(extra_idx)[: round(frac * len(extra_idx))])
     if len(mc_idx) < 20 or len(da_idx) < 20:
         raise ConfigError(
             f"too few selected photons (MC {len(mc_idx)}, data {len(da_idx)}) for calibration"
         )
+    target = mc["truth_e"].to_numpy() > 0
+    if config.prompt_only:
+        target &= mc["is_prompt"].to_numpy(bool)
     tr, te = train_test_split_idx(len(mc_idx), test_fraction=config.test_fraction, seed=seed)
     dtr, dte = train_test_split_idx(len(da_idx), test_fraction=config.test_fraction, seed=seed + 1)
-    mc_tr, da_tr = mc_idx[tr], da_idx[dtr]
-    ref = mc_idx[tr]
-    if len(extra_idx) >= 2:
-        etr, _ = train_test_split_idx(len(extra_idx), test_fraction=config.test_fraction,
-                                      seed=seed + 2)  # fmt: skip
-        ref = np.sort(np.r_[ref, extra_idx[etr]])
-    mc_tr = mc_tr[cut_based_id(mc.iloc[mc_tr], DEFAULT_ID_CUTS)]
-    da_tr = da_tr[cut_based_id(data.iloc[da_tr], DEFAULT_ID_CUTS)]
-    data_test_all = data.iloc[da_idx[dte]]
-    valid = is_prompt[da_idx[dte]] & (truth_e[da_idx[dte]] > 0)
-    purity = float(is_prompt[da_tr].mean())
+    ref, mc_te = mc_idx[tr], mc_idx[te]
+    mc_tr = ref[target[ref] & cut_based_id(mc.iloc[ref], DEFAULT_ID_CUTS)]
+    da_tr = da_idx[dtr][cut_based_id(data.iloc[da_idx[dtr]], DEFAULT_ID_CUTS)]
+    if len(mc_tr) < 20:
+        raise ConfigError(f"too few identified prompt MC photons ({len(mc_tr)}) for calibration")
+    prompt = mc["is_prompt"].to_numpy(bool)
+    id_ref = cut_based_id(mc.iloc[ref], DEFAULT_ID_CUTS)
     return Samples(
         mc_train=mc.iloc[mc_tr].reset_index(drop=True),
-        mc_test=mc.iloc[mc_idx[te]].reset_index(drop=True),
+        mc_test=mc.iloc[mc_te[target[mc_te]]].reset_index(drop=True),
+        mc_test_all=mc.iloc[mc_te].reset_index(drop=True),
         data_train=data.iloc[da_tr].reset_index(drop=True),
-        data_test_all=data_test_all.reset_index(drop=True),
-        data_test=data_test_all[valid].reset_index(drop=True),
-        data_truth_e=truth_e[da_idx[dte]][valid],
-        metrics={
-            "selection.data_purity": purity,
-            "selection.domain_purity": float(is_prompt[da_idx[dtr]].mean()),
+        data_test_all=data.iloc[da_idx[dte]].reset_index(drop=True),
+        metrics={  # purity of the data-side selections, as estimated from MC
+            "selection.mc_purity_id": float(prompt[ref][id_ref].mean()) if id_ref.any() else 0.0,
+            "selection.mc_purity_domain": float(prompt[ref].mean()),
         },
         mc_ref=mc.iloc[ref].reset_index(drop=True),
         mc_ref_fit=np.isin(ref, mc_tr),
         data_dom=data.iloc[da_idx[dtr]].reset_index(drop=True),
     )
+
+
+def _pairs_ok(df: Any, name: str) -> Any:
+    """Check the electron table's pair layout (rows 2k, 2k+1 = one event)."""
+    if len(df) % 2 or not np.array_equal(df["pair"].to_numpy()[::2], np.zeros(len(df) // 2)):
+        raise InputFileError(f"parameter '{name}': electron rows are not consecutive pairs")
+    ev = df["eventNumber"].to_numpy()
+    if not np.array_equal(ev[::2], ev[1::2]):
+        raise InputFileError(f"parameter '{name}': the two electrons of a pair differ in event")
+    return df
+
+
+def load_zee(config: Any, features: list[str], *, seed: int) -> ZeeSamples:
+    """Read the Z→ee MC (truth) and data (no truth) electrons, split by event.
+
+    Pairs with a non-finite input on either electron are dropped; the regression
+    rows of MC are electrons of training events with ``m_ee`` (raw) in
+    ``config.zee_train_range`` and ``truth_e > 0``; the same mass range selects
+    the data domain rows. Held-out events keep both electrons for the line shape.
+    """
+    out = []
+    for name, files, truth in (("zee_mc_files", config.zee_mc_files, True),
+                               ("zee_data_files", config.zee_data_files, False)):  # fmt: skip
+        df = _prepare(load_electrons(files, drop_truth=not truth))
+        if not truth and any(c in df.columns for c in TRUTH_COLUMNS):
+            raise InputFileError(f"parameter '{name}': data table holds truth columns")
+        need = [*features, "pair", "eventNumber", "m_ee", "weight", *(["truth_e"] if truth else [])]
+        missing = [c for c in need if c not in df.columns]
+        if missing:
+            raise MissingBranchError(f"parameter '{name}': table lacks column(s) {missing}")
+        df = _pairs_ok(df, name)
+        ok = (_finite(df, features) & (df["e"].to_numpy() > 0)).reshape(-1, 2).all(axis=1)
+        ev = np.flatnonzero(ok)
+        if config.max_events:
+            rng = np.random.default_rng([int(seed), 0xEE, int(truth)])
+            ev = np.sort(rng.permutation(ev)[: config.max_events // 2])
+        if len(ev) < 100:
+            raise ConfigError(f"parameter '{name}': only {len(ev)} usable Z->ee pairs (need 100)")
+        tr, te = train_test_split_idx(len(ev), test_fraction=config.test_fraction,
+                                      seed=seed + (3 if truth else 4))  # fmt: skip
+        rows_tr = (2 * ev[tr][:, None] + np.arange(2)).ravel()
+        rows_te = (2 * ev[te][:, None] + np.arange(2)).ravel()
+        train, test = df.iloc[rows_tr], df.iloc[rows_te].reset_index(drop=True)
+        lo, hi = config.zee_train_range
+        m = train["m_ee"].to_numpy()
+        keep = (m > lo) & (m < hi)
+        if truth:
+            keep &= train["truth_e"].to_numpy() > 0
+        out.append((train[keep].reset_index(drop=True), test))
+    (mc_tr, mc_te), (da_tr, da_te) = out
+    return ZeeSamples(mc_train=mc_tr, mc_test=mc_te, data_train=da_tr, data_test=da_te)
+
+
+def electron_samples(z: ZeeSamples) -> Samples:
+    """:class:`Samples` view of Z→ee electrons for :func:`train_models`.
+
+    The regression rows and the MC side of the domain penalty are the MC training
+    electrons; the data side the data training electrons: both the same reco-level
+    Z→ee selection (opposite-charge pair, m_ee range), so one physical population.
+    """
+    return Samples(
+        mc_train=z.mc_train, mc_test=z.mc_test, mc_test_all=z.mc_test,
+        data_train=z.data_train, data_test_all=z.data_test, metrics={},
+        mc_ref=z.mc_train, mc_ref_fit=np.ones(len(z.mc_train), bool), data_dom=z.data_train,
+        particle="electron",
+    )  # fmt: skip
+
+
+TRUTH_COLUMNS = ("truth_e", "truthType", "truthOrigin", "is_prompt")
 
 
 # -- models -------------------------------------------------------------------------
@@ -198,74 +299,136 @@ class Fitted:
         return self.estimator.save(path)
 
 
-def train_models(
-    config: Any, s: Samples, *, strength: float, seed: int
-) -> tuple[dict[str, Fitted], dict[str, Any]]:
-    """Fit every model of ``config.models``; return them and JSON-able info."""
-    from decorr_af.decorrelation.penalties import DomainAdversary, DomainDisCo
+@dataclasses.dataclass
+class _Context:
+    """Everything a model builder needs (one training sample, one seed)."""
+
+    config: Any
+    s: Samples
+    base: list[str]
+    shapes: list[str]
+    strength: float
+    seed: int
+    y: np.ndarray
+    w: np.ndarray
+    X_base: np.ndarray
+    X_shapes: np.ndarray
+    X_dom: np.ndarray
+    w_rw: np.ndarray | None = None
+
+
+def _binned(c: _Context) -> Fitted:
+    est = BinnedCorrection(eta_edges=c.config.binned_eta_edges, e_edges=c.config.binned_e_edges)
+    return Fitted(est.fit(c.s.mc_train, c.y, c.w), None)
+
+
+def _domain_mlp(kind: str) -> Any:
+    def build(c: _Context) -> Fitted:
+        from decorr_af.decorrelation.penalties import DomainAdversary, DomainDisCo
+
+        pen = (DomainDisCo(strength=c.strength) if kind == "disco"
+               else DomainAdversary(strength=c.strength, **c.config.adversary))  # fmt: skip
+        est = _mlp(c.config, c.seed, pen)
+        if c.strength > 0:
+            return Fitted(est.fit(**_domain_fit_inputs(c.s, c.shapes, c.seed)), c.shapes)
+        # no penalty: exactly the plain shapes MLP
+        return Fitted(est.fit(c.X_shapes, c.y, sample_weight=c.w, domain_X=c.X_dom), c.shapes)
+
+    return build
+
+
+def _disco_bdt(c: _Context) -> Fitted:
+    from decorr_af.decorrelation.penalties import DomainDisCo
+
+    est = _bdt(c.config, c.seed, DomainDisCo(strength=c.strength))
+    return Fitted(est.fit(c.X_shapes, c.y, sample_weight=c.w, domain_X=c.X_dom), c.shapes)
+
+
+#: model name -> builder; a new calibration model is a new entry here
+MODEL_BUILDERS: dict[str, Any] = {
+    "binned": _binned,
+    "baseline_bdt": lambda c: Fitted(
+        _bdt(c.config, c.seed).fit(c.X_base, c.y, sample_weight=c.w), c.base
+    ),
+    "shapes_bdt": lambda c: Fitted(
+        _bdt(c.config, c.seed).fit(c.X_shapes, c.y, sample_weight=c.w), c.shapes
+    ),
+    "shapes_mlp": lambda c: Fitted(
+        _mlp(c.config, c.seed).fit(c.X_shapes, c.y, sample_weight=c.w), c.shapes
+    ),
+    "disco_mlp": _domain_mlp("disco"),
+    "adversary_mlp": _domain_mlp("adversary"),
+    "disco_bdt": _disco_bdt,
+    "reweighted_mlp": lambda c: Fitted(
+        _mlp(c.config, c.seed).fit(c.X_shapes, c.y, sample_weight=c.w_rw), c.shapes
+    ),
+    "reweighted_bdt": lambda c: Fitted(
+        _bdt(c.config, c.seed).fit(c.X_shapes, c.y, sample_weight=c.w_rw), c.shapes
+    ),
+}
+
+
+def _reweight(c: _Context, info: dict[str, Any], prefix: str) -> None:
+    """Fit the MC→data reweighter (no truth: reco-selected rows on both sides)."""
     from decorr_af.workflows.reweighting import LikelihoodRatioReweighter, ks_distances
 
-    base = list(config.base_features)
-    shapes = list(dict.fromkeys([*base, *config.shape_features]))
+    s, shapes = c.s, c.shapes
+    rw = LikelihoodRatioReweighter(**{"random_state": c.seed, **c.config.reweight})
+    rw.fit(c.X_shapes, feature_matrix(s.data_train, shapes), mc_weight=c.w)
+    c.w_rw = rw.train_weights_
+    if s.particle == "photon":
+        mc_te = s.mc_test[cut_based_id(s.mc_test, DEFAULT_ID_CUTS)]
+        da_te = s.data_test_all[cut_based_id(s.data_test_all, DEFAULT_ID_CUTS)]
+    else:
+        mc_te, da_te = s.mc_test, s.data_test_all
+    w_te = mc_te["weight"].to_numpy(np.float64)
+    w_te_rw = rw.weights(feature_matrix(mc_te, shapes), sample_weight=w_te)
+    ks0 = ks_distances(mc_te, da_te, shapes, mc_weight=w_te)
+    ks1 = ks_distances(mc_te, da_te, shapes, mc_weight=w_te_rw)
+    s.metrics.update({
+        f"{prefix}.ks_max_before": max(ks0.values()), f"{prefix}.ks_max_after": max(ks1.values()),
+        f"{prefix}.ks_mean_before": float(np.mean(list(ks0.values()))),
+        f"{prefix}.ks_mean_after": float(np.mean(list(ks1.values()))),
+        f"{prefix}.max_weight": float(c.w_rw.max() / np.mean(c.w_rw)),
+    })  # fmt: skip
+    info[f"{prefix}_ks"] = {"before": ks0, "after": ks1}
+
+
+def train_models(
+    config: Any,
+    s: Samples,
+    *,
+    strength: float,
+    seed: int,
+    features: tuple[list[str], list[str]] | None = None,
+) -> tuple[dict[str, Fitted], dict[str, Any]]:
+    """Fit every model of ``config.models``; return them and JSON-able info.
+
+    ``features`` = (baseline, shower-shape) columns (default :func:`feature_sets`).
+    """
+    base, shapes = features or feature_sets(config, s.mc_train, s.data_train)
     y = (s.mc_train["truth_e"] / s.mc_train["e"]).to_numpy(np.float64)
     w = s.mc_train["weight"].to_numpy(np.float64)
-    X_base, X_shapes = feature_matrix(s.mc_train, base), feature_matrix(s.mc_train, shapes)
     n_dom = min(len(s.data_train), len(s.mc_train))
     dom_rows = np.sort(
         np.random.default_rng([int(seed), 0xD0]).permutation(len(s.data_train))[:n_dom]
     )
-    X_dom = feature_matrix(s.data_train.iloc[dom_rows], shapes)
-    info: dict[str, Any] = {}
-    out: dict[str, Fitted] = {}
-    w_rw = None
+    c = _Context(config=config, s=s, base=base, shapes=shapes, strength=strength, seed=seed,
+                 y=y, w=w, X_base=feature_matrix(s.mc_train, base),
+                 X_shapes=feature_matrix(s.mc_train, shapes),
+                 X_dom=feature_matrix(s.data_train.iloc[dom_rows], shapes))  # fmt: skip
+    info: dict[str, Any] = {"features": {"baseline": base, "shapes": shapes}}
     if any(m.startswith("reweighted") for m in config.models):
-        rw = LikelihoodRatioReweighter(**{"random_state": seed, **config.reweight})
-        rw.fit(X_shapes, feature_matrix(s.data_train, shapes), mc_weight=w)
-        w_rw = rw.train_weights_
-        mc_te = s.mc_test[cut_based_id(s.mc_test, DEFAULT_ID_CUTS)]
-        da_te = s.data_test_all[cut_based_id(s.data_test_all, DEFAULT_ID_CUTS)]
-        w_te = mc_te["weight"].to_numpy(np.float64)
-        w_te_rw = rw.weights(feature_matrix(mc_te, shapes), sample_weight=w_te)
-        ks0 = ks_distances(mc_te, da_te, shapes, mc_weight=w_te)
-        ks1 = ks_distances(mc_te, da_te, shapes, mc_weight=w_te_rw)
-        s.metrics.update({
-            "reweighting.ks_max_before": max(ks0.values()), "reweighting.ks_max_after": max(ks1.values()),
-            "reweighting.ks_mean_before": float(np.mean(list(ks0.values()))),
-            "reweighting.ks_mean_after": float(np.mean(list(ks1.values()))),
-            "reweighting.max_weight": float(w_rw.max() / np.mean(w_rw)),
-        })  # fmt: skip
-        info["reweighting_ks"] = {"before": ks0, "after": ks1}
+        _reweight(c, info, "reweighting" if s.particle == "photon" else "zee_reweighting")
+    out: dict[str, Fitted] = {}
     for name in config.models:
-        if name == "binned":
-            est = BinnedCorrection(eta_edges=config.binned_eta_edges, e_edges=config.binned_e_edges)
-            out[name] = Fitted(est.fit(s.mc_train, y, w), None)
-            info["binned_table"] = est.to_dict()
-        elif name == "baseline_bdt":
-            out[name] = Fitted(_bdt(config, seed).fit(X_base, y, sample_weight=w), base)
-        elif name == "shapes_bdt":
-            out[name] = Fitted(_bdt(config, seed).fit(X_shapes, y, sample_weight=w), shapes)
-        elif name == "reweighted_bdt":
-            out[name] = Fitted(_bdt(config, seed).fit(X_shapes, y, sample_weight=w_rw), shapes)
-        elif name == "shapes_mlp":
-            out[name] = Fitted(_mlp(config, seed).fit(X_shapes, y, sample_weight=w), shapes)
-        elif name == "reweighted_mlp":
-            out[name] = Fitted(_mlp(config, seed).fit(X_shapes, y, sample_weight=w_rw), shapes)
-        elif name == "disco_bdt":
-            est = _bdt(config, seed, DomainDisCo(strength=strength))
-            out[name] = Fitted(est.fit(X_shapes, y, sample_weight=w, domain_X=X_dom), shapes)
-        elif name in ("disco_mlp", "adversary_mlp"):
-            pen = (
-                DomainDisCo(strength=strength)
-                if name == "disco_mlp"
-                else DomainAdversary(strength=strength, **config.adversary)
-            )
-            if strength > 0:
-                est = _mlp(config, seed, pen).fit(**_domain_fit_inputs(s, shapes, seed))
-            else:  # no penalty: exactly the plain shapes MLP
-                est = _mlp(config, seed, pen).fit(X_shapes, y, sample_weight=w, domain_X=X_dom)
-            out[name] = Fitted(est, shapes)
-        else:  # pragma: no cover - Config.validate rejects unknown names
+        if name not in MODEL_BUILDERS:  # pragma: no cover - Config.validate rejects them
             raise ConfigError(f"unknown calibration model {name!r}")
+        out[name] = MODEL_BUILDERS[name](c)
+        if name == "binned":
+            info["binned_table" if s.particle == "photon" else "zee_binned_table"] = out[
+                name
+            ].estimator.to_dict()
     return out, info
 
 
@@ -294,5 +457,7 @@ def _domain_fit_inputs(s: Samples, shapes: list[str], seed: int) -> dict[str, An
 
 
 def predict_correction(model: Fitted, s: Samples, which: str) -> np.ndarray:
-    """Predicted ``E_true / E_raw`` on the MC (``"mc"``) or data (``"data"``) test rows."""
-    return model.predict_df(s.mc_test if which == "mc" else s.data_test)
+    """Predicted ``E_true / E_raw`` on test rows: ``"mc"`` (prompt MC photons),
+    ``"mc_all"`` (MC candidates, data selection) or ``"data"`` (data candidates)."""
+    df = {"mc": s.mc_test, "mc_all": s.mc_test_all, "data": s.data_test_all}[which]
+    return model.predict_df(df)

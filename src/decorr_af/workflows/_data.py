@@ -26,7 +26,9 @@ __all__ = [
     "expand_files",
     "feature_matrix",
     "load_diphotons",
+    "load_electrons",
     "load_photons",
+    "load_radiative_z",
     "subsample",
     "train_test_split_idx",
 ]
@@ -134,6 +136,55 @@ def load_photons(
     if feats is not None:
         kwargs["features"] = list(feats)
     return _cached(key, lambda: photon_table([str(p) for p in paths], **kwargs))
+
+
+def _table_function(name: str, sample: str) -> Callable[..., Any]:
+    import decorr_af.data as data
+
+    try:
+        return getattr(data, name)
+    except AttributeError as err:
+        raise ConfigError(
+            f"decorr_af.data.{name} is not available: this installation cannot read "
+            f"{sample} samples"
+        ) from err
+
+
+def load_electrons(files: FileSpec, *, drop_truth: bool = False) -> Any:
+    """Per-electron Z→ee table (pandas, GeV) of the files matching ``files``, cached.
+
+    One row per electron of events with an opposite-charge pair, the two rows of
+    an event consecutive (``pair`` 0/1), with ``m_ee`` (see
+    :func:`decorr_af.data.electron_table`). ``drop_truth=True`` for data: no truth
+    column is ever requested.
+
+    Examples
+    --------
+    >>> df = load_electrons("samples/zee_data/*.root", drop_truth=True)  # doctest: +SKIP
+    >>> df[["pair", "eta", "e", "m_ee"]].head(2)  # doctest: +SKIP
+    """
+    paths = expand_files(files, name="files")
+    table = _table_function("electron_table", "Z->ee")
+    key = _key("electrons", paths, (bool(drop_truth),))
+    return _cached(key, lambda: table([str(p) for p in paths], drop_truth=drop_truth))
+
+
+def load_radiative_z(files: FileSpec, *, drop_truth: bool = False) -> Any:
+    """Per-photon-candidate radiative-Z (Z→μμγ) table (pandas, GeV), cached.
+
+    Columns of :func:`decorr_af.data.radiative_z_table`: the photon columns plus
+    ``m_mumu``, ``m_mumugamma`` and ``dr_min_mu_gamma`` (MC: ``is_prompt`` unless
+    ``drop_truth``).
+
+    Examples
+    --------
+    >>> df = load_radiative_z("samples/zmumug_data/*.root", drop_truth=True)  # doctest: +SKIP
+    >>> df[["m_mumu", "m_mumugamma"]].describe()  # doctest: +SKIP
+    """
+    paths = expand_files(files, name="files")
+    table = _table_function("radiative_z_table", "radiative Z")
+    key = _key("radiative_z", paths, (bool(drop_truth),))
+    return _cached(key, lambda: table([str(p) for p in paths], drop_truth=drop_truth))
 
 
 def load_diphotons(files: FileSpec) -> Any:

@@ -30,3 +30,15 @@ def test_console_script_help():
     )
     for command in COMMANDS:
         assert command in out.stdout
+
+
+def test_api_spellings_become_flags():
+    from decorr_af.cli import speak
+
+    parser = build_parser()
+    export = next(a for a in parser._actions if a.dest == "command").choices["export"]
+    msg = "Pass nonfinite='drop' or nonfinite='keep'; pass format='parquet'|'hdf5'; tree=..."
+    assert speak(msg, export) == (
+        "Pass --nonfinite drop or --nonfinite keep; pass --format parquet|hdf5; --tree ..."
+    )
+    assert speak("unknown='x' stays", export) == "unknown='x' stays"

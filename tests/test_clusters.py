@@ -85,7 +85,10 @@ def test_bad_specs_name_the_option(spec, match):
 
 def test_htcondor_constructor_options():
     fake = mock.MagicMock()
-    with mock.patch("decorr_af._compat.optional_import", return_value=fake):
+    with (
+        mock.patch("decorr_af._compat.optional_import", return_value=fake),
+        mock.patch("shutil.which", return_value="/usr/bin/condor_submit"),
+    ):
         spec = ClusterSpec.parse(
             {"kind": "htcondor", "cores": 4, "memory": "8GB", "disk": "10GB", "jobs": 5,
              "job_extra_directives": {"+JobFlavour": '"longlunch"'}, "log_directory": "logs",
@@ -106,7 +109,10 @@ def test_htcondor_constructor_options():
 
 def test_htcondor_adapt_and_gateway_options():
     fake = mock.MagicMock()
-    with mock.patch("decorr_af._compat.optional_import", return_value=fake):
+    with (
+        mock.patch("decorr_af._compat.optional_import", return_value=fake),
+        mock.patch("shutil.which", return_value="/usr/bin/condor_submit"),
+    ):
         clusters._htcondor_cluster(ClusterSpec.parse("htcondor:adapt=true,minimum=1,maximum=7"))
         fake.HTCondorCluster.return_value.adapt.assert_called_once_with(minimum=1, maximum=7)
         options = {}
@@ -173,3 +179,36 @@ def test_ensure_package_uploads_where_missing():
     fake.reset_mock()
     assert clusters.ensure_package(fake, ship="never")["action"] == "none"
     fake.upload_file.assert_not_called()
+
+
+def test_timeout_option_applies_to_remote_kinds():
+    assert ClusterSpec.parse({"address": "tcp://h:8786", "timeout": 5}).options["timeout"] == 5
+    assert parse_cluster_spec("htcondor:timeout=30").options["timeout"] == 30
+    with pytest.raises(ConfigError, match="'timeout' does not apply to cluster kind 'local'"):
+        parse_cluster_spec("local:timeout=3")
+    with pytest.raises(ConfigError, match="'timeout' must be positive"):
+        parse_cluster_spec("gateway:timeout=0")
+
+
+def test_unreachable_scheduler_is_a_cluster_error():
+    from decorr_af.errors import ClusterError
+
+    with (
+        mock.patch("distributed.Client", side_effect=OSError("Timed out trying to connect")),
+        pytest.raises(
+            ClusterError, match=r"cannot reach the Dask scheduler at tcp://h:1 within 4 s"
+        ),
+    ):
+        clusters.get_client({"address": "tcp://h:1", "timeout": 4})
+
+
+def test_closing_errors_become_one_warning():
+    client = mock.MagicMock()
+    client.close.side_effect = TimeoutError("scheduler did not answer")
+    with (
+        mock.patch.object(clusters, "get_client", return_value=client),
+        pytest.warns(RuntimeWarning, match="did not shut down cleanly") as record,
+        clusters.cluster("local") as got,
+    ):
+        assert got is client
+    assert len(record) == 1

@@ -67,3 +67,42 @@ def test_cli_reports_missing_feature(tmp_path, capsys):
 def test_bad_suffix(sample_dir, tmp_path):
     with pytest.raises(ConfigError, match="suffix"):
         export_table(sample_dir / "photons_mc", tmp_path / "t.csv")
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".h5"])
+def test_failing_reexport_keeps_the_previous_table(sample_dir, tmp_path, suffix, monkeypatch):
+    """A re-export that fails half-way (or is killed) never touches the final name."""
+    from decorr_af.data import export as export_mod
+
+    src = sample_dir / "photons_mc"
+    out = export_table(src, tmp_path / f"t{suffix}", chunk_size=2000)
+    good = out.read_bytes()
+    real_iter = export_mod.iter_table
+
+    def failing(*args, **kwargs):
+        chunks = real_iter(*args, **kwargs)
+        yield next(chunks)
+        yield next(chunks)
+        # mid-export: the previous table is still whole under its name
+        assert out.read_bytes() == good
+        raise OSError("disk full")
+
+    monkeypatch.setattr(export_mod, "iter_table", failing)
+    with pytest.raises(OSError, match="disk full"):
+        export_table(src, out, chunk_size=1000)
+    assert out.read_bytes() == good
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
+
+
+def test_selection_errors_name_the_selection(sample_dir, tmp_path):
+    with pytest.raises(ConfigError, match=r"selection='pt >>' is not a valid expression"):
+        export_table(sample_dir / "photons_mc", tmp_path / "t.parquet", selection="pt >>")
+    with pytest.raises(ConfigError, match=r"selection='nope > 1': unknown column 'nope'"):
+        export_table(sample_dir / "photons_mc", tmp_path / "t.parquet", selection="nope > 1")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_that_is_a_directory(sample_dir, tmp_path):
+    (tmp_path / "t.parquet").mkdir()
+    with pytest.raises(ConfigError, match="is a directory"):
+        export_table(sample_dir / "photons_mc", tmp_path / "t.parquet")

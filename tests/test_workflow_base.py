@@ -1,15 +1,22 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import hist
 import numpy as np
 import pandas as pd
 import pytest
 
-from decorr_af.errors import ConfigError, InputFileError
+from decorr_af.errors import ConfigError, IncompleteResultError, InputFileError
 from decorr_af.workflows import get_workflow
-from decorr_af.workflows.base import RunResult, WorkflowConfig, hist_from_dict, hist_to_dict
+from decorr_af.workflows.base import (
+    RunResult,
+    WorkflowConfig,
+    hist_from_dict,
+    hist_to_dict,
+    verify_result,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,8 +102,10 @@ def test_result_roundtrip_and_corruption(tmp_path):
     assert back.tables["bins"].equals(res.tables["bins"])
     assert not list(tmp_path.glob(".*tmp*"))
     (out / "result.json").write_text("{truncated")
-    with pytest.raises(InputFileError, match="corrupt JSON"):
+    with pytest.raises(IncompleteResultError, match=r"result\.json: size \d+ differs"):
         RunResult.load(out)
+    with pytest.raises(InputFileError, match="corrupt JSON"):
+        RunResult.load(out, verify=False)
     with pytest.raises(InputFileError, match="missing"):
         RunResult.load(tmp_path / "nothing")
 
@@ -113,3 +122,37 @@ def test_check_rules_name_the_field():
         cfg.check(positive=("strength",))
     with pytest.raises(ConfigError, match=r"parameter 'events' must be in \(0, 1\)"):
         cfg.check(fraction=("events",))
+
+
+def test_manifest_catches_every_damaged_file(tmp_path):
+    res = RunResult("toy", {}, seed=3, metrics={"m": 1.0}, arrays={"a": np.arange(100.0)})
+    out = res.save(tmp_path / "p")
+    manifest = json.loads((out / "manifest.json").read_text())["files"]
+    assert sorted(manifest) == ["arrays.npz", "hists.json", "result.json"]
+    verify_result(out)
+    # same size, other content
+    data = bytearray((out / "arrays.npz").read_bytes())
+    data[-30] ^= 0xFF
+    (out / "arrays.npz").write_bytes(bytes(data))
+    with pytest.raises(IncompleteResultError, match=r"arrays\.npz: content differs") as err:
+        verify_result(out)
+    assert err.value.member == "arrays.npz"
+    (out / "manifest.json").unlink()
+    with pytest.raises(IncompleteResultError, match=r"manifest\.json: missing"):
+        verify_result(out)
+
+
+def test_truncated_arrays_without_manifest_is_an_input_file_error(tmp_path):
+    """A truncated arrays.npz once raised zipfile.BadZipFile (not a package error)."""
+    out = RunResult("toy", {}, seed=3, arrays={"a": np.arange(1000.0)}).save(tmp_path / "p")
+    (out / "manifest.json").unlink()
+    data = (out / "arrays.npz").read_bytes()
+    (out / "arrays.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputFileError, match=r"arrays\.npz: unreadable"):
+        RunResult.load(out)
+
+
+@pytest.mark.parametrize("hidden", [[0], [8, -1]])
+def test_layer_sizes_must_be_positive(hidden):
+    with pytest.raises(ConfigError, match="'hidden' must hold positive layer sizes"):
+        ToyConfig(hidden=tuple(hidden))

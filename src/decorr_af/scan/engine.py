@@ -592,10 +592,12 @@ def _scan_locked(
     _write_json(out / SCAN_FILE, {**header, "points": all_points})
     if failures:
         point, err = failures[0]
+        fixable = all(isinstance(e, _errors.DETERMINISTIC) for _, e in failures)
+        then = "fix the configuration or input and re-run" if fixable else "re-run to retry"
         raise ScanError(
             f"{len(failures)} of {len(definition)} scan points failed, e.g. {point['id']} "
             f"(params {point['params']}, seed {point['seed']}): {type(err).__name__}: {err}. "
-            f"The other points are saved in {out}; re-run the scan to retry."
+            f"The other points are saved in {out}; {then}."
         ) from err
     return load_scan(out)
 

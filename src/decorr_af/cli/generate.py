@@ -30,7 +30,10 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Generate the files and print their paths, one per line."""
     from decorr_af.data.writer import generate
+    from decorr_af.errors import ConfigError
 
+    if args.kind != "data" and args.mismodelling != 0:
+        raise ConfigError("--mismodelling applies to --kind data only (MC is the reference)")
     paths = generate(
         args.out,
         sample=args.sample,

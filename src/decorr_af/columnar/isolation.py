@@ -123,8 +123,23 @@ class IsolationWP:
 
     def passes(self, table: Any) -> np.ndarray:
         """Boolean mask of isolated candidates (every cut of the working point passed)."""
+        return self.excess(table) < 0.0
+
+    def excess(self, table: Any) -> np.ndarray:
+        """Isolation excess over the working point (GeV): ``max(calo - calo cut, track - track cut)``.
+
+        ``excess < 0`` is :meth:`passes`, ``excess > gap`` is :meth:`non_isolated`:
+        the single variable along the isolation axis of an ABCD estimate.
+
+        Examples
+        --------
+        >>> wp = get_isolation_wp("FixedCutLoose")
+        >>> wp.excess({"pt": [40.0], "topoetcone20": [3.6], "ptcone20": [0.0]}).round(3).tolist()
+        [1.0]
+        """
         pt, calo, track = self._values(table)
-        return (calo < self.calo_cut(pt)) & (track < self.track_cut(pt))
+        out = calo - self.calo_cut(pt)
+        return np.maximum(out, track - self.track_cut(pt)) if self.track else out
 
     def non_isolated(self, table: Any, *, gap: float = 2.0) -> np.ndarray:
         """Mask of the non-isolated control region: a cut failed by more than ``gap`` GeV.
@@ -133,11 +148,7 @@ class IsolationWP:
         """
         if gap < 0:
             raise ConfigError(f"parameter 'gap' must be >= 0 GeV, got {gap}")
-        pt, calo, track = self._values(table)
-        out = calo > self.calo_cut(pt) + gap
-        if self.track:
-            out |= track > self.track_cut(pt) + gap
-        return out
+        return self.excess(table) > gap
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able definition (``IsolationWP(**d)`` rebuilds it)."""

@@ -77,11 +77,22 @@ DEFAULT_PARETO = [
     ("disco_bdt.r50", "disco_bdt.inv_dcor"),
     ("adv_mlp.r50", "adv_mlp.inv_dcor"),
 ]
-#: extra per-photon column derived in the workflow
-DERIVED = ("abs_eta",)
+#: extra per-photon columns derived in the workflow (``iso_excess``: GeV above the
+#: isolation working point, :meth:`~decorr_af.columnar.isolation.IsolationWP.excess`)
+DERIVED = ("abs_eta", "iso_excess")
 ISO_BINS = np.linspace(-4.0, 16.0, 41)
 MU_BINS = np.linspace(18.0, 82.0, 17)
 ML_MATCH = ("rejection", "efficiency")
+#: metrics measured on the Loose test photons (the ABCD population)
+DEPENDENCE_METRICS = (
+    "dcor",
+    "inv_dcor",
+    "jsd",
+    "inv_jsd",
+    "inv_jsd_ceiling",
+    "inv_jsd_ceiling_lo",
+    "inv_jsd_ceiling_hi",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,14 +106,16 @@ class Config(_classify.ClassifierConfig):
     of the non-tight region; ``isolation_wp`` a registered isolation working
     point and ``iso_gap`` (GeV) the gap before the non-isolated region.
     ``ml_match`` sets an ML model's Tight-like cut at the Tight menu's
-    ``"rejection"`` or ``"efficiency"``.
+    ``"rejection"`` or ``"efficiency"``.  With ``ml_preselection`` (default) the
+    ML models are trained on, and select from, Loose photons — as the Tight menu
+    does — so the ABCD population (Loose fakes) is where DisCo decorrelates.
     """
 
     workflow: ClassVar[str] = WORKFLOW
 
     mc_files: tuple[str, ...] = ("samples/photons_mc/*.root",)
     features: tuple[str, ...] = (*SHOWER_SHAPES, "abs_eta")
-    protected: str = "topoetcone20"
+    protected: str = "iso_excess"
     models: tuple[str, ...] = MODELS
     wp_efficiency: float = 0.85
     min_pt: float = 25.0
@@ -113,12 +126,15 @@ class Config(_classify.ClassifierConfig):
     isolation_wp: str = "FixedCutLoose"
     iso_gap: float = 2.0
     ml_match: str = "rejection"
+    ml_preselection: bool = True
     jsd_permutations: int = 100
 
     def validate(self) -> None:
         _classify.check_models(self.models, MODELS)
         super().validate()
-        leaks = [f for f in self.features if f == self.protected or f in ISOLATION]
+        leaks = [
+            f for f in self.features if f == self.protected or f in ISOLATION or f == "iso_excess"
+        ]
         if leaks:
             raise ConfigError(
                 f"parameter 'features' contains the protected variable '{self.protected}' "
@@ -144,15 +160,21 @@ def _prepare(config: Config, seed: int) -> Any:
         raise ConfigError(f"parameter 'mc_files': {config.mc_files} has no truth (is_prompt)")
     df = df[df["pt"] >= config.min_pt].reset_index(drop=True)
     df["abs_eta"] = np.abs(df["eta"].to_numpy())
+    df["iso_excess"] = get_isolation_wp(config.isolation_wp).excess(df)
     return subsample(df, config.max_events or None, seed=seed)
 
 
-def _hists(models: list[str], arrays: dict[str, np.ndarray], passed: dict[str, np.ndarray]) -> dict:
+def _hists(
+    models: list[str],
+    arrays: dict[str, np.ndarray],
+    passed: dict[str, np.ndarray],
+    iso_label: str = "topoetcone20 [GeV]",
+) -> dict:
     import hist
 
     out = {}
     for var, edges, label in (
-        ("iso", ISO_BINS, "topoetcone20 [GeV]"),
+        ("iso", ISO_BINS, iso_label),
         ("mu", MU_BINS, r"$\langle\mu\rangle$"),
     ):
         h = hist.Hist(
@@ -242,6 +264,11 @@ def run(
     tight_menu = _menus(config, df.iloc[train])
     menu_seconds = time.perf_counter() - t0
     te = df.iloc[test].reset_index(drop=True)
+    fit_idx = train
+    if config.ml_preselection:
+        fit_idx = train[tight_menu.parent.passes(df.iloc[train])]  # type: ignore[union-attr]
+        if len(np.unique(y[fit_idx])) < 2:
+            raise ConfigError("photon_id: no Loose prompt or fake training photon")
     wt, yt = w[test], y[test]
     sig, fake = yt == 1, yt == 0
     tight = tight_menu.passes(te)
@@ -280,6 +307,11 @@ def run(
     }
     estimators: dict[str, Any] = {}
     passed: dict[str, np.ndarray] = {}
+    cm_kw = {
+        "wp_efficiency": config.wp_efficiency,
+        "fixed_rejection": config.fixed_rejection,
+        "jsd_bins": ISO_BINS,
+    }
     for k, name in enumerate(config.models):
         if name == "cutbased":
             score, seconds = tight_menu.score(te), menu_seconds
@@ -287,24 +319,22 @@ def run(
             est = _classify.build_model(name, config, strength=lam, seed=seed)
             score, seconds = _classify.fit_predict(
                 est,
-                X[train],
-                y[train],
+                X[fit_idx],
+                y[fit_idx],
                 X[test],
-                protected=iso[train],
-                sample_weight=_classify.balanced_weights(y[train], w[train]),
+                protected=iso[fit_idx],
+                sample_weight=_classify.balanced_weights(y[fit_idx], w[fit_idx]),
             )
+            if config.ml_preselection:  # Loose-failing photons rank below every Loose one
+                score = np.where(loose, score, score - 2.0)
             estimators[name] = est
-        m, _ = _classify.classifier_metrics(
-            score,
-            yt,
-            wt,
-            arrays["isolation"],
-            wp_efficiency=config.wp_efficiency,
-            fixed_rejection=config.fixed_rejection,
-            jsd_bins=ISO_BINS,
-            ceiling_seed=seed * 1000 + k,
-            n_permutations=config.jsd_permutations,
-        )
+        # performance on every test photon; dependence on the ABCD population (Loose)
+        m, _ = _classify.classifier_metrics(score, yt, wt, arrays["isolation"], **cm_kw)
+        dep, _ = _classify.classifier_metrics(
+            score[loose], yt[loose], wt[loose], arrays["isolation"][loose], **cm_kw,
+            ceiling_seed=seed * 1000 + k, n_permutations=config.jsd_permutations,
+        )  # fmt: skip
+        m.update({key: dep[key] for key in DEPENDENCE_METRICS})
         if name == "cutbased":  # the menu itself, not a cut on its score family
             id_pass, id_fail = tight, loose_prime
             m.update(wp_eff=tight_eff, wp_rej=tight_rej, eff_at_tight_rej=tight_eff)
@@ -329,7 +359,7 @@ def run(
         strength=lam,
         metrics=metrics,
         arrays=arrays,
-        hists=_hists(list(config.models), arrays, passed),
+        hists=_hists(list(config.models), arrays, passed, f"{config.protected} [GeV]"),
         tables=tables,
         info={
             "cut_sides": tight_menu.cut_sides(),

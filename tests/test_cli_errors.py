@@ -241,3 +241,19 @@ def test_generate_and_export_into_unwritable_directory_for_real(tmp_path):
         assert "not writable" in _one_error_line(proc, "export")
     finally:
         ro.chmod(0o755)
+
+
+@pytest.mark.parametrize(
+    ("argv", "target"),
+    [
+        (["generate", "--events", "10", "--out", "/ro/samples"], "decorr_af.data.writer.generate"),
+        (["report", "/ro/scan"], "decorr_af.scan.report.write_report"),
+    ],
+)
+def test_file_system_errors_are_one_line(argv, target, capsys):
+    """An unwritable --out or unreadable directory (as a non-root user meets it): one line, exit 2."""
+    err = PermissionError(13, "Permission denied", argv[-1])
+    with mock.patch(target, side_effect=err):
+        assert main(argv) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [f"decorr-af {argv[0]}: error: {argv[-1]}: Permission denied"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from decorr_af.data.diphoton import expected_yield
+from decorr_af.data.schema import DIPHOTON_CHANNELS
 from decorr_af.errors import ConfigError
 from decorr_af.workflows import _myyfit as fit
 from decorr_af.workflows import tth
@@ -33,7 +35,7 @@ def tth_result(sample_dir, tmp_path_factory):
         myy_bins=22,
     )
     out = tmp_path_factory.mktemp("tth") / "result"
-    return tth.run(cfg, strength=30.0, seed=6, out=out), out
+    return tth.run(cfg, strength=10.0, seed=6, out=out), out
 
 
 def _hist(x, edges, w=None):
@@ -76,6 +78,25 @@ def test_sculpted_background_is_badly_fitted():
     assert sculpted["chi2ndf"] > 5 * flat["chi2ndf"]
 
 
+def test_splusb_fit_of_sparse_weighted_background():
+    """Regression: a selected background of few, heavy MC events (from a tth run).
+
+    The S+B fit used to stop where a negative ``ns`` made a bin's expectation
+    negative, at ns = -17 with a HESSE error of 1e-4 (spurious_over_err -1e5).
+    """
+    edges = np.linspace(105, 160, 23)
+    v = [39.0, 9.9, 57.7, 39.8, 14.9, 31.5, 6.7, 21.4, 33.0, 25.2, 2.9]
+    v += [21.3, 11.6, 3.3, 3.0, 13.7, 11.4, 2.5, 3.5, 1.5, 1.3, 20.1]
+    e = [19.6, 1.7, 26.7, 19.8, 10.9, 15.1, 1.4, 16.3, 19.7, 16.4, 1.0]
+    e += [13.2, 8.5, 1.0, 0.9, 11.0, 9.6, 0.8, 1.2, 0.7, 0.7, 13.1]
+    h = np.stack([np.array(v), np.array(e) ** 2], -1)
+    params = {"mean": 124.78, "sigma": 2.03}
+    res = fit.fit_splusb(h, edges, shape="gauss", signal_params=params)
+    assert res["valid"]
+    assert 3.0 < res["ns_err"] < 30.0  # ~ the MC error of ~6 bins of weight ~10
+    assert abs(res["ns"]) < 2.5 * res["ns_err"]
+
+
 def test_asimov_significance():
     assert fit.asimov_significance(0.0, 10.0) == 0.0
     assert fit.asimov_significance(5.0, 1e6) == pytest.approx(5.0 / 1e3, rel=1e-3)
@@ -85,6 +106,7 @@ def test_asimov_significance():
     ("changes", "match"),
     [
         ({"features": ["myy", "n_jets"]}, "must not contain m_yy"),
+        ({"features": ["pt_yy", "pt_yy_over_myy"]}, "must not contain m_yy"),
         ({"signal_shape": "box"}, "'signal_shape'"),
         ({"myy_range": [160, 105]}, "'myy_range'"),
         ({"models": ["cutbased"]}, "parameter 'models'"),
@@ -101,18 +123,40 @@ def test_end_to_end(tth_result):
     for name in MODELS:
         for key in ("auc", "r50", "inv_jsd", "dcor", "significance", "bkg_chi2ndf"):
             assert np.isfinite(m[f"{name}.{key}"]), f"{name}.{key}"
-    assert m["plain_mlp.auc"] > 0.7
-    assert m["plain_mlp.significance"] > 0
-    # decorrelation: less sculpting of the background m_yy
-    assert m["disco_mlp.dcor"] < m["plain_mlp.dcor"]
-    assert m["disco_mlp.inv_jsd"] > m["plain_mlp.inv_jsd"]
-    # the adversary lowers the dependence it is trained against; at this test size
-    # (10 epochs, 3k training events) its 1/JSD gain is within the noise, so only
-    # the dCor reduction is asserted
-    assert m["adv_mlp.dcor"] < m["plain_mlp.dcor"]
-    assert m["disco_bdt.dcor"] < m["plain_bdt.dcor"]
-    assert "inclusive.significance" in m
+    assert m["plain_mlp.auc"] > 0.8
+    assert m["plain_mlp.significance"] > m["inclusive.significance"]
+    # decorrelation: the score depends less on m_yy on the background
+    for plain, deco in (("plain_mlp", "disco_mlp"), ("plain_bdt", "disco_bdt")):
+        assert m[f"{deco}.dcor"] < m[f"{plain}.dcor"], deco
     assert set(res.info["fits"]) == {*MODELS, "inclusive"}
+
+
+def test_yields_are_those_of_a_tth_category(tth_result):
+    """Test weights sum to σ·ε·L per process; the selected background is tens / GeV."""
+    res, _ = tth_result
+    w, ch = res.arrays["weight"], res.arrays["channel"]
+    for process, number in DIPHOTON_CHANNELS.items():
+        assert w[ch == number].sum() == pytest.approx(expected_yield(process, 140.0), rel=1e-9)
+    m = res.metrics
+    assert 50 < m["inclusive.bkg_per_gev"] < 1000
+    for name in MODELS:
+        assert m[f"{name}.bkg_per_gev"] < 60, name
+    # expected ttH signal after the 50 % working point
+    assert m["plain_mlp.fit_s"] < 0.6 * expected_yield("ttH_yy", 140.0)
+
+
+def test_spurious_signal_of_decorrelated_model(tth_result):
+    """Spurious signal of DisCo: compatible with zero and within a few tens of % of S."""
+    m = tth_result[0].metrics
+    err = m["disco_mlp.spurious_rel_err"]
+    assert np.isfinite(err)
+    # at this MC size (1k continuum MC events, weights ~12) the MC error dominates
+    assert abs(m["disco_mlp.spurious_rel"]) < 0.3 + 2.5 * err
+
+
+def test_normalise_weights_rejects_unknown_channels():
+    with pytest.raises(ConfigError, match="mcChannelNumber"):
+        tth.normalise_weights(np.ones(2), np.array([346525, 123]), 140.0)
 
 
 def test_result_reloads(tth_result):

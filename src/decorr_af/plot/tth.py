@@ -21,6 +21,7 @@ from decorr_af.plot.photon_id import _label
 from decorr_af.plot.style import atlas_label, new_axes, ratio_axes
 
 __all__ = [
+    "METRIC_LABELS",
     "MyyArtists",
     "MyyFitArtists",
     "SignificanceArtists",
@@ -28,6 +29,16 @@ __all__ = [
     "plot_myy_fit",
     "plot_significance_vs_strength",
 ]
+
+
+#: axis labels of the ttH metrics (plain strings and valid mathtext)
+METRIC_LABELS = {
+    "significance": "Expected significance",
+    "inv_jsd": r"1 / JSD (background $m_{\gamma\gamma}$, pass vs fail)",
+    "r50": "Background rejection at 50 % signal efficiency",
+    "spurious_rel": r"Spurious signal / expected signal",
+    "dcor": r"dCor(score, $m_{\gamma\gamma}$) on background",
+}
 
 
 @dataclass
@@ -82,7 +93,8 @@ def plot_background_myy(
 ) -> MyyArtists:
     """Background m_γγ after the working-point cut overlaid on the inclusive shape.
 
-    Both normalised to unit area; the ratio panel shows selected / inclusive
+    The background is every non-ttH process (γγ, tt̄γγ, γ+jet) with its
+    physical weight. Both normalised to unit area; the ratio panel shows selected / inclusive
     (flat at one when the classifier does not sculpt m_γγ).
     """
     import mplhep
@@ -96,10 +108,10 @@ def plot_background_myy(
     ax, rax = ratio_axes(ax)
     art = MyyArtists(ax=ax, rax=rax)
     art.inclusive = mplhep.histplot(
-        vi, edges, ax=ax, label="Continuum γγ, inclusive", color="grey", histtype="fill", alpha=0.4
+        vi, edges, ax=ax, label="Background, inclusive", color="grey", histtype="fill", alpha=0.4
     )
     art.selected = mplhep.histplot(
-        vs, edges, yerr=np.sqrt(vars_), ax=ax, label=f"Continuum γγ, {_label(model)} selected"
+        vs, edges, yerr=np.sqrt(vars_), ax=ax, label=f"Background, {_label(model)} selected"
     )
     r, rerr = ratio(vs, vi, vars_, vari)
     centres = 0.5 * (edges[1:] + edges[:-1])
@@ -124,7 +136,11 @@ def plot_myy_fit(
     ax: Any = None,
     text: str = "Simulation Internal",
 ) -> MyyFitArtists:
-    """m_γγ of the selected (signal + background) MC with the S+B and B-only fit curves."""
+    """m_γγ of the selected (signal + background) MC with the S+B fit and its background.
+
+    Events per GeV at the workflow's luminosity (the MC weights are normalised to
+    σ·ε·L per process), with the m_γγ window of the significance.
+    """
     from decorr_af.workflows._myyfit import background_cdf, signal_cdf
 
     res = as_result(result)
@@ -137,7 +153,8 @@ def plot_myy_fit(
         raise ConfigError(f"no m_yy fit for model '{model}': {f.get('note', 'fit failed')}")
     sel = h[{"model": model, "signal": sum, "passed": 1}]
     edges = sel.axes[0].edges
-    v, var = sel.values(), sel.variances()
+    widths = np.diff(edges)
+    v, var = sel.values() / widths, sel.variances() / widths**2
     centres = 0.5 * (edges[1:] + edges[:-1])
     ax = new_axes(ax)
     art = MyyFitArtists(ax=ax)
@@ -145,17 +162,17 @@ def plot_myy_fit(
         centres, v, yerr=np.sqrt(var), fmt="o", color="k", ms=3, label="Selected MC (S+B)"
     )
     fine = np.linspace(edges[0], edges[-1], 500)
-    width = float(np.mean(np.diff(edges)))
-    # expected counts per bin width, evaluated on a fine grid
+    # expected events per GeV, evaluated on a fine grid
     step = fine[1] - fine[0]
-    bkg = f["nb"] * np.gradient(background_cdf(fine, f["slope"]), step) * width
-    sig = f["ns"] * np.gradient(signal_cdf(f["shape"], fine, f["signal_params"]), step) * width
+    bkg = f["nb"] * np.gradient(background_cdf(fine, f["slope"]), step)
+    sig = f["ns"] * np.gradient(signal_cdf(f["shape"], fine, f["signal_params"]), step)
     (art.total,) = ax.plot(fine, sig + bkg, color="tab:red", label="S+B fit")
     (art.background,) = ax.plot(fine, bkg, color="tab:blue", ls="--", label="Background component")
     for x in f["window"]:
         art.window.append(ax.axvline(x, color="grey", ls=":", lw=1))
     ax.set_xlabel(r"$m_{\gamma\gamma}$ [GeV]")
-    ax.set_ylabel(f"Events / {width:.1f} GeV")
+    lumi = res.config.get("luminosity_fb")
+    ax.set_ylabel("Events / GeV" + (f" ({lumi:g} fb$^{{-1}}$)" if lumi else ""))
     ax.legend(loc="upper right")
     z = res.metrics.get(f"{model}.significance")
     if z is not None:
@@ -207,7 +224,7 @@ def plot_significance_vs_strength(
     if np.all(xs > 0) and xs.size > 1 and xs.max() / xs.min() > 20:
         ax.set_xscale("log")
     ax.set_xlabel(r"Decorrelation strength $\lambda$")
-    ax.set_ylabel("Expected significance" if metric == "significance" else metric)
+    ax.set_ylabel(METRIC_LABELS.get(metric, metric))
     ax.legend(loc="best")
     art.label = atlas_label(ax, text)
     return art

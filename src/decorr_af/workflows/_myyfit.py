@@ -207,6 +207,20 @@ def fit_background(hist: np.ndarray, xe: np.ndarray) -> dict[str, float]:
     }
 
 
+def _error_towards_zero(m: Any, name: str) -> float:
+    """MINOS error of ``name`` on the side of zero (HESSE if MINOS fails)."""
+    try:
+        m.minos(name)
+        me = m.merrors[name]
+        err = me.upper if m.values[name] < 0 else -me.lower
+        if me.is_valid and np.isfinite(err) and err > 0:
+            return float(err)
+    except RuntimeError:
+        pass
+    err = float(m.errors[name])
+    return err if np.isfinite(err) and err > 0 else float("nan")
+
+
 def fit_splusb(
     hist: np.ndarray,
     xe: np.ndarray,
@@ -214,12 +228,21 @@ def fit_splusb(
     shape: SignalShape | str,
     signal_params: dict[str, float],
 ) -> dict[str, float]:
-    """Signal (shape fixed) + exponential fit; ``ns`` may go negative (spurious signal)."""
+    """Signal (shape fixed) + exponential fit; ``ns`` may go negative (spurious signal).
+
+    The expectation of each bin is kept positive (a negative ``ns`` cannot dig
+    below zero). ``ns_err`` is the MINOS uncertainty on the side towards zero
+    (the one that matters for a spurious-signal test; HESSE is meaningless when
+    ``ns`` sits where a bin's expectation reaches zero), NaN if the fit failed.
+    """
     total = _total(hist)
     sig = signal_cdf(shape, xe, signal_params)
 
     def model(x, ns, nb, slope):
-        return ns * sig + nb * background_cdf(x, slope)
+        # a negative ns may not make a bin's expectation negative: clip per bin
+        per_bin = np.diff(ns * sig + nb * background_cdf(x, slope))
+        tiny = 1e-9 * max(nb, 1.0)
+        return np.concatenate([[0.0], np.cumsum(np.maximum(per_bin, tiny))])
 
     span = max(total, 1.0)
     m = _minimize(
@@ -229,9 +252,10 @@ def fit_splusb(
     )
     expected = np.diff(model(xe, *m.values))
     chi2, ndf = _chi2(hist, expected, 3)
+    ns_err = _error_towards_zero(m, "ns") if m.valid else float("nan")
     return {
         "ns": float(m.values["ns"]),
-        "ns_err": float(m.errors["ns"]),
+        "ns_err": ns_err,
         "nb": float(m.values["nb"]),
         "slope": float(m.values["slope"]),
         "chi2ndf": chi2 / ndf,

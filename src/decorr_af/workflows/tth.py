@@ -36,8 +36,12 @@ selected signal MC and b from the exponential fit of the selected background MC)
 signal+background fit to the selected MC sum),
 ``sig_mean``/``sig_sigma``, ``bkg_chi2ndf`` (exponential fit of the selected
 background MC: a sculpted background is badly described), ``spurious_signal``
-(signal yield fitted on background-only MC) and ``spurious_rel`` (divided by
-the expected signal yield).
+(signal yield fitted on background-only MC, the spurious-signal test) and
+``spurious_rel`` (divided by the expected signal yield, with its MC statistical
+uncertainty ``spurious_rel_err``), ``spurious_over_err`` (over the fit
+uncertainty), ``spurious_over_sqrtb`` (over the statistical uncertainty of the
+background in the window, ATLAS's second criterion), ``bkg_per_gev`` (expected
+background density in the window, events / GeV at ``luminosity_fb``).
 
 Examples
 --------
@@ -49,6 +53,7 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from typing import Any, ClassVar
 
@@ -204,7 +209,10 @@ def myy_fits(
             "bkg_chi2ndf",
             "spurious_signal",
             "spurious_rel",
+            "spurious_rel_err",
             "spurious_over_err",
+            "spurious_over_sqrtb",
+            "bkg_per_gev",
         )
         note = f"too few selected MC events to fit ({int(sig.sum())} signal, {int(bkg.sum())} background)"
         return dict.fromkeys(keys, nan), {"valid": False, "note": note}
@@ -234,7 +242,10 @@ def myy_fits(
         "bkg_chi2ndf": b_fit["chi2ndf"],
         "spurious_signal": spur["ns"],
         "spurious_rel": spur["ns"] / expected_s if expected_s > 0 else float("nan"),
-        "spurious_over_err": spur["ns"] / spur["ns_err"] if spur["ns_err"] > 0 else float("nan"),
+        "spurious_rel_err": spur["ns_err"] / expected_s if expected_s > 0 else float("nan"),
+        "spurious_over_err": spur["ns"] / spur["ns_err"],
+        "spurious_over_sqrtb": spur["ns"] / math.sqrt(b) if b > 0 else float("nan"),
+        "bkg_per_gev": b / (window[1] - window[0]) if window[1] > window[0] else float("nan"),
     }
     summary = {
         "shape": str(fit.SignalShape(shape).value),

@@ -91,3 +91,15 @@ def test_registry_and_errors():
         IsolationWP("Bad", calo="topoetcone20", calo_slope=0.0, calo_offset=0.0)
     with pytest.raises(MissingBranchError, match="ptcone20"):
         get_isolation_wp("FixedCutLoose").passes(_rows(pt=[30.0], topoetcone20=[1.0]))
+
+
+def test_excess_is_the_isolation_axis():
+    t = _rows(pt=[40.0, 40.0, 40.0], topoetcone20=[1.6, 3.6, 0.0], ptcone20=[0.0, 0.0, 5.0])
+    wp = get_isolation_wp("FixedCutLoose")
+    # calo cut 2.6 GeV, track cut 2.0 GeV at pT = 40 GeV
+    np.testing.assert_allclose(wp.excess(t), [-1.0, 1.0, 3.0])
+    assert wp.passes(t).tolist() == [True, False, False]
+    assert wp.non_isolated(t, gap=2.0).tolist() == [False, False, True]
+    calo_only = get_isolation_wp("FixedCutTightCaloOnly")
+    t40 = t.assign(topoetcone40=[3.0, 3.4, 3.5])  # cut 0.022*40 + 2.45 = 3.33 GeV
+    np.testing.assert_allclose(calo_only.excess(t40), [-0.33, 0.07, 0.17], atol=1e-9)

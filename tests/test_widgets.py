@@ -63,6 +63,8 @@ def make_photon_scan(out, *, strengths=STRENGTHS, seeds=(0,), n=2000, seed=8675)
             metrics[f"{m}.auc"] = float(rng.uniform(0.7, 0.95))
             metrics[f"{m}.wp_eff"] = 0.85
             metrics[f"{m}.wp_rej"] = float(rng.uniform(2, 6))
+            metrics[f"{m}.abcd_nonclosure"] = float(rng.normal(0.3 / (1 + k), 0.05))
+            metrics[f"{m}.abcd_nonclosure_err"] = 0.05
         pid = f"p{i:04d}"
         RunResult(
             "photon_id",
@@ -197,17 +199,14 @@ def test_scanner_reports_errors_in_widget(tmp_path, kind):
     assert "Traceback" not in w.error.value
 
 
-def test_scanner_train_button_adds_point(tmp_path, monkeypatch):
-    """The button runs the scan in a thread; the slider then offers the new λ."""
-    from decorr_af.widgets import DiscoScanner, scanner
+def _fake_train(tmp_path, calls, *, fail=False):
+    """Stands in for decorr_af.scan.scan (tested in test_scan): adds one point to the scan."""
 
-    scan_dir = make_photon_scan(tmp_path / "scan", strengths=(0.0, 1.0), n=300)
-    calls = []
-
-    def fake_train(directory, strength, seed, client):
-        # stands in for decorr_af.scan.scan (tested in test_scan): add one point
+    def train(directory, strength, seed, client):
         calls.append((strength, seed, client))
-        time.sleep(0.3)
+        if fail:
+            raise OSError("worker lost")
+        time.sleep(0.2)  # several progress ticks (TICK_S is patched small)
         make_photon_scan(tmp_path / "extra", strengths=(strength,), n=300, seed=77)
         src = tmp_path / "extra" / "points" / "p0000"
         src.rename(directory / "points" / "p0100")
@@ -215,21 +214,134 @@ def test_scanner_train_button_adds_point(tmp_path, monkeypatch):
         data["points"].append({"id": "p0100", "params": {"strength": strength}, "seed": seed})
         (directory / "scan.json").write_text(json.dumps(data))
 
-    monkeypatch.setattr(scanner, "_train_point", fake_train)
+    return train
+
+
+def test_scanner_train_button_adds_point(tmp_path, monkeypatch):
+    """The button runs the scan in a thread; its future completes when *everything* is done.
+
+    The progress thread ticks every millisecond here: before the fix, ``future``
+    completed before the final status was written, and a late tick could overwrite
+    "done" with "training λ = 5 …". The test waits on the real completion signal.
+    """
+    from decorr_af.widgets import DiscoScanner, scanner
+
+    scan_dir = make_photon_scan(tmp_path / "scan", strengths=(0.0, 1.0), n=300)
+    calls = []
+    monkeypatch.setattr(scanner, "_train_point", _fake_train(tmp_path, calls))
+    monkeypatch.setattr(scanner, "TICK_S", 0.001)
     w = DiscoScanner(scan_dir, prerender=False)
     w.new_strength.value = 5.0
     w.train_button.click()
     assert w.train_button.disabled  # returns at once, the work runs in the background
-    w.future.result(timeout=60)
-    deadline = time.time() + 10
-    while w.train_button.disabled and time.time() < deadline:
-        time.sleep(0.05)
+    w.future.result(timeout=120)  # the completion signal, no sleeping
+    assert not w._ticker.is_alive()  # the progress thread ended before the final status
     assert calls == [(5.0, 0, None)]
     assert 5.0 in [v for _, v in w.slider.options]
     assert w.slider.value == 5.0
-    assert "done" in w.status.value
+    assert "done" in w.status.value, w.status.value
+    assert not w.train_button.disabled
+    assert w.progress.layout.visibility == "hidden"
     with pytest.raises(ValueError, match="strength"):
         w.train(-1.0)
+
+
+def test_scanner_failed_training_is_shown(tmp_path, monkeypatch):
+    from decorr_af.widgets import DiscoScanner, scanner
+
+    scan_dir = make_photon_scan(tmp_path / "scan", strengths=(0.0, 1.0), n=300)
+    calls = []
+    monkeypatch.setattr(scanner, "_train_point", _fake_train(tmp_path, calls, fail=True))
+    monkeypatch.setattr(scanner, "TICK_S", 0.001)
+    w = DiscoScanner(scan_dir, prerender=False)
+    with pytest.raises(OSError, match="worker lost"):
+        w.train(2.0).result(timeout=120)
+    assert not w._ticker.is_alive()
+    assert "worker lost" in w.error.value
+    assert "training" not in w.status.value  # no stale progress text
+    assert not w.train_button.disabled
+
+
+@pytest.mark.parametrize("typed", [-1.0, float("nan")])
+def test_scanner_refuses_negative_lambda_visibly(tmp_path, monkeypatch, typed):
+    """λ = -1 in "new λ" is neither clamped to 0 nor trained: the widget says why."""
+    from decorr_af.widgets import DiscoScanner, scanner
+
+    scan_dir = make_photon_scan(tmp_path / "scan", strengths=(0.0, 1.0), n=300)
+    calls = []
+    monkeypatch.setattr(scanner, "_train_point", _fake_train(tmp_path, calls))
+    w = DiscoScanner(scan_dir, prerender=False)
+    w.new_strength.value = typed
+    assert np.isnan(w.new_strength.value) or w.new_strength.value == typed  # not clamped
+    w.train_button.click()  # no exception escapes into the kernel
+    assert calls == []
+    assert w.future is None
+    assert "≥ 0" in w.error.value
+    assert "nothing was trained" in w.error.value
+    assert "refused" in w.status.value
+    assert not w.train_button.disabled
+
+
+def test_scanner_error_state_shows_only_the_error(tmp_path):
+    """A missing scan: the error alone, actions disabled, train() refuses clearly."""
+    from decorr_af.errors import ConfigError
+    from decorr_af.widgets import DiscoScanner
+
+    w = DiscoScanner(tmp_path / "no-such-scan", prerender=False)
+    assert list(w.children) == [w.title, w.error]
+    assert "does not exist" in w.error.value
+    assert w.train_button.disabled
+    assert w.model_dd.disabled
+    with pytest.raises(ConfigError, match="not loaded"):
+        w.train(1.0)
+    # the directory appears later: reload brings the controls back
+    make_photon_scan(tmp_path / "no-such-scan", strengths=(0.0, 1.0), n=300)
+    w.reload()
+    assert w.figures in w.children
+    assert w.train_box in w.children
+    assert not w.train_button.disabled
+    assert w.roc.image.value[:4] == b"\x89PNG"
+
+
+def _same_scores_at_zero(scan_dir):
+    """At λ = 0 the DisCo MLP is the plain MLP: give both the same scores."""
+    path = Path(scan_dir) / "points" / "p0000"
+    res = RunResult.load(path)
+    assert res.strength == 0.0
+    res.arrays["score_disco_mlp"] = res.arrays["score_plain_mlp"].copy()
+    res.save(path)
+
+
+def test_scanner_figures_pass_the_picture_check(tmp_path):
+    """Every panel at every λ: no overlapping text, no empty axes, no raw TeX, legend honest.
+
+    Failed before: the isolation panel's "ε_S = 85 % WP" note sat on the ABCD
+    non-closure text; the ROC legend named the MLP curve hidden under the identical
+    DisCo MLP curve at λ = 0.
+    """
+    import matplotlib.pyplot as plt
+
+    from decorr_af.plot import check_figure
+    from decorr_af.widgets import DiscoScanner
+
+    scan_dir = make_photon_scan(tmp_path / "scan", strengths=(0.0, 0.3, 30.0), n=1500, seed=404)
+    _same_scores_at_zero(scan_dir)
+    before = plt.get_fignums()
+    w = DiscoScanner(scan_dir, prerender=False)
+    legends = {}
+    for lam in (0.0, 0.3, 30.0):  # each λ visited once: every panel freshly drawn
+        w.slider.value = lam
+        assert w.error.value == "", w.error.value
+        for name, panel in w._panels().items():
+            check = check_figure(panel.figure)
+            assert check.ok, f"λ = {lam}, panel {name}:\n{check}"
+        legend = w.roc.figure.axes[0].get_legend()
+        legends[lam] = [t.get_text() for t in legend.get_texts()]
+    assert "MLP" not in legends[0.0]  # the hidden twin is not listed
+    assert any("DisCo MLP" in label for label in legends[0.0])
+    assert "MLP" in legends[30.0]  # a different curve: shown as the reference
+    # no pyplot figure: an inline backend would show it as a stray axes below the widget
+    assert plt.get_fignums() == before
 
 
 # -- inspectors ------------------------------------------------------------------
@@ -292,3 +404,69 @@ def test_datamc_inspector(tmp_path):
     w.slices["pt"].value = (w.slices["pt"].min, w.slices["pt"].min + 1e-3)
     assert "no MC or data" in w.error.value
     assert "give a result" in DataMCInspector().error.value
+
+
+def test_resolution_inspector_bad_edges_say_what_is_valid(tmp_path):
+    from decorr_af.errors import ConfigError
+    from decorr_af.widgets import ResolutionInspector
+    from decorr_af.widgets.resolution import parse_edges
+
+    w = ResolutionInspector(make_calibration_result(tmp_path / "calib"))
+    w.binning.value = "manual"
+    for typed in ("50, 20", "20", "0, x, 2", "-1, 0.6"):
+        w.edges.value = typed
+        assert "decorr-error" in w.error.value
+        assert "valid edges are" in w.error.value, (typed, w.error.value)
+        assert "e.g. &#x27;0, 0.6, 1.37, 1.52, 2.37&#x27;" in w.error.value  # |η| example
+    with pytest.raises(ConfigError, match=r"e\.g\. '20, 40, 80, 1000'"):
+        parse_edges("80, 40", variable="pt")
+
+
+def test_resolution_inspector_pt_on_log_axis(tmp_path):
+    from decorr_af.plot import check_figure
+    from decorr_af.widgets import ResolutionInspector
+
+    w = ResolutionInspector(make_calibration_result(tmp_path / "calib"))
+    w.variable.value = "pt"
+    assert w.error.value == "", w.error.value
+    for panel in (w.response_fig, w.resolution_fig):
+        assert panel.figure.axes[0].get_xscale() == "log"
+        assert check_figure(panel.figure).ok, str(check_figure(panel.figure))
+    w.variable.value = "abs_eta"
+    assert w.response_fig.figure.axes[0].get_xscale() == "linear"
+    assert check_figure(w.response_fig.figure).ok
+
+
+def test_datamc_inspector_figures_pass_the_picture_check(tmp_path):
+    from decorr_af.plot import check_figure
+    from decorr_af.widgets import DataMCInspector
+
+    w = DataMCInspector(make_calibration_result(tmp_path / "calib"))
+    for _label, key in w.variable.options:
+        w.variable.value = key
+        assert w.error.value == "", w.error.value
+        for panel in (w.hist_fig, w.test_fig):
+            check = check_figure(panel.figure)
+            assert check.ok, f"{key}:\n{check}"
+
+
+def test_datamc_inspector_ranks_physics_variables_only(sample_dir):
+    """runNumber, eventNumber, mcChannelNumber, weights and truth are not "variables"."""
+    from decorr_af.data.schema import ISOLATION, SHOWER_SHAPES
+    from decorr_af.widgets import DataMCInspector
+
+    w = DataMCInspector(
+        mc_files=str(sample_dir / "photons_mc" / "*.root"),
+        data_files=str(sample_dir / "photons_data" / "*.root"),
+        max_rows=3000,
+    )
+    assert w.error.value == "", w.error.value
+    names = [name for _label, (_group, name) in w.variable.options]
+    for bookkeeping in ("runNumber", "eventNumber", "mcChannelNumber", "weight", "truthType",
+                        "truth_e", "is_prompt"):  # fmt: skip
+        assert bookkeeping not in names
+    assert set(SHOWER_SHAPES) <= set(names)
+    assert set(ISOLATION) <= set(names)
+    ranked = [t.get_text() for t in w.test_fig.figure.axes[0].get_yticklabels()]
+    assert "Reta" in ranked
+    assert not {"runNumber", "eventNumber", "mcChannelNumber"} & set(ranked)

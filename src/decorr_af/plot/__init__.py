@@ -10,6 +10,8 @@ does not import matplotlib.
 ``calibration`` response / resolution vs η, pT with data/MC ratio, gap vs mismodelling
 ``clustering`` calibration bins, per-bin scale factors, closure vs number of bins
 ``scan``       Pareto plane and metric vs scanned parameter
+``labels``     readable labels with units for metric keys (:func:`metric_label`)
+``check``      :func:`check_figure`: a figure checked as a picture (overlaps, empty axes, TeX)
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import Any
 
 __all__ = [
     "atlas_label",
+    "check_figure",
+    "metric_label",
     "metric_vs_param",
     "pareto_plot",
     "plot_background_myy",
@@ -54,6 +58,8 @@ _LAZY = {
     "plot_scale_factors": "clustering",
     "plot_k_scan": "clustering",
     "pareto_plot": "scan",
+    "check_figure": "check",
+    "metric_label": "labels",
     "metric_vs_param": "scan",
 }
 

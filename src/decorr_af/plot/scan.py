@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from decorr_af.errors import ConfigError
+from decorr_af.plot.labels import metric_label, model_label, param_label
 
 __all__ = ["MetricArtists", "ParetoArtists", "metric_vs_param", "pareto_plot"]
 
@@ -156,8 +157,8 @@ def pareto_plot(
                         fontsize="x-small",
                     )
                 )
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
+    ax.set_xlabel(metric_label(x))
+    ax.set_ylabel(metric_label(y))
     ax.legend(loc="best", fontsize="small")
     if atlas:
         _label(ax)
@@ -205,7 +206,7 @@ def metric_vs_param(
     for m in metrics:
         mean = summary[m].to_numpy(float)
         std = np.nan_to_num(summary[f"{m}_std"].to_numpy(float))
-        (line,) = ax.plot(xv, mean, marker="o", label=m)
+        (line,) = ax.plot(xv, mean, marker="o", label=metric_label(m))
         lines.append(line)
         bands.append(
             ax.fill_between(xv, mean - std, mean + std, alpha=0.25, color=line.get_color())
@@ -215,9 +216,13 @@ def metric_vs_param(
         logx = positive.size > 1 and (positive.max() / positive.min() > 100 or (xv == 0).any())
     if logx and positive.size:
         ax.set_xscale("symlog", linthresh=float(positive.min()))
-    ax.set_xlabel("λ (decorrelation strength)" if param == "strength" else param)
-    ax.set_ylabel(metrics[0] if len(metrics) == 1 else "metric")
-    ax.legend(loc="best", fontsize="small")
+    ax.set_xlabel(param_label(param))
+    if len(metrics) == 1:
+        ax.set_ylabel(metric_label(metrics[0]))
+    else:  # one axis for several metrics: the model's name if they share one
+        models = {m.split(".", 1)[0] for m in metrics if "." in m}
+        ax.set_ylabel(model_label(models.pop()) if len(models) == 1 else "metric value")
+        ax.legend(loc="best", fontsize="small")
     if atlas:
         _label(ax)
     return MetricArtists(ax, lines, bands)

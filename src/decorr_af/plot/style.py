@@ -24,6 +24,12 @@ def use_style(*, force: bool = False) -> None:
         return
     mplhep = optional_import("mplhep", "plot")
     mplhep.style.use("ATLAS")
+    import matplotlib as mpl
+
+    # the ATLAS style writes 0.035 as "3.5" with a "×10⁻²" offset text in the top-left
+    # corner, exactly where the ATLAS label goes: plain tick labels instead
+    mpl.rcParams["axes.formatter.limits"] = (-4, 6)
+    mpl.rcParams["axes.formatter.useoffset"] = False
     _STYLE_APPLIED = True
 
 
@@ -87,15 +93,52 @@ def ratio_axes(ax: Any = None, *, size: str = "30%", figsize: tuple[float, float
     """Return ``(main, ratio)`` axes: the ratio panel is attached below ``ax``.
 
     If ``ax`` is ``None`` a new figure is made. The main axes' x tick labels are
-    hidden and both share the x axis.
+    hidden and both share the x axis. Where the panels meet, the main axes drop
+    their lowest y tick label and the ratio panel its highest, so the two never
+    print on top of each other; the ratio panel's y label is centred on it (the
+    main label, at the top of the main axes, keeps the space above).
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> ax, rax = ratio_axes(Figure().add_subplot())
+    >>> rax.set_ylabel("Data / MC").get_horizontalalignment()
+    'center'
     """
     ax = new_axes(ax, figsize=figsize)
+    from matplotlib.ticker import MaxNLocator
     from mpl_toolkits.axes_grid1 import make_axes_locatable
 
-    rax = make_axes_locatable(ax).append_axes("bottom", size=size, pad=0.0, sharex=ax)
+    rax = make_axes_locatable(ax).append_axes(
+        "bottom", size=size, pad=0.0, sharex=ax, axes_class=_ratio_axes_class()
+    )
     ax.tick_params(labelbottom=False)
     ax.set_xlabel("")
+    steps = [1, 2, 2.5, 5, 10]
+    if ax.get_yscale() == "linear":
+        ax.yaxis.set_major_locator(MaxNLocator(nbins="auto", steps=steps, prune="lower"))
+    rax.yaxis.set_major_locator(MaxNLocator(nbins=4, steps=steps, prune="upper"))
     return ax, rax
+
+
+_RATIO_AXES: Any = None
+
+
+def _ratio_axes_class() -> Any:
+    """An :class:`~matplotlib.axes.Axes` whose y label is centred (defined on first use)."""
+    global _RATIO_AXES
+    if _RATIO_AXES is None:
+        from matplotlib.axes import Axes
+
+        class RatioAxes(Axes):
+            """Lower panel of a ratio plot: y label centred whatever the style's default."""
+
+            def set_ylabel(self, ylabel: Any, fontdict: Any = None, labelpad: Any = None,
+                           *, loc: Any = None, **kwargs: Any) -> Any:  # fmt: skip
+                return super().set_ylabel(ylabel, fontdict, labelpad, loc=loc or "center", **kwargs)
+
+        _RATIO_AXES = RatioAxes
+    return _RATIO_AXES
 
 
 def save(fig_or_ax: Any, path: Any, *, dpi: int = 120) -> Any:

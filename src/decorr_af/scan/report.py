@@ -28,6 +28,8 @@ __all__ = ["find_scans", "write_report"]
 
 REPORT_FILE = "report.html"
 MAX_METRIC_PLOTS = 4
+#: order of the sections: the story's order (photon ID first); other workflows follow
+WORKFLOW_ORDER = ("photon_id", "calibration", "tth", "clustering")
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
@@ -38,6 +40,7 @@ th { background: #eef; } .scroll { overflow-x: auto; }
 .figs { display: flex; flex-wrap: wrap; gap: 1em; }
 figure { margin: 0; width: 48%; min-width: 380px; } figure img { width: 100%; }
 figcaption { font-size: 0.85em; color: #555; } pre { background: #f6f6f6; padding: 0.5em; }
+th .key { font-weight: normal; font-size: 0.8em; color: #777; font-family: monospace; }
 .bad { color: #b00; }
 """
 
@@ -88,11 +91,30 @@ def key_metrics(res: ScanResult) -> list[str]:
     return chosen or list(res.metrics)
 
 
+def _label(key: str) -> str:
+    from decorr_af.plot.labels import metric_label
+
+    return metric_label(key)
+
+
+def _header(key: str, label: str) -> str:
+    """A table header: the readable label, the raw key as a tooltip and in small print."""
+    if label == key:
+        return f"<th>{html.escape(key)}</th>"
+    return (
+        f"<th title='{html.escape(key)}'>{html.escape(label)}"
+        f"<br><span class='key'>{html.escape(key)}</span></th>"
+    )
+
+
 def _summary_table(res: ScanResult, metrics: list[str]) -> str:
+    from decorr_af.plot.labels import param_label
+
     summary = res.summary()
     if summary.empty:
         return "<p class='bad'>No finished points yet.</p>"
-    head = [*res.params, "seeds", *metrics]
+    head = [(p, param_label(p)) for p in res.params]
+    head += [("seeds", "seeds"), *((m, _label(m)) for m in metrics)]
     rows = []
     for _, r in summary.iterrows():
         cells = [_fmt(r[p]) for p in res.params] + [str(int(r["n_seeds"]))]
@@ -100,7 +122,7 @@ def _summary_table(res: ScanResult, metrics: list[str]) -> str:
             mean, std = float(r[m]), float(r[f"{m}_std"])
             cells.append(_fmt(mean) + ("" if math.isnan(std) else f" ± {std:.2g}"))
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    header = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    header = "".join(_header(key, label) for key, label in head)
     return f"<div class='scroll'><table><tr>{header}</tr>{''.join(rows)}</table></div>"
 
 
@@ -122,8 +144,18 @@ def _figure(fig_dir: Path, name: str, draw: Any) -> Path | None:
         return None
     fig_dir.mkdir(parents=True, exist_ok=True)
     path = fig_dir / f"{name}.png"
-    fig.savefig(path, dpi=90, bbox_inches="tight")
+    _save_png(fig, path)
     return path
+
+
+def _save_png(fig: Any, path: Path) -> None:
+    """Save a report figure; a picture problem (overlapping text, ...) is reported, not hidden."""
+    from decorr_af.plot.check import check_figure
+
+    check = check_figure(fig)
+    for problem in check.problems:
+        print(f"report: figure {path.name}: {problem.kind}: {problem.message}")
+    fig.savefig(path, dpi=90, bbox_inches="tight")
 
 
 def _plots(res: ScanResult, fig_dir: Path) -> list[tuple[Path, str]]:
@@ -143,7 +175,9 @@ def _plots(res: ScanResult, fig_dir: Path) -> list[tuple[Path, str]]:
         path = _figure(fig_dir, f"pareto_{i}", draw)
         if path is not None:
             goal = " / ".join("higher is better" if m else "lower is better" for m in maximize)
-            out.append((path, f"Pareto plane {x} vs {y} ({goal}; mean ± std over seeds)"))
+            out.append(
+                (path, f"Pareto plane {_label(x)} vs {_label(y)} ({goal}; mean ± std over seeds)")
+            )
     if "strength" in res.params:
         metrics = list(dict.fromkeys(m for plane in planes for m in plane))
         if not metrics:  # no Pareto planes: the primary model's metrics
@@ -152,7 +186,7 @@ def _plots(res: ScanResult, fig_dir: Path) -> list[tuple[Path, str]]:
         for i, m in enumerate(list(dict.fromkeys(metrics))[:MAX_METRIC_PLOTS]):
             path = _figure(fig_dir, f"metric_{i}", lambda ax, m=m: metric_vs_param(res, m, ax=ax))
             if path is not None:
-                out.append((path, f"{m} versus λ (band: std over seeds)"))
+                out.append((path, f"{_label(m)} versus λ (band: std over seeds)"))
     return out
 
 
@@ -185,7 +219,6 @@ def _scan_section(res: ScanResult, base: Path) -> str:
     last = info.get("last_run", {})
     seeds = sorted({int(p["seed"]) for p in res.points})
     n_param = len({json.dumps(p["params"], sort_keys=True) for p in res.points})
-    runtime = res.timings["runtime_s"].astype(float)
     rows = [
         ("workflow", res.workflow),
         ("directory", str(res.directory)),
@@ -196,8 +229,7 @@ def _scan_section(res: ScanResult, base: Path) -> str:
         ("cluster", f"{info.get('cluster', '?')} ({last.get('workers', '?')} workers)"),
         ("last run", f"{last.get('computed', 0)} computed, {last.get('reused', 0)} reused, "
                      f"wall time {last.get('wall_s', math.nan):.1f} s"),
-        ("time per point", f"mean {runtime.mean():.1f} s, total {runtime.sum():.1f} s CPU-task time"
-         if len(runtime) else "–"),
+        ("time per point", _time_per_point(res)),
     ]  # fmt: skip
     if last.get("failed"):
         rows.append(("failed", "; ".join(f"{f['id']}: {f['error']}" for f in last["failed"])))
@@ -220,6 +252,70 @@ def _scan_section(res: ScanResult, base: Path) -> str:
     if extra:
         out += ["<h3>Workflow plots</h3>", _figures_html(extra, base)]
     return "\n".join(out)
+
+
+def _last_run_runtimes(res: ScanResult) -> list[float]:
+    """Worker run times of the points written by the last run (result.json not older than it)."""
+    started = float(res.info.get("last_run", {}).get("started", math.inf))
+    out = []
+    for pid, runtime in zip(res.timings["id"], res.timings["runtime_s"].astype(float)):
+        path = Path(res.directory) / "points" / str(pid) / "result.json"
+        try:
+            written = path.stat().st_mtime
+        except OSError:
+            continue
+        if written >= started - 1.0 and math.isfinite(runtime):
+            out.append(runtime)
+    return out
+
+
+def _time_per_point(res: ScanResult) -> str:
+    """Wall time per computed point of the last run, and the workers' own run times.
+
+    The two agree only when the points ran one at a time per worker slot; when the
+    workers' run times add up to more than the wall time allows, the page says so
+    instead of printing two numbers that contradict each other.
+
+    Examples
+    --------
+    >>> _time_per_point(load_scan("demo-output/scans/photon_id"))  # doctest: +SKIP
+    '2.9 s wall per point (3 points in 8.7 s on 1 worker); ...'
+    """
+    last = res.info.get("last_run", {})
+    computed, wall = int(last.get("computed", 0) or 0), float(last.get("wall_s", math.nan))
+    workers = last.get("workers")
+    runtimes = _last_run_runtimes(res)
+    parts = []
+    if computed > 0 and math.isfinite(wall):
+        on = f" on {workers} worker{'s' if workers != 1 else ''}" if workers else ""
+        parts.append(
+            f"{wall / computed:.1f} s wall per point ({computed} points in {wall:.1f} s{on})"
+        )
+    if runtimes:
+        total = sum(runtimes)
+        parts.append(
+            f"worker run time per point {total / len(runtimes):.1f} s "
+            f"(min {min(runtimes):.1f}, max {max(runtimes):.1f})"
+        )
+        slots = int(workers) if isinstance(workers, int) and workers > 0 else 1
+        if math.isfinite(wall) and total > 1.1 * wall * slots:
+            parts.append(
+                f"points overlapped: Σ worker time {total:.1f} s > {wall:.1f} s wall × {slots} "
+                "worker(s), so each point's run time includes waiting for a shared CPU"
+            )
+    if not parts:
+        runtime = res.timings["runtime_s"].astype(float)
+        runtime = runtime[runtime.notna()]
+        if len(runtime) == 0:
+            return "–"
+        return f"worker run time per point {runtime.mean():.1f} s (earlier runs)"
+    return "; ".join(parts)
+
+
+def _story_order(results: list[ScanResult]) -> list[ScanResult]:
+    """Scans in the story's workflow order (photon ID first), others after by name."""
+    rank = {name: i for i, name in enumerate(WORKFLOW_ORDER)}
+    return sorted(results, key=lambda r: (rank.get(r.workflow, len(rank)), r.workflow))
 
 
 def write_report(directory: str | os.PathLike[str], *, title: str | None = None) -> Path:
@@ -253,7 +349,7 @@ def write_report(directory: str | os.PathLike[str], *, title: str | None = None)
             demo = json.loads((directory / "demo.json").read_text())
         except ValueError as err:
             raise InputFileError(f"{directory / 'demo.json'}: corrupt JSON ({err})") from err
-    results = [load_scan(s) for s in scans]
+    results = _story_order([load_scan(s) for s in scans])
     title = title or demo.get("title") or f"decorr_af scan: {results[0].workflow}"
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     parts = [

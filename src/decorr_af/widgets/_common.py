@@ -278,6 +278,8 @@ class FigurePanel:
         w = _widgets()
         self.figsize = figsize
         self.image = w.Image(format="png", layout=w.Layout(width=width, height="auto"))
+        #: the last figure drawn by :meth:`render` (e.g. for :func:`decorr_af.plot.check_figure`)
+        self.figure: Any = None
 
     def draw(self, painter: Callable[[Any], Any], *, figsize: tuple[float, float] | None = None):
         """Call ``painter(fig)`` on a new figure and display the result."""
@@ -288,7 +290,9 @@ class FigurePanel:
         with RENDER_LOCK, plot_style():
             fig = new_figure(figsize=figsize or self.figsize)
             painter(fig)
-            return figure_to_png(fig)
+            png = figure_to_png(fig)
+            self.figure = fig
+            return png
 
 
 class ResultSource:

@@ -32,11 +32,48 @@ from decorr_af.widgets._common import (
 
 widgets = optional_import("ipywidgets", "widgets")
 
-__all__ = ["DataMCInspector", "compare"]
+__all__ = ["DataMCInspector", "compare", "is_physics_variable"]
 
 #: slice variables: column -> label
 SLICES = {"abs_eta": "|η|", "pt": "pT [GeV]", "mu": "μ"}
 _NBINS = 40
+#: bookkeeping columns (identifiers, weights): never a "variable" to compare or rank
+BOOKKEEPING = frozenset(
+    {
+        "eventNumber",
+        "runNumber",
+        "mcChannelNumber",
+        "mcEventWeights",
+        "lumiBlock",
+        "weight",
+        "weights",
+        "index",
+        "entry",
+        "is_prompt",
+        "is_signal",
+    }
+)
+
+
+def is_physics_variable(name: str) -> bool:
+    """Whether a column is a physics variable (not bookkeeping, weight or truth).
+
+    Identifiers (``runNumber``, ``eventNumber``, ``mcChannelNumber``, any
+    ``*Number`` / ``*_index``), event weights and truth-record columns (never
+    available in data) are excluded from the inspector's variables and ranking.
+
+    Examples
+    --------
+    >>> [is_physics_variable(c) for c in ("Reta", "runNumber", "weight", "truth_e", "mu")]
+    [True, False, False, False, True]
+    """
+    from decorr_af.data.schema import TRUTH
+
+    if name in BOOKKEEPING or name in TRUTH or name.lower().startswith("truth"):
+        return False
+    if "weight" in name.lower():
+        return False
+    return not name.endswith(("Number", "_index", "_id"))
 
 
 def compare(mc: Any, data: Any, *, edges: Any, w_mc: Any = None, w_data: Any = None) -> dict:
@@ -168,7 +205,7 @@ class DataMCInspector(widgets.VBox):
             self.slider.options = strength_slider(self.source.strengths).options
             mc, _ = self.frames("result")
             for c in mc.columns:
-                if c == "weight":
+                if not is_physics_variable(c.split(".", 1)[-1]):
                     continue
                 if "." in c:
                     model, var = c.split(".", 1)
@@ -182,7 +219,7 @@ class DataMCInspector(widgets.VBox):
         if self._tables is not None:
             mc, data = self._tables
             for c in mc.columns:
-                if c in data.columns and c != "weight" and mc[c].dtype.kind in "fiu":
+                if c in data.columns and is_physics_variable(c) and mc[c].dtype.kind in "fiub":
                     options.append((f"{c} (input)", ("files", c)))
         self.slider.layout.display = (
             None if self.source is not None and len(self.source.strengths) > 1 else "none"
@@ -278,7 +315,7 @@ class DataMCInspector(widgets.VBox):
                 names.append(column)
                 chis.append(stat["chi2_ndf"])
                 kss.append(stat["ks"])
-        fig.subplots_adjust(left=0.3)  # room for the variable names
+        fig.subplots_adjust(left=0.3, wspace=0.25)  # room for the names and both x scales
         ax1, ax2 = fig.subplots(1, 2, sharey=True)
         y = np.arange(len(names))
         colors = ["C3" if n == current else "C0" for n in names]
@@ -312,7 +349,9 @@ def _draw_hist(fig: Any, mc: Any, w_mc: Any, data: Any, w_data: Any, edges: Any,
     import hist
     import mplhep
 
-    ax, rax = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": (3, 1)})
+    from decorr_af.plot.style import ratio_axes
+
+    ax, rax = ratio_axes(fig.add_subplot())
     h_mc = hist.Hist(
         hist.axis.Variable(edges, name="x", label=label), storage=hist.storage.Weight()
     )

@@ -9,6 +9,7 @@ is typed in, taken from the workflow config, or from a clustering result.
 from __future__ import annotations
 
 import html
+import itertools
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -35,21 +36,73 @@ _DEFAULT_EDGES = {"abs_eta": "eta_edges", "pt": "pt_edges"}
 SAMPLES = ("mc", "data")
 
 
-def parse_edges(text: str) -> list[float]:
+#: an example of valid edges per variable, quoted in error messages
+EXAMPLE_EDGES = {"abs_eta": "0, 0.6, 1.37, 1.52, 2.37", "pt": "20, 40, 80, 1000"}
+
+
+def _valid_edges_hint(variable: str | None) -> str:
+    what = {"abs_eta": "|η|", "pt": "pT [GeV]"}
+    if variable in EXAMPLE_EDGES:
+        return (
+            f"valid edges are at least two finite, strictly increasing, non-negative "
+            f"{what[variable]} values separated by commas, e.g. '{EXAMPLE_EDGES[variable]}'"
+        )
+    return (
+        "valid edges are at least two finite, strictly increasing numbers separated by "
+        f"commas, e.g. '{EXAMPLE_EDGES['abs_eta']}' for |η| or '{EXAMPLE_EDGES['pt']}' for pT"
+    )
+
+
+def parse_edges(text: str, *, variable: str | None = None) -> list[float]:
     """Bin edges from text such as ``"0, 0.6, 1.37 1.52"``.
+
+    Parameters
+    ----------
+    text
+        Numbers separated by commas and/or spaces.
+    variable
+        ``"abs_eta"`` or ``"pt"``: edges must then be non-negative, and the error
+        message gives an example of valid edges for that variable.
+
+    Raises
+    ------
+    ConfigError
+        Saying what is wrong and what valid edges look like.
 
     Examples
     --------
     >>> parse_edges("0, 0.6, 1.37")
     [0.0, 0.6, 1.37]
+    >>> parse_edges("50, 20", variable="pt")
+    Traceback (most recent call last):
+    ...
+    decorr_af.errors.ConfigError: bin edges '50, 20' are not increasing (50 → 20); valid edges are at least two finite, strictly increasing, non-negative pT [GeV] values separated by commas, e.g. '20, 40, 80, 1000'
     """
+    hint = _valid_edges_hint(variable)
+    tokens = text.replace(",", " ").split()
     try:
-        edges = [float(t) for t in text.replace(",", " ").split()]
-    except ValueError as err:
-        raise ConfigError(f"bin edges must be numbers separated by commas: {text!r}") from err
-    if len(edges) < 2 or np.any(np.diff(edges) <= 0):
-        raise ConfigError(f"bin edges must be increasing with at least 2 values: {text!r}")
+        edges = [float(t) for t in tokens]
+    except ValueError:
+        bad = next(t for t in tokens if not _is_number(t))
+        raise ConfigError(f"bin edges {text!r}: {bad!r} is not a number; {hint}") from None
+    if len(edges) < 2:
+        raise ConfigError(f"bin edges {text!r}: need at least 2 values, got {len(edges)}; {hint}")
+    if not np.all(np.isfinite(edges)):
+        raise ConfigError(f"bin edges {text!r} contain a non-finite value; {hint}")
+    for lo, hi in itertools.pairwise(edges):
+        if hi <= lo:
+            raise ConfigError(f"bin edges {text!r} are not increasing ({lo:g} → {hi:g}); {hint}")
+    if variable in EXAMPLE_EDGES and edges[0] < 0:
+        raise ConfigError(f"bin edges {text!r}: {variable} cannot be negative; {hint}")
     return edges
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
 
 
 def binned(ratio: Any, x: Any, edges: Sequence[float], *, weight: Any = None) -> Any:
@@ -176,7 +229,8 @@ class ResolutionInspector(widgets.VBox):
     def current_tables(self) -> dict[tuple[str, str], Any]:
         """``{(model, sample): binned DataFrame}`` for the current selection."""
         res = self.source.result(self.slider.value)
-        var, edges = self.variable.value, parse_edges(self.edges.value)
+        var = self.variable.value
+        edges = parse_edges(self.edges.value, variable=var)
         names = dict.fromkeys([self.baseline.value, *self.models.value])
         out = {}
         for model in names:
@@ -210,7 +264,9 @@ class ResolutionInspector(widgets.VBox):
 
     def _draw(self, fig: Any, tables: dict, var: str, stat: str) -> None:
         """Main panel: ``stat`` vs ``var``; ratio panel: data/MC (response) or model/baseline."""
-        ax, rax = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": (3, 1)})
+        from decorr_af.plot.style import ratio_axes
+
+        ax, rax = ratio_axes(fig.add_subplot())
         base = self.baseline.value
         models = list(dict.fromkeys([base, *self.models.value]))
         for i, model in enumerate(models):
@@ -232,6 +288,8 @@ class ResolutionInspector(widgets.VBox):
         rax.set_ylabel("data / MC" if stat == "response" else f"/ {base}")
         rax.axhline(1.0, color="grey", linewidth=0.8)
         rax.set_xlabel(VARIABLES[var])
+        if var == "pt":  # pT bins span decades: a log axis reads better
+            ax.set_xscale("log")
         ax.legend(fontsize=7, ncols=2)
 
 

@@ -11,7 +11,9 @@ All state lives in the scan directory.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import html
+import math
 import os
 import threading
 import time
@@ -34,8 +36,19 @@ widgets = optional_import("ipywidgets", "widgets")
 
 __all__ = ["DiscoScanner"]
 
-#: metrics shown for the selected point: (metric suffix, label)
-SHOWN_METRICS = (("r50", "R50"), ("inv_jsd", "1/JSD"), ("dcor", "dCor"), ("auc", "AUC"))
+#: metrics shown for the selected point: (metric suffix, label); absent ones are skipped
+SHOWN_METRICS = (
+    ("r50", "R50"),
+    ("eff_at_tight_rej", "ε_S at Tight rejection"),
+    ("r_bkg", "R_bkg"),
+    ("inv_jsd", "1/JSD"),
+    ("inv_jsd_ceiling", "1/JSD ceiling"),
+    ("dcor", "dCor"),
+    ("abcd_nonclosure", "ABCD non-closure"),
+    ("auc", "AUC"),
+)
+#: seconds between two updates of the training progress indicator
+TICK_S = 0.5
 
 
 class DiscoScanner(widgets.VBox):
@@ -95,10 +108,10 @@ class DiscoScanner(widgets.VBox):
         self.sculpt = FigurePanel()
         self.pareto = FigurePanel()
         self.error = widgets.HTML()
-        self.new_strength = widgets.BoundedFloatText(
-            value=1.0, min=0.0, max=1e9, step=0.1, description="new λ",
-            layout=widgets.Layout(width="180px"),
-        )  # fmt: skip
+        # a plain FloatText: a bounded one would silently clamp λ = -1 to 0 and train that
+        self.new_strength = widgets.FloatText(
+            value=1.0, step=0.1, description="new λ", layout=widgets.Layout(width="180px")
+        )
         self.train_button = widgets.Button(
             description="train this λ", icon="play", button_style="primary",
             tooltip="train the workflow at the new λ and add the point to the scan",
@@ -108,16 +121,21 @@ class DiscoScanner(widgets.VBox):
         )
         self.progress.layout.visibility = "hidden"
         self.status = widgets.HTML()
-        figures = widgets.HBox(
+        self._status_lock = threading.Lock()
+        self._job = 0  # token of the current training job; the status belongs to it
+        self._ticker: threading.Thread | None = None
+        self.figures = widgets.HBox(
             [self.roc.image, self.sculpt.image, self.pareto.image],
             layout=widgets.Layout(flex_flow="row wrap"),
         )
         self.controls = widgets.HBox([self.model_dd, self.seed_dd, self.slider])
-        train = widgets.HBox([self.new_strength, self.train_button, self.progress, self.status])
-        self.children = [self.title, self.error, self.controls, self.metrics, figures, train]
+        self.train_box = widgets.HBox(
+            [self.new_strength, self.train_button, self.progress, self.status]
+        )
+        self.children = [self.title, self.error]  # until a scan is loaded: the error only
         self.add_class("decorr-disco-scanner")
 
-        self.train_button.on_click(lambda _b: self.train(self.new_strength.value))
+        self.train_button.on_click(self._on_train_click)
         self.reload()
         self.slider.observe(self._on_change, names="value")
         self.model_dd.observe(self._on_change, names="value")
@@ -150,11 +168,14 @@ class DiscoScanner(widgets.VBox):
                 )
         except (DecorrAFError, OSError, ValueError, KeyError, ImportError) as err:
             self._show_error(err, context=f"Cannot open scan {self.scan_dir}")
+            if self._scan is None:
+                self._set_ready(False)
             return
         with self._lock:
             self._scan = scan
             self._results.clear()
             self._png.clear()
+        self._set_ready(True)
         model = self.model_dd.value or self._requested_model or _primary_model(scan, models)
         if model not in models:
             self._show_error(
@@ -183,6 +204,24 @@ class DiscoScanner(widgets.VBox):
         self.update()
         if self._prerender:
             self.prerender()
+
+    def _set_ready(self, ready: bool) -> None:
+        """Show the controls, figures and actions only when a scan is loaded.
+
+        In the error state (e.g. a missing scan directory) the widget shows the
+        error alone: no empty dropdowns, no blank images, no train button to press.
+        """
+        if ready:
+            self.children = [
+                self.title, self.error, self.controls, self.metrics, self.figures, self.train_box
+            ]  # fmt: skip
+        else:
+            self.children = [self.title, self.error]
+            self.title.value = "<h3 style='margin:0.2em 0'>DisCo strength scanner</h3>"
+        for w in (self.model_dd, self.seed_dd, self.slider, self.new_strength):
+            w.disabled = not ready
+        busy = self.future is not None and not self.future.done()
+        self.train_button.disabled = not ready or busy
 
     def _point_id(self, strength: float, seed: int) -> str:
         table = self.table
@@ -225,26 +264,31 @@ class DiscoScanner(widgets.VBox):
             notes += _seed_spread(self.table, model, strength, [k for k, _, _ in items])
             self.metrics.value = metrics_html(items, title=f"{model}", notes=notes)
             self.error.value = ""
+            scan = self._scan
             self.pareto.image.value = self._cached(
-                pid, model, "pareto",
-                lambda fig: _draw_pareto(fig, self._scan, model, self.x, self.y, pid),
+                pid, model, self.pareto,
+                lambda fig: _draw_pareto(fig, scan, model, self.x, self.y, pid),
             )  # fmt: skip
             res = self.result(pid)
             self.roc.image.value = self._cached(
-                pid, model, "roc", lambda fig: _draw_roc(fig, res, model, row)
+                pid, model, self.roc, lambda fig: _draw_roc(fig, res, model, row)
             )
             self.sculpt.image.value = self._cached(
-                pid, model, "sculpt", lambda fig: _draw_sculpting(fig, res, model, row)
+                pid, model, self.sculpt, lambda fig: _draw_sculpting(fig, res, model, row)
             )
         except Exception as err:  # shown in the widget instead of a traceback wall
             self._show_error(err, context=f"λ = {format_strength(strength)}, model {model}")
 
-    def _cached(self, pid: str, model: str, panel: str, painter: Any) -> bytes:
-        key = (pid, model, panel)
+    def _panels(self) -> dict[str, FigurePanel]:
+        return {"roc": self.roc, "sculpt": self.sculpt, "pareto": self.pareto}
+
+    def _cached(self, pid: str, model: str, panel: FigurePanel, painter: Any) -> bytes:
+        name = next(k for k, v in self._panels().items() if v is panel)
+        key = (pid, model, name)
         with self._lock:
             png = self._png.get(key)
         if png is None:
-            png = self.roc.render(painter)
+            png = panel.render(painter)
             with self._lock:
                 self._png[key] = png
         return png
@@ -256,10 +300,10 @@ class DiscoScanner(widgets.VBox):
         def draw_point(pid: str) -> None:
             row = scan.table[scan.table["id"].astype(str) == pid].iloc[0]
             res = self.result(pid)
-            self._cached(pid, model, "roc", lambda f: _draw_roc(f, res, model, row))
-            self._cached(pid, model, "sculpt", lambda f: _draw_sculpting(f, res, model, row))
+            self._cached(pid, model, self.roc, lambda f: _draw_roc(f, res, model, row))
+            self._cached(pid, model, self.sculpt, lambda f: _draw_sculpting(f, res, model, row))
             self._cached(
-                pid, model, "pareto", lambda f: _draw_pareto(f, scan, model, self.x, self.y, pid)
+                pid, model, self.pareto, lambda f: _draw_pareto(f, scan, model, self.x, self.y, pid)
             )
 
         def work() -> None:
@@ -279,58 +323,111 @@ class DiscoScanner(widgets.VBox):
         self.error.value = error_html(err, context=context)
 
     # -- training -----------------------------------------------------------
+    def _on_train_click(self, _button: Any = None) -> None:
+        """The button: a refused λ is shown in the widget (not raised into the kernel log)."""
+        with contextlib.suppress(DecorrAFError):  # train() has shown it
+            self.train(self.new_strength.value)
+
+    def _set_status(self, job: int, text: str) -> bool:
+        """Write the status line if ``job`` still owns it; the progress thread goes through here."""
+        with self._status_lock:
+            if job != self._job:
+                return False
+            self.status.value = text
+            return True
+
     def train(self, strength: float, *, seed: int | None = None) -> concurrent.futures.Future:
         """Train a new point at ``strength`` in the background and add it to the scan.
 
-        Returns a :class:`concurrent.futures.Future` (also kept as :attr:`future`);
-        when it finishes the scan is reloaded and the slider moves to the new λ.
+        Returns a :class:`concurrent.futures.Future` (also kept as :attr:`future`)
+        that completes only when everything is done: the point is trained, the scan
+        reloaded, the slider moved to the new λ and the final status written. A
+        refused λ (negative, not finite) raises :class:`~decorr_af.errors.ConfigError`
+        and is shown in the widget; nothing is trained.
         """
-        strength = float(strength)
-        if not np.isfinite(strength) or strength < 0:
-            err = ConfigError(f"parameter 'strength' must be a finite λ ≥ 0, got {strength}")
+        try:
+            strength = float(strength)
+        except (TypeError, ValueError):
+            strength = math.nan
+        if not math.isfinite(strength) or strength < 0:
+            err = ConfigError(
+                f"parameter 'strength' (new λ) must be a finite number ≥ 0, got {strength:g}: "
+                "nothing was trained"
+            )
+            self._show_error(err, context="train this λ")
+            with self._status_lock:
+                self.status.value = (
+                    f"<span class='decorr-refused' style='color:#a94442'>"
+                    f"λ = {strength:g} refused</span>"
+                )
+            raise err
+        if self._scan is None:
+            err = ConfigError(f"scan {self.scan_dir} is not loaded: nothing to add a point to")
             self._show_error(err, context="train this λ")
             raise err
         if self.future is not None and not self.future.done():
             self.status.value = "<i>a training is already running…</i>"
             return self.future
         seed = int(self.seed_dd.value if seed is None else seed)
+        label = format_strength(strength)
+        with self._status_lock:
+            self._job += 1
+            job = self._job
+            self.status.value = f"training λ = {label} (seed {seed})…"
+        self.error.value = ""
         self.train_button.disabled = True
         self.progress.layout.visibility = "visible"
         self.progress.value = 0.05
-        label = format_strength(strength)
-        self.status.value = f"training λ = {label} (seed {seed})…"
         if self._executor is None:
             self._executor = concurrent.futures.ThreadPoolExecutor(1, "decorr-af-train")
         start = time.monotonic()
         done = threading.Event()
+        outcome: concurrent.futures.Future = concurrent.futures.Future()
+        self.future = outcome
 
         def tick() -> None:  # progress indicator while the job runs
-            while not done.wait(0.5):
+            while not done.wait(TICK_S):
                 elapsed = time.monotonic() - start
-                self.progress.value = min(0.95, 0.05 + 0.9 * (1 - np.exp(-elapsed / 60)))
-                self.status.value = f"training λ = {label} (seed {seed})… {elapsed:.0f} s"
+                with self._status_lock:  # done is set under this lock: no write after it
+                    if done.is_set() or job != self._job:
+                        return
+                    self.progress.value = min(0.95, 0.05 + 0.9 * (1 - np.exp(-elapsed / 60)))
+                    self.status.value = f"training λ = {label} (seed {seed})… {elapsed:.0f} s"
 
-        threading.Thread(target=tick, daemon=True).start()
-        self.future = self._executor.submit(
-            _train_point, self.scan_dir, strength, seed, self.client
-        )
+        self._ticker = threading.Thread(target=tick, name="decorr-af-train-progress", daemon=True)
+        self._ticker.start()
+        ticker = self._ticker
 
         def finished(fut: concurrent.futures.Future) -> None:
-            done.set()
+            with self._status_lock:
+                done.set()
+            ticker.join()  # the progress thread has stopped: the final status is the last word
             err = fut.exception()
-            if err is not None:
-                self.status.value = ""
-                self._show_error(err, context=f"training λ = {label} failed")
-            else:
-                self.reload(select=strength)
-                self.status.value = (
-                    f"λ = {label} done in {time.monotonic() - start:.0f} s and added to the scan"
-                )
-            self.progress.layout.visibility = "hidden"
-            self.train_button.disabled = False
+            try:
+                if err is not None:
+                    self._set_status(job, "")
+                    self._show_error(err, context=f"training λ = {label} failed")
+                else:
+                    self.reload(select=strength)
+                    self._set_status(
+                        job,
+                        f"λ = {label} done in {time.monotonic() - start:.0f} s "
+                        "and added to the scan",
+                    )
+            except Exception as exc:  # a failed reload is shown, never lost in a thread
+                err = exc
+                self._show_error(exc, context=f"reloading the scan after λ = {label}")
+            finally:
+                self.progress.layout.visibility = "hidden"
+                self.train_button.disabled = self._scan is None
+                if err is None:
+                    outcome.set_result(fut.result())
+                else:
+                    outcome.set_exception(err)
 
-        self.future.add_done_callback(finished)
-        return self.future
+        self._executor.submit(_train_point, self.scan_dir, strength, seed, self.client
+                              ).add_done_callback(finished)  # fmt: skip
+        return outcome
 
 
 # -- helpers (widget-specific; statistics come from decorr_af.metrics) --------
@@ -366,33 +463,71 @@ def _seed_spread(table: Any, model: str, strength: float, keys: list[str]) -> li
 
 
 def _draw_roc(fig: Any, res: Any, model: str, row: Any) -> None:
-    """ROC curves (:func:`decorr_af.plot.photon_id.plot_roc`) with the R50 point marked."""
+    """ROC curve of ``model`` (:func:`decorr_af.plot.photon_id.plot_roc`), R50 starred.
+
+    The plain MLP is drawn as the reference only when its scores differ from the
+    model's: at λ = 0 the DisCo MLP *is* the plain MLP, and a second, identical
+    curve would hide under the first while the legend still named it.
+    """
     from decorr_af.plot._common import model_list
     from decorr_af.plot.photon_id import plot_roc
 
     have = model_list(res)
     if model not in have:
         raise ConfigError(f"point has no scores of model '{model}' (have: {', '.join(have)})")
-    models = [m for m in ("plain_mlp", model) if m in have]
+    models = [model]
+    ref = "plain_mlp"
+    same = ref in have and np.array_equal(res.arrays[f"score_{ref}"], res.arrays[f"score_{model}"])
+    if ref in have and ref != model and not same:
+        models = [ref, model]
     ax = fig.add_subplot()
-    plot_roc(res, models=list(dict.fromkeys(models)), ax=ax, min_efficiency=0.2)
+    art = plot_roc(res, models=models, ax=ax, min_efficiency=0.2)
+    if same and ref != model:
+        art.curves[model].set_label(f"{art.curves[model].get_label()} (= MLP at this λ)")
     r50 = float(row.get(f"{model}.r50", np.nan))
-    ax.plot([0.5], [r50], marker="*", ms=14, color="gold", mec="k", ls="none",
-            label=f"R50 = {r50:.4g}")  # fmt: skip
+    if np.isfinite(r50) and r50 > 0:
+        ax.plot([0.5], [r50], marker="*", ms=14, color="gold", mec="k", ls="none",
+                label=f"R50 = {r50:.4g}")  # fmt: skip
     ax.legend(
         loc="upper right", fontsize="small", title=f"λ = {format_strength(res.strength or 0.0)}"
     )
 
 
 def _draw_sculpting(fig: Any, res: Any, model: str, row: Any) -> None:
-    """Isolation of fakes passing / failing the working point (with 1/JSD)."""
+    """Isolation of fakes passing / failing the working point (with 1/JSD).
+
+    The working-point and 1/JSD note is anchored *below* the ABCD non-closure text
+    that :func:`~decorr_af.plot.photon_id.plot_isolation_pass_fail` writes, so the
+    two never overlap whatever their lengths.
+    """
     from decorr_af.plot.photon_id import plot_isolation_pass_fail
 
     art = plot_isolation_pass_fail(res, model, ax=fig.add_subplot())
     inv = float(row.get(f"{model}.inv_jsd", np.nan))
     wp = res.config.get("wp_efficiency") if isinstance(res.config, dict) else None
     where = f"ε_S = {100 * wp:.0f} % WP" if wp else "working point"
-    art.ax.text(0.97, 0.5, f"{where}\n1/JSD = {inv:.4g}", transform=art.ax.transAxes, ha="right")
+    note = f"{where}\n1/JSD = {inv:.4g}"
+    ceiling = row.get(f"{model}.inv_jsd_ceiling")
+    if ceiling is not None and np.isfinite(float(ceiling)):
+        note += f" (stat. ceiling {float(ceiling):.3g})"
+    legend = art.ax.get_legend()
+    above = [
+        t
+        for t in art.ax.texts
+        if t.get_visible()
+        and t.get_text().strip()
+        and t.get_transform() is art.ax.transAxes
+        and 0.0 <= t.get_position()[1] <= 1.0
+    ]
+    if above:  # below the lowest text already on the panel (the ABCD non-closure)
+        anchor = min(above, key=lambda t: t.get_position()[1])
+        art.ax.annotate(note, xy=(1.0, 0.0), xycoords=anchor, xytext=(0, -4),
+                        textcoords="offset points", ha="right", va="top")  # fmt: skip
+    elif legend is not None:  # below the legend
+        art.ax.annotate(note, xy=(1.0, 0.0), xycoords=legend, xytext=(0, -4),
+                        textcoords="offset points", ha="right", va="top")  # fmt: skip
+    else:
+        art.ax.text(0.97, 0.6, note, transform=art.ax.transAxes, ha="right", va="top")
 
 
 def _draw_pareto(fig: Any, scan: Any, model: str, x: str, y: str, pid: str) -> None:

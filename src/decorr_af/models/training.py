@@ -317,6 +317,8 @@ def train_network(
             print(f"[decorr_af] {last}")
         if patience is not None and validation is not None and since_best >= patience:
             break
+    if active:
+        history["warmup_epochs"] = [float(schedule.first_full_epoch)]
     if patience is not None and best[2] is not None:
         model.load_state_dict(best[2])
         history["best_epoch"] = [float(best[1])]

@@ -363,8 +363,26 @@ class DecorrelatedClassifier(BinaryClassifierOutput, ClassifierMixin, _Decorrela
         stable batch estimate of dCor).
     early_stopping, validation_fraction, patience
         Hold out ``validation_fraction`` of the events (and of ``domain_X``) and stop
-        when the validation objective (main loss + λ Σ dCor²) has not improved for
-        ``patience`` epochs; the best weights are restored.
+        when the validation objective (main loss + λ Σ dCor², always at the full λ)
+        has not improved for ``patience`` epochs; the best weights are restored.
+        Only epochs trained at the full λ (after the warm-up) are candidates and
+        count towards ``patience`` — during the warm-up a near-constant output has
+        a small objective but is not the model asked for — and a checkpoint with
+        validation AUC ≤ 0.5 (worse than random) is chosen only if no better one
+        exists.
+    penalty_warmup
+        Fraction of the optimisation steps used to switch the penalty on: the
+        first half of it trains without penalty, the second half ramps λ linearly
+        to its full value (default 0.3; 0 turns the warm-up off). dCor² is scale
+        free, so its gradient grows like 1 / std(output): on a freshly initialised,
+        near-constant network the DisCo gradient is ~80x the cross-entropy one at
+        λ = 20 and the classifier never learns (notebook 02's collapse to AUC 0.26).
+    min_penalty_rows
+        Minimum number of rows the penalty sees per step (default 1024): when a
+        minibatch holds fewer penalised rows on average (e.g. background events for
+        ``DisCo(on="background")``), extra penalised rows, cycling through a seeded
+        permutation, are forwarded for the penalty only. The batch estimate of
+        dCor² has a bias and noise of order 1 / rows; 0 turns this off.
     standardize
         Standardise the inputs with the training mean / std (stored).
     device

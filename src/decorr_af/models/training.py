@@ -171,14 +171,26 @@ def train_network(
         entirely, so the fit equals the plain model for the same seed.
     seed
         Seeds the batch order (a private ``torch.Generator``) and domain sampling.
+    penalty_warmup
+        Fraction of the steps for the penalty warm-up (first half plain, second
+        half a linear ramp to the full λ; :class:`~decorr_af.models._warmup.WarmupSchedule`).
+        Checkpoints (early stopping) are chosen among the epochs at the full λ only,
+        preferring any with validation AUC > 0.5 (classification).
+    min_penalty_rows
+        Penalty-only rows are added to each step so that the penalty sees at least
+        this many of the rows it selects
+        (:class:`~decorr_af.models._warmup.PenaltyRowSampler`; protected-variable
+        penalties only).
 
     Returns
     -------
     dict
         ``epoch``, ``loss`` (total), ``main_loss``, ``penalty_loss``,
         ``adversary_loss`` (adversaries), ``dcor2_<name>`` (training outputs of the
-        epoch), and for a validation split ``val_main_loss``, ``val_dcor2_<name>``
-        and ``val_objective`` (= val main loss + λ Σ val dCor², used for early stopping).
+        epoch), ``penalty_factor`` (warm-up factor at the end of the epoch),
+        ``warmup_epochs`` (first epoch at the full λ), and for a validation split
+        ``val_main_loss``, ``val_dcor2_<name>``, ``val_auc`` (classification) and
+        ``val_objective`` (= val main loss + λ Σ val dCor², used for early stopping).
     """
     device = train.X.device
     classification = task == "classification"

@@ -32,6 +32,12 @@ def _pid_result(tmp_path) -> RunResult:
         metrics[f"{name}.wp_rej"] = 1 / passed[name][label == 0].mean()
         metrics[f"{name}.abcd_nonclosure"] = 0.1
         metrics[f"{name}.abcd_nonclosure_err"] = 0.05
+        metrics[f"{name}.r_bkg"] = 1.1 + slope
+        metrics[f"{name}.r_bkg_err"] = 0.05
+        metrics[f"{name}.inv_jsd"] = 20.0 / (1 + 4 * slope)
+        metrics[f"{name}.inv_jsd_ceiling"] = 25.0
+        metrics[f"{name}.inv_jsd_ceiling_lo"] = 19.0
+        metrics[f"{name}.inv_jsd_ceiling_hi"] = 33.0
     res = RunResult(
         workflow="photon_id",
         config={},
@@ -139,3 +145,29 @@ def test_lazy_plot_exports():
     assert callable(plot.atlas_label)
     with pytest.raises(AttributeError):
         plot.nope
+
+
+def test_inv_jsd_ceiling_and_abcd_plots(tmp_path):
+    from decorr_af.plot import photon_id as P
+    from decorr_af.plot.check import check_figure
+
+    res = _pid_result(tmp_path)
+    art = P.plot_inv_jsd(res)
+    assert set(art.points) == {"plain_mlp", "disco_mlp"}
+    assert set(art.ceilings) == {"plain_mlp", "disco_mlp"}
+    # the ceiling line sits at the metric, the band spans the random-cut quantiles
+    assert art.ceilings["disco_mlp"].get_ydata()[0] == 25.0
+    ylo, yhi = art.bands["disco_mlp"].get_paths()[0].get_extents().intervaly
+    assert (ylo, yhi) == pytest.approx((19.0, 33.0))
+    assert art.points["plain_mlp"].get_ydata()[0] == pytest.approx(20.0 / 3.4)
+    check = check_figure(art.ax.figure)
+    assert check.ok, check.problems
+    ab = P.plot_abcd_closure(res, models=["disco_mlp", "plain_mlp"])
+    assert ab.unity.get_ydata()[0] == 1.0
+    np.testing.assert_allclose(ab.points.lines[0].get_ydata(), [1.1, 1.7])
+    check = check_figure(ab.ax.figure)
+    assert check.ok, check.problems
+    del res.metrics["plain_mlp.r_bkg"], res.metrics["disco_mlp.r_bkg"]
+    with pytest.raises(ConfigError, match="r_bkg"):
+        P.plot_abcd_closure(res)
+    plt.close("all")

@@ -28,11 +28,15 @@ from decorr_af.plot._common import (
 from decorr_af.plot.style import atlas_label, new_axes, ratio_axes
 
 __all__ = [
+    "AbcdArtists",
     "EfficiencyArtists",
+    "InvJsdArtists",
     "IsolationArtists",
     "RocArtists",
+    "plot_abcd_closure",
     "plot_efficiency_vs_isolation",
     "plot_efficiency_vs_mu",
+    "plot_inv_jsd",
     "plot_isolation_pass_fail",
     "plot_roc",
 ]
@@ -165,8 +169,12 @@ def plot_isolation_pass_fail(
     rax.set_xlabel(hp.axes[0].label or "topoetcone20 [GeV]")
     ax.set_ylabel("Normalised / GeV")
     ax.legend(loc="upper right")
+    r = res.metrics.get(f"{model}.r_bkg")
     nc = res.metrics.get(f"{model}.abcd_nonclosure")
-    if nc is not None and np.isfinite(nc):
+    if r is not None and np.isfinite(r):
+        err = res.metrics.get(f"{model}.r_bkg_err", float("nan"))
+        ax.text(0.97, 0.6, f"$R_{{bkg}}$ = {r:.3f} ± {err:.3f}", transform=ax.transAxes, ha="right")
+    elif nc is not None and np.isfinite(nc):
         err = res.metrics.get(f"{model}.abcd_nonclosure_err", float("nan"))
         ax.text(
             0.97, 0.6, f"ABCD non-closure {nc:+.3f} ± {err:.3f}", transform=ax.transAxes, ha="right"
@@ -230,3 +238,104 @@ def plot_efficiency_vs_mu(
 ) -> EfficiencyArtists:
     """ID efficiency at the working point versus pile-up ⟨μ⟩ (prompt photons by default)."""
     return _plot_eff(as_result(result), "mu", models, truth, ax, text, r"$\langle\mu\rangle$")
+
+
+@dataclass
+class InvJsdArtists:
+    """Artists of :func:`plot_inv_jsd`: measured points and the ceiling bands per model."""
+
+    ax: Any
+    points: dict[str, Any] = field(default_factory=dict)
+    ceilings: dict[str, Any] = field(default_factory=dict)
+    bands: dict[str, Any] = field(default_factory=dict)
+    label: Any = None
+
+
+def _models_with(res: Any, models: Any, metric: str) -> list[str]:
+    names = model_list(res, models)
+    have = [m for m in names if f"{m}.{metric}" in res.metrics]
+    if not have:
+        raise ConfigError(f"result has no '<model>.{metric}' metric for {names}")
+    return have
+
+
+def plot_inv_jsd(
+    result: Any,
+    *,
+    models: Any = None,
+    ax: Any = None,
+    text: str = "Simulation Internal",
+) -> InvJsdArtists:
+    """1/JSD per model beside its statistical ceiling (random cuts, same event counts).
+
+    The ceiling (``<model>.inv_jsd_ceiling``) is drawn as a line with a band from
+    the 16 % to the 84 % quantile of the random cuts' 1/JSD; a model reaching the
+    band sculpts isolation no more than the sample can resolve.
+    """
+    res = as_result(result)
+    names = _models_with(res, models, "inv_jsd")
+    ax = new_axes(ax)
+    art = InvJsdArtists(ax=ax)
+    for i, m in enumerate(names):
+        c = res.metrics.get(f"{m}.inv_jsd_ceiling")
+        if c is not None and np.isfinite(c):
+            lo = res.metrics.get(f"{m}.inv_jsd_ceiling_lo", c)
+            hi = res.metrics.get(f"{m}.inv_jsd_ceiling_hi", c)
+            art.bands[m] = ax.fill_between(
+                [i - 0.35, i + 0.35], lo, hi, color="grey", alpha=0.3, lw=0,
+                label="Random cut (16–84 %)" if not art.bands else None,
+            )  # fmt: skip
+            (art.ceilings[m],) = ax.plot(
+                [i - 0.35, i + 0.35], [c, c], color="grey", ls="--",
+                label="Statistical ceiling" if not art.ceilings else None,
+            )  # fmt: skip
+        (art.points[m],) = ax.plot(
+            [i], [res.metrics[f"{m}.inv_jsd"]], marker="o", ls="none", color="k",
+            label="Measured" if not art.points else None,
+        )  # fmt: skip
+    ax.set_xticks(range(len(names)), [_label(m) for m in names])
+    ax.set_xlim(-0.6, len(names) - 0.4)
+    ax.set_ylim(0, None)
+    ax.set_ylabel("1 / JSD (fakes passing vs failing)")
+    ax.legend(loc="upper left")
+    art.label = atlas_label(ax, text)
+    return art
+
+
+@dataclass
+class AbcdArtists:
+    """Artists of :func:`plot_abcd_closure`."""
+
+    ax: Any
+    points: Any = None
+    unity: Any = None
+    label: Any = None
+
+
+def plot_abcd_closure(
+    result: Any,
+    *,
+    models: Any = None,
+    ax: Any = None,
+    text: str = "Simulation Internal",
+) -> AbcdArtists:
+    """ABCD correlation factor R_bkg = N_A N_D / (N_B N_C) on MC fakes, per model.
+
+    1 means the ID (Tight vs Loose′) and isolation axes are independent for
+    fakes and the sideband estimate N_B N_C / N_D closes.
+    """
+    res = as_result(result)
+    names = _models_with(res, models, "r_bkg")
+    ax = new_axes(ax)
+    r = np.array([res.metrics[f"{m}.r_bkg"] for m in names])
+    err = np.array([res.metrics.get(f"{m}.r_bkg_err", np.nan) for m in names])
+    x = np.arange(len(names))
+    art = AbcdArtists(ax=ax)
+    art.points = ax.errorbar(x, r, yerr=err, fmt="o", color="k", label="$R_{bkg}$ (MC fakes)")
+    art.unity = ax.axhline(1.0, color="grey", ls="--", lw=1)
+    ax.set_xticks(x, [_label(m) for m in names])
+    ax.set_xlim(-0.6, len(names) - 0.4)
+    ax.set_ylabel("$R_{bkg} = N_A N_D / (N_B N_C)$")
+    ax.legend(loc="upper left")
+    art.label = atlas_label(ax, text)
+    return art

@@ -6,91 +6,159 @@ import pytest
 
 from decorr_af.errors import ConfigError, InputFileError, MissingBranchError
 from decorr_af.workflows import clustering as cl
-from decorr_af.workflows._binning import prepare
 
 
 @pytest.fixture(scope="module")
-def result(sample_dir, tmp_path_factory):
-    cfg = cl.Config(
-        mc_files=(str(sample_dir / "photons_mc" / "*.root"),),
-        data_files=(str(sample_dir / "photons_data" / "*.root"),),
-        n_clusters=16,
-        k_scan=(4, 16),
+def samples(tmp_path_factory):
+    """Own radiative-Z and Z→ee samples; data mismodelled and without truth."""
+    from decorr_af.data import generate
+
+    out = tmp_path_factory.mktemp("clu_samples")
+    for sample, kind, n, seed in (("zmumug", "mc", 24000, 70411), ("zmumug", "data", 24000, 70423),
+                                  ("zee", "mc", 12000, 70433), ("zee", "data", 12000, 70439)):  # fmt: skip
+        generate(out / f"{sample}_{kind}", sample=sample, kind=kind, events=n, seed=seed,
+                 mismodelling=1.0 if kind == "data" else 0.0)  # fmt: skip
+    return out
+
+
+def _config(samples, **kw):
+    return cl.Config(
+        zmumug_mc_files=(str(samples / "zmumug_mc" / "*.root"),),
+        zmumug_data_files=(str(samples / "zmumug_data" / "*.root"),),
+        zee_mc_files=(str(samples / "zee_mc" / "*.root"),),
+        zee_data_files=(str(samples / "zee_data" / "*.root"),),
+        **kw,
     )
+
+
+@pytest.fixture(scope="module")
+def result(samples, tmp_path_factory):
+    cfg = _config(samples, n_clusters=12, k_scan=(4, 12))
     out = tmp_path_factory.mktemp("clu") / "res"
     return cfg, cl.run(cfg, seed=6, out=out)
 
 
-def test_bins_cover_every_photon_and_roundtrip(result, sample_dir, tmp_path):
-    from decorr_af.workflows._data import load_photons
-
+def test_bins_cover_every_probe_and_roundtrip(result, tmp_path):
     cfg, res = result
-    data = prepare(load_photons(str(sample_dir / "photons_data" / "*.root"), drop_truth=True))
+    data = cl.probes(cfg, data=True)
     for method in cfg.methods:
         b = cl.Binning.from_dict(res.info["binnings"][method])
         bins = cl.assign_bins(b, data)
         assert bins.shape == (len(data),)
         assert bins.min() >= 0
         assert bins.max() < b.n_bins
-        assert res.metrics[f"{method}.n_bins"] == b.n_bins == 16
         path = b.save(tmp_path / f"{method}.json")
         again = cl.Binning.load(path)
         assert np.array_equal(cl.assign_bins(again, data), bins)
         assert len(again.scale_factors["id_sf"]) == b.n_bins
+    # the grid separates unconverted and converted photons (ATLAS bins always do)
+    grid = res.tables["bins_grid"]
+    n_grid = (len(cfg.eta_edges) - 1) * (len(cfg.pt_edges) - 1) * 2
+    assert res.metrics["grid.n_bins"] == n_grid == len(grid)
+    filled = grid[grid.n_mc > 0]
+    assert set(np.unique(filled.mean_converted)) == {0.0, 1.0}
+    assert res.metrics["kmeans.n_bins"] == res.metrics["gmm.n_bins"] == 12
 
 
-def test_clusters_have_lower_spread_and_better_closure_than_grid(result):
+def test_tag_and_probe_scale_factors(result):
     _, res = result
     m = res.metrics
-    # clusters use the conversion status, which shifts the response: at equal
-    # number of bins their within-bin spread of E_true/E_raw is lower
-    assert m["kmeans.spread"] < m["grid.spread"]
-    assert m["gmm.spread"] < m["grid.spread"]
-    assert np.isfinite(m["kmeans.closure"])
-    assert np.isfinite(m["grid.closure"])
-    assert m["kmeans.closure"] <= m["grid.closure"]
-    assert m["kmeans.bins_for_grid_closure"] <= 16
-    # mismodelled shower shapes lower the data ID efficiency; energy scale stays ~1
-    assert m["grid.id_sf_mean"] < 0.97
-    assert abs(m["grid.energy_scale_mean"] - 1.0) < 0.02
+    # the MC tag-and-probe reproduces the truth-matched MC efficiency (validation only)
+    diff = m["tagprobe.eff_mc"] - m["tagprobe.eff_mc_truth"]
+    assert abs(diff) < 3 * m["tagprobe.eff_mc_err"] + 0.01
+    assert m["tagprobe.purity_data"] > 0.8
+    # wider lateral showers in data lower its ID efficiency: SF significantly below 1
+    assert m["tagprobe.sf"] < 1 - 3 * m["tagprobe.sf_err"]
+    for method in ("kmeans", "gmm", "grid"):
+        assert np.isfinite(m[f"{method}.closure"])
+        assert np.isfinite(m[f"{method}.id_sf_mean"])
+        assert abs(m[f"{method}.tp_closure_mc"]) < 0.05
+        # more material in data lowers its response: Z→ee energy scale below 1
+        assert m[f"{method}.energy_scale_mean"] < 1.0
     scan = res.tables["k_scan"]
     assert set(scan.method) == {"kmeans", "gmm"}
-    assert set(scan.k) == {4, 16}
+    assert set(scan.k) == {4, 12}
+
+
+def test_sideband_method_runs(samples):
+    cfg = _config(samples, methods=("grid",), k_scan=(), tp_method="sideband")
+    cfg = cfg.replace(zee_mc_files=(), zee_data_files=())
+    res = cl.run(cfg, seed=2)
+    assert 0 < res.metrics["tagprobe.eff_data"] < 1
+    assert np.isnan(res.metrics["grid.energy_scale_mean"])  # no Z->ee configured
+
+
+def test_truth_is_never_requested_for_data(samples, monkeypatch):
+    from decorr_af.workflows import _data
+
+    calls = []
+    for name in ("load_radiative_z", "load_electrons"):
+        real = getattr(_data, name)
+
+        def spy(files, *, drop_truth=False, _real=real, _name=name):
+            calls.append((_name, tuple(files), drop_truth))
+            return _real(files, drop_truth=drop_truth)
+
+        monkeypatch.setattr(_data, name, spy)
+    cl.run(_config(samples, methods=("grid",), k_scan=()), seed=1)
+    data = [c for c in calls if "_data" in c[1][0]]
+    assert {c[0] for c in data} == {"load_radiative_z", "load_electrons"}
+    assert all(c[2] for c in data), data
+    # a data table holding truth (a broken reader) is refused
+    mc_files = (str(samples / "zmumug_mc" / "*.root"),)
+    real = _data.load_radiative_z
+    monkeypatch.setattr(_data, "load_radiative_z",
+                        lambda files, *, drop_truth=False: real(mc_files))  # fmt: skip
+    with pytest.raises(InputFileError, match="truth column"):
+        cl.probes(_config(samples), data=True)
 
 
 def test_grid_and_errors():
     g = cl.fit_binning(None, method="grid", eta_edges=(0, 1, 2), pt_edges=(0, 50, 100))
-    t = pd.DataFrame({"abs_eta": [-1.0, 0.5, 1.5, 5.0], "pt": [10.0, 60.0, 5.0, 1e4]})
-    assert cl.assign_bins(g, t).tolist() == [0, 1, 2, 3]
-    with pytest.raises(MissingBranchError, match="pt"):
-        cl.assign_bins(g, t.drop(columns="pt"))
+    t = pd.DataFrame({"abs_eta": [-1.0, 0.5, 1.5, 5.0], "pt": [10.0, 60.0, 5.0, 1e4],
+                      "converted": [0.0, 1.0, 0.0, 1.0]})  # fmt: skip
+    assert g.n_bins == 8
+    assert cl.assign_bins(g, t).tolist() == [0, 3, 4, 7]
+    flat = cl.fit_binning(None, method="grid", eta_edges=(0, 1, 2), pt_edges=(0, 50, 100),
+                          conversion_split=False)  # fmt: skip
+    assert cl.assign_bins(flat, t.drop(columns="converted")).tolist() == [0, 1, 2, 3]
+    with pytest.raises(MissingBranchError, match="converted"):
+        cl.assign_bins(g, t.drop(columns="converted"))
     with pytest.raises(ConfigError, match="method"):
         cl.fit_binning(t, method="dbscan")
     with pytest.raises(ConfigError, match="cannot make 8 bins"):
         cl.fit_binning(t, method="kmeans", n_bins=8, features=("abs_eta", "pt"))
     with pytest.raises(ConfigError, match="unknown method"):
         cl.Config(methods=("spectral",))
+    with pytest.raises(ConfigError, match="tp_method"):
+        cl.Config(tp_method="fit")
+    with pytest.raises(ConfigError, match="go together"):
+        cl.Config(zee_mc_files=("a.root",))
     with pytest.raises(InputFileError, match="does not exist"):
         cl.Binning.load("/nonexistent/binning.json")
 
 
-def test_plots(result, sample_dir, tmp_path):
+def test_plots(result, tmp_path):
     import matplotlib.pyplot as plt
 
     from decorr_af.plot.clustering import plot_bins, plot_k_scan, plot_scale_factors
-    from decorr_af.workflows._data import load_photons
 
-    _, res = result
-    mc = prepare(load_photons(str(sample_dir / "photons_mc" / "*.root")))
+    cfg, res = result
+    mc = cl.probes(cfg, data=False)
     a1 = plot_bins(cl.Binning.from_dict(res.info["binnings"]["kmeans"]), mc)
     a1.ax.figure.savefig(tmp_path / "bins.png")
     a2 = plot_scale_factors(res, method="grid")
     a2.ax.figure.savefig(tmp_path / "sf.png")
+    a4 = plot_scale_factors(res, method="grid", kind="energy_scale")
+    a4.ax.figure.savefig(tmp_path / "es.png")
     a3 = plot_k_scan(res)
     assert set(a3.lines) == {"kmeans", "gmm"}
     assert a3.reference is not None
     a3.ax.figure.savefig(tmp_path / "scan.png")
-    assert all((tmp_path / f).stat().st_size > 1000 for f in ("bins.png", "sf.png", "scan.png"))
+    for f in ("bins.png", "sf.png", "es.png", "scan.png"):
+        assert (tmp_path / f).stat().st_size > 1000
     with pytest.raises(ConfigError, match="closure or spread"):
         plot_k_scan(res, quantity="auc")
+    with pytest.raises(ConfigError, match="id_sf or energy_scale"):
+        plot_scale_factors(res, method="grid", kind="spread")
     plt.close("all")

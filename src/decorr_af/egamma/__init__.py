@@ -8,7 +8,7 @@ on plain numpy arrays (no tables, no files):
 * :mod:`~decorr_af.egamma.scales`: energy-scale factors α_i and resolution
   constant-term corrections c′_i per |η| bin from the (η_i, η_j) pair categories;
 * :mod:`~decorr_af.egamma.tagprobe`: radiative-Z tag-and-probe efficiencies with
-  sideband background subtraction and data/MC scale factors.
+  sideband subtraction or MC-template fits, and data/MC scale factors.
 
 Only numpy, scipy, iminuit, :mod:`decorr_af.metrics` and :mod:`decorr_af.errors` are
 imported here (a kernel layer).
@@ -24,6 +24,8 @@ from decorr_af.egamma.tagprobe import (
     scale_factor,
     sideband_background,
     tag_probe_efficiency,
+    template_efficiency,
+    template_yields,
 )
 
 __all__ = [
@@ -40,6 +42,8 @@ __all__ = [
     "scale_factor",
     "sideband_background",
     "tag_probe_efficiency",
+    "template_efficiency",
+    "template_yields",
 ]
 
 

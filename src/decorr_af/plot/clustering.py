@@ -72,7 +72,10 @@ def plot_bins(binning: Any, table: Any, *, x: str = "abs_eta", y: str = "pt", ax
 
 def plot_scale_factors(result: Any, *, method: str = "kmeans", kind: str = "id_sf",
                        ax: Any = None) -> ScaleFactorPlot:  # fmt: skip
-    """Per-bin data/MC scale factors (``"id_sf"`` or ``"energy_scale"``) vs the bin's mean |η|.
+    """Per-bin data/MC scale factors vs the bin's mean |η| (open markers: converted bins).
+
+    ``kind="id_sf"``: radiative-Z tag-and-probe ID scale factors; ``"energy_scale"``:
+    ``1 + α`` from the Z→ee line shape.
 
     Examples
     --------
@@ -83,13 +86,22 @@ def plot_scale_factors(result: Any, *, method: str = "kmeans", kind: str = "id_s
         raise ConfigError(f"parameter 'method': no table {key!r} in the result")
     tab = result.tables[key]
     ax = new_axes(ax)
-    pts = ax.errorbar(tab["mean_abs_eta"], tab[kind], yerr=tab[f"{kind}_err"], fmt="o",
-                      label=method)  # fmt: skip
+    if kind not in ("id_sf", "energy_scale"):
+        raise ConfigError(f"parameter 'kind' must be id_sf or energy_scale, got {kind!r}")
+    conv = tab["mean_converted"].to_numpy() > 0.5
+    err = tab[f"{kind}_err"] if f"{kind}_err" in tab.columns else None
+    pts = None
+    for sel, label, mfc in ((~conv, "unconverted", None), (conv, "converted", "none")):
+        if sel.any():
+            pts = ax.errorbar(tab["mean_abs_eta"][sel], tab[kind][sel],
+                              yerr=None if err is None else err[sel], fmt="o", mfc=mfc,
+                              color="C0", label=f"{method}, {label}")  # fmt: skip
     ax.axhline(1.0, color="grey", ls="--", lw=1)
     ax.set_xlabel(r"mean $|\eta|$ of the bin")
-    ax.set_ylabel("ID scale factor" if kind == "id_sf" else "Energy scale data/MC")
+    ax.set_ylabel(r"ID scale factor (Z$\to\mu\mu\gamma$)" if kind == "id_sf"
+                  else r"Energy scale $1+\alpha$ (Z$\to$ee)")  # fmt: skip
     ax.legend(fontsize="small")
-    atlas_label(ax, "Simulation Internal")
+    atlas_label(ax, "Internal")
     return ScaleFactorPlot(ax, pts)
 
 

@@ -1,4 +1,4 @@
-"""Calibration binnings: k-means / Gaussian-mixture clusters or the |η| × pT grid.
+"""Calibration binnings: k-means / Gaussian-mixture clusters or the |η| × pT × conversion grid.
 
 A :class:`Binning` holds only numbers (standardisation, centres, mixture
 parameters, grid edges, per-bin scale factors) and is saved as JSON; applying it
@@ -43,13 +43,15 @@ class Binning:
     weights: tuple[float, ...] = ()  # gmm
     eta_edges: tuple[float, ...] = ()  # grid
     pt_edges: tuple[float, ...] = ()  # grid
+    conversion_split: bool = True  # grid: separate unconverted / converted bins (ATLAS)
     scale_factors: dict = dataclasses.field(default_factory=dict)
 
     @property
     def n_bins(self) -> int:
         """Number of bins."""
         if self.method == "grid":
-            return (len(self.eta_edges) - 1) * (len(self.pt_edges) - 1)
+            n = (len(self.eta_edges) - 1) * (len(self.pt_edges) - 1)
+            return 2 * n if self.conversion_split else n
         return len(self.centres)
 
     def to_dict(self) -> dict[str, Any]:
@@ -104,11 +106,15 @@ def fit_binning(
     seed: int = 0,
     eta_edges: tuple[float, ...] = (0.0, 0.6, 1.37, 1.81, 2.37),
     pt_edges: tuple[float, ...] = (0.0, 30.0, 45.0, 80.0, 1e5),
+    conversion_split: bool = True,
 ) -> Binning:
     """Fit a binning on a (prepared) photon table.
 
     ``"kmeans"``/``"gmm"`` cluster the standardised ``features`` into ``n_bins``;
-    ``"grid"`` is the |η| × pT grid of ``eta_edges`` × ``pt_edges`` (``n_bins`` ignored).
+    ``"grid"`` is the |η| × pT grid of ``eta_edges`` × ``pt_edges``, split into
+    unconverted and converted photons unless ``conversion_split=False`` (``n_bins``
+    ignored): ATLAS photon bins always separate conversions, so the grid a
+    clustering is compared with must too.
 
     Examples
     --------
@@ -121,7 +127,8 @@ def fit_binning(
     """
     if method == "grid":
         return Binning(method="grid", eta_edges=tuple(map(float, eta_edges)),
-                       pt_edges=tuple(map(float, pt_edges)))  # fmt: skip
+                       pt_edges=tuple(map(float, pt_edges)),
+                       conversion_split=bool(conversion_split))  # fmt: skip
     if method not in ("kmeans", "gmm"):
         raise ConfigError(f"parameter 'method' must be kmeans, gmm or grid, got {method!r}")
     x = _matrix(table, tuple(features))
@@ -149,26 +156,32 @@ def fit_binning(
 def assign_bins(model: Binning, table: Any) -> np.ndarray:
     """Bin index (``0 .. n_bins-1``) of every photon of ``table``.
 
-    Grid values outside the edges go to the first/last bin; clusters use the
-    nearest centre (k-means) or the most probable component (mixture).
+    Grid values outside the edges go to the first/last bin (bin index
+    ``2 × (i_η n_pT + i_pT) + converted`` with the conversion split); clusters use
+    the nearest centre (k-means) or the most probable component (mixture).
 
     Examples
     --------
     >>> import pandas as pd
     >>> g = fit_binning(None, method="grid", eta_edges=(0, 1, 2), pt_edges=(0, 50, 100))
-    >>> assign_bins(g, pd.DataFrame({"abs_eta": [0.5, 1.5, 9.0], "pt": [10, 60, 500]})).tolist()
-    [0, 3, 3]
+    >>> t = pd.DataFrame({"abs_eta": [0.5, 1.5, 9.0], "pt": [10, 60, 500], "converted": [0, 0, 1]})
+    >>> assign_bins(g, t).tolist()
+    [0, 6, 7]
     """
     if isinstance(model, dict):
         model = Binning.from_dict(model)
     if model.method == "grid":
-        cols = [c for c in ("abs_eta", "pt") if c not in table.columns]
+        need = ("abs_eta", "pt", "converted") if model.conversion_split else ("abs_eta", "pt")
+        cols = [c for c in need if c not in table.columns]
         if cols:
             raise MissingBranchError(f"grid binning needs column(s) {cols} (use prepare())")
         e, p = np.asarray(model.eta_edges), np.asarray(model.pt_edges)
         ie = np.clip(np.searchsorted(e, table["abs_eta"].to_numpy(), "right") - 1, 0, len(e) - 2)
         ip = np.clip(np.searchsorted(p, table["pt"].to_numpy(), "right") - 1, 0, len(p) - 2)
-        return (ie * (len(p) - 1) + ip).astype(np.int64)
+        idx = ie * (len(p) - 1) + ip
+        if model.conversion_split:
+            idx = 2 * idx + (table["converted"].to_numpy() > 0)
+        return idx.astype(np.int64)
     z = (_matrix(table, model.features) - np.asarray(model.mean)) / np.asarray(model.scale)
     c = np.asarray(model.centres)
     d2 = (z[:, None, :] - c[None, :, :]) ** 2

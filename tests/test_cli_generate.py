@@ -27,7 +27,8 @@ def test_generate_prints_files_and_inspect(tmp_path, capsys):
     assert "AnalysisPhotons [" in out
     assert "Reta" in out
     assert "mean mu:" in out
-    assert "prompt fraction" in out
+    assert "prompt fraction" not in out  # data: no truth in the file
+    assert "truthType" not in out
 
 
 def test_generate_diphoton_cli(tmp_path, capsys):
@@ -40,6 +41,21 @@ def test_generate_diphoton_cli(tmp_path, capsys):
         assert coll in out
     assert "isBTagged" in out
     assert "photons: 200" in out
+
+
+@pytest.mark.parametrize(("sample", "collections"), [("zee", ("AnalysisElectrons",)),
+                                                     ("zmumug", ("AnalysisMuons", "AnalysisPhotons"))])  # fmt: skip
+def test_generate_z_samples_cli(tmp_path, capsys, sample, collections):
+    rc = main(["generate", "--sample", sample, "--kind", "data", "--events", "150",
+               "--seed", "41", "--mismodelling", "1", "--out", str(tmp_path)])  # fmt: skip
+    assert rc == 0
+    (path,) = capsys.readouterr().out.split()
+    assert path.endswith(f"{sample}_data_000.root")
+    assert main(["inspect", path, "--max-fields", "0"]) == 0
+    out = capsys.readouterr().out
+    for coll in collections:
+        assert coll in out
+    assert "truth" not in out
 
 
 @pytest.mark.parametrize(

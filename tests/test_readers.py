@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import awkward as ak
 import dask_awkward as dak
+import numpy as np
 import pytest
 from conftest import REAL_RNTUPLE, REAL_TTREE, REAL_TTREE_RUN2
 
@@ -73,3 +74,62 @@ def test_bad_mode_and_steps():
         open_events(REAL_RNTUPLE, mode="lazy")
     with pytest.raises(ConfigError, match="steps_per_file"):
         open_events(REAL_RNTUPLE, steps_per_file=0)
+
+
+@pytest.mark.parametrize("sample", ["photons", "diphoton", "zee", "zmumug"])
+def test_data_files_carry_no_truth(tmp_path, sample):
+    uproot = pytest.importorskip("uproot")
+    from decorr_af.data import generate
+    from decorr_af.data.schema import TRUTH
+
+    (data,) = generate(tmp_path / "d", sample=sample, kind="data", events=300, seed=7706)
+    (mc,) = generate(tmp_path / "m", sample=sample, kind="mc", events=300, seed=7707)
+    with uproot.open(data) as f:
+        tree = f["CollectionTree"]
+        assert not [k for k in tree.keys() if k.split(".")[-1] in TRUTH]  # noqa: SIM118 (uproot TTree)
+        assert (tree["EventInfoAuxDyn.eventTypeBitmask"].array(library="np") == 0).all()
+        assert (tree["EventInfoAuxDyn.mcChannelNumber"].array(library="np") == 0).all()
+    with uproot.open(mc) as f:
+        assert (
+            f["CollectionTree"]["EventInfoAuxDyn.eventTypeBitmask"].array(library="np") & 1
+        ).all()
+    events = open_events(data, mode="eager")
+    for coll in ("Photons", "Electrons"):
+        if coll in events.fields:
+            assert not set(TRUTH) & set(events[coll].fields)
+
+
+def _write_data_with_truth(path):
+    """A data file (eventTypeBitmask 0) that nevertheless holds truth branches."""
+    import uproot
+
+    from decorr_af.data.photons import simulate_photons
+    from decorr_af.data.writer import _to_branches
+
+    ev = simulate_photons(400, kind="data", rng=np.random.default_rng(2291))
+    ev["EventInfo"]["eventTypeBitmask"] = np.zeros(400, dtype=np.uint32)
+    branches = _to_branches(ev)
+    with uproot.recreate(path) as fout:
+        tree = fout.mktree(
+            "CollectionTree",
+            {name: arr.type for name, arr in branches.items()},
+            field_name=lambda outer, inner: f"{outer}.{inner}",
+            counter_name=lambda counted: "n" + counted.replace(".", "_"),
+        )
+        tree.extend(branches)
+    return path
+
+
+def test_tables_never_return_truth_for_data(tmp_path):
+    from decorr_af.data import iter_table, photon_table
+    from decorr_af.data.schema import TRUTH_COLUMNS
+
+    path = _write_data_with_truth(tmp_path / "data_with_truth.root")
+    for df in (
+        photon_table(path, mode="eager", drop_truth=False),
+        photon_table(path, mode="dask", drop_truth=False),
+        photon_table(open_events(path, mode="eager"), mode="eager", drop_truth=False),
+        next(iter_table(path, drop_truth=False)),
+    ):
+        assert len(df) > 0
+        assert not set(TRUTH_COLUMNS) & set(df.columns)

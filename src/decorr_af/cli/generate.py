@@ -9,7 +9,9 @@ __all__ = ["add_parser", "run"]
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
     """Register the arguments of ``decorr-af generate``."""
-    parser.add_argument("--sample", choices=("photons", "diphoton"), default="photons")
+    parser.add_argument(
+        "--sample", choices=("photons", "diphoton", "zee", "zmumug"), default="photons"
+    )
     parser.add_argument("--kind", choices=("mc", "data"), default="mc")
     parser.add_argument("--events", type=int, required=True, help="total number of events")
     parser.add_argument("--files", type=int, default=1, help="number of output files")
@@ -18,7 +20,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         "--mismodelling",
         type=float,
         default=0.0,
-        help="data/MC shower-shape mismodelling strength (kind=data only)",
+        help="strength of the physical data/MC detector differences (kind=data only)",
     )
     parser.add_argument(
         "--chunk-size", type=int, default=100_000, help="events generated per write"

@@ -23,10 +23,14 @@ _LAZY: dict[str, str] = {
     "generate": "writer",
     "simulate_photons": "photons",
     "simulate_diphoton": "diphoton",
+    "simulate_zee": "electrons",
+    "simulate_zmumug": "radiative_z",
     # reading and tables
     "open_events": "readers",
     "photon_table": "table",
     "diphoton_table": "table",
+    "electron_table": "ztables",
+    "radiative_z_table": "ztables",
     "iter_table": "table",
     "available_features": "table",
     # export

@@ -24,13 +24,16 @@ from decorr_af.data.readers import (
     parse_mode,
 )
 from decorr_af.data.schema import (
+    CALO_VARIABLES,
     CONVERSION,
     DIPHOTON_CHANNELS,
     DIPHOTON_EVENT_FEATURES,
+    IS_SIMULATION,
     ISOLATION,
     MEV_COLUMNS,
     SHOWER_SHAPES,
     TRUTH,
+    TRUTH_COLUMNS,
     TRUTH_TYPE,
 )
 from decorr_af.data.validate import (
@@ -46,14 +49,19 @@ from decorr_af.errors import ConfigError, MissingBranchError, NonFiniteValueErro
 __all__ = [
     "EVENT_COLUMNS",
     "STANDARD_FEATURES",
+    "TABLES",
+    "TableSpec",
     "available_features",
     "diphoton_table",
     "iter_table",
+    "object_columns",
     "photon_table",
+    "register_table",
+    "table_spec",
 ]
 
 #: optional photon features, in table order
-STANDARD_FEATURES = (*CONVERSION, *SHOWER_SHAPES, *ISOLATION)
+STANDARD_FEATURES = (*CONVERSION, *SHOWER_SHAPES, *ISOLATION, *CALO_VARIABLES)
 #: per-event columns of both tables: column -> EventInfo field
 EVENT_COLUMNS = {
     "eventNumber": "eventNumber",
@@ -63,10 +71,43 @@ EVENT_COLUMNS = {
     "weight": None,  # mcEventWeight or mcEventWeights[0]; 1 when absent (data)
 }
 _OPTIONAL_EVENT = ("mcChannelNumber",)
+_BITMASK = "eventTypeBitmask"
 _SCALE = 1e-3  # MeV -> GeV
 
 Source = Any  # files (path, glob, directory, list) or opened events
 Selection = str | Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """What one kind of flat table reads and how it builds its rows.
+
+    Attributes
+    ----------
+    name
+        Table name (``iter_table(table=...)``).
+    primary
+        coffea collection of the candidates (``"Photons"``, ``"Electrons"``).
+    features
+        Optional standard features of the primary collection, in table order.
+    required
+        Extra primary fields that must exist (besides ``pt, eta, phi``).
+    collections
+        Other collections that must exist: name -> fields.
+    frame
+        ``frame(events, plan, options) -> DataFrame``, a module-level function
+        (Dask ships it to the workers by reference).
+    records
+        Whether ``frame`` needs awkward records (else plain branch mappings).
+    """
+
+    name: str
+    primary: str
+    features: tuple[str, ...]
+    frame: Callable[..., Any]
+    required: tuple[str, ...] = ()
+    collections: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    records: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,7 +116,7 @@ class _Plan:
 
     fields: dict[str, tuple[str, ...]]
     weight: str | None
-    photon_features: tuple[str, ...]
+    features: tuple[str, ...]
     truth: tuple[str, ...]
     branches: dict[tuple[str, str], str] = field(default_factory=dict)
 
@@ -109,11 +150,14 @@ def _label(source: Any) -> str:
     return str(source.path) if isinstance(source, FileInfo) else "events"
 
 
-def _resolve_photon_features(
-    available: dict[str, set[str]], where: str, features: Sequence[str] | None
+def _resolve_features(
+    available: dict[str, set[str]],
+    where: str,
+    features: Sequence[str] | None,
+    spec: TableSpec,
 ) -> tuple[str, ...]:
-    present = available.get("Photons", set())
-    std = tuple(f for f in STANDARD_FEATURES if f in present)
+    present = available.get(spec.primary, set())
+    std = tuple(f for f in spec.features if f in present)
     if features is None:
         return std
     wanted = [f for f in dict.fromkeys(features) if f not in ("converted", "e")]
@@ -121,9 +165,11 @@ def _resolve_photon_features(
         wanted.insert(0, "conversionType")
     missing = [f for f in wanted if f not in present]
     if missing:
-        branches = ", ".join(f"AnalysisPhotonsAuxDyn.{f}" for f in missing)
+        container = COLLECTIONS[spec.primary]
+        branches = ", ".join(f"{container}AuxDyn.{f}" for f in missing)
+        what = spec.primary[:-1].lower()
         raise MissingBranchError(
-            f"{where}: the requested photon feature(s) {missing} are absent (no {branches}). "
+            f"{where}: the requested {what} feature(s) {missing} are absent (no {branches}). "
             f"Features present in this file: features={list(std)}"
         )
     return tuple(wanted)
@@ -135,22 +181,27 @@ def _plan(
     *,
     features: Sequence[str] | None,
     drop_truth: bool,
-    diphoton: bool,
+    spec: TableSpec,
+    simulation: bool = True,
 ) -> _Plan:
     where = _label(sources[0])
     first = available[0]
-    feats = _resolve_photon_features(first, where, features)
+    primary = spec.primary
+    feats = _resolve_features(first, where, features, spec)
     for src, avail in zip(sources[1:], available[1:]):
-        _resolve_photon_features(avail, _label(src), feats)
+        _resolve_features(avail, _label(src), feats, spec)
+    keep_truth = simulation and not drop_truth
     truth = (
-        () if drop_truth else tuple(f for f in TRUTH if all(f in a["Photons"] for a in available))
+        tuple(f for f in TRUTH if all(f in a.get(primary, ()) for a in available))
+        if keep_truth
+        else ()
     )
-    photon = ("pt", "eta", "phi", *feats, *truth)
+    base = ("pt", "eta", "phi", *spec.required)
     ev_need = [f for c, f in EVENT_COLUMNS.items() if f and c not in _OPTIONAL_EVENT]
     for src, avail in zip(sources, available):
-        missing = [
-            f"Photons.{f}" for f in ("pt", "eta", "phi") if f not in avail.get("Photons", ())
-        ]
+        missing = [f"{primary}.{f}" for f in base if f not in avail.get(primary, ())]
+        for coll, names in spec.collections.items():
+            missing += [f"{coll}.{f}" for f in names if f not in avail.get(coll, ())]
         missing += [f"EventInfo.{f}" for f in ev_need if f not in avail.get("EventInfo", ())]
         if missing:
             raise MissingBranchError(f"{_label(src)}: required field(s) {missing} are absent")
@@ -158,8 +209,14 @@ def _plan(
     weight = next((w for w in ("mcEventWeight", "mcEventWeights") if w in ev), None)
     event = tuple(f for c, f in EVENT_COLUMNS.items() if f and f in ev)
     event += (weight,) if weight else ()
-    fields: dict[str, tuple[str, ...]] = {"EventInfo": event, "Photons": photon}
-    if diphoton:
+    if truth and all(_BITMASK in a.get("EventInfo", ()) for a in available):
+        event += (_BITMASK,)  # checked chunk by chunk as well
+    fields: dict[str, tuple[str, ...]] = {
+        "EventInfo": event,
+        primary: tuple(dict.fromkeys((*base, *feats, *truth))),
+        **spec.collections,
+    }
+    if spec.name == "diphoton":
         from decorr_af.columnar.features import BTAG_FIELDS
 
         for coll in ("Jets", "Electrons", "Muons"):
@@ -179,7 +236,7 @@ def _with_branches(plan: _Plan, info: FileInfo) -> _Plan:
                 br[(coll, name)] = _event_branch(info, name)
             else:
                 br[(coll, name)] = f"{COLLECTIONS[coll]}AuxDyn{info.sep}{name}"
-    return _Plan(plan.fields, plan.weight, plan.photon_features, plan.truth, br)
+    return _Plan(plan.fields, plan.weight, plan.features, plan.truth, br)
 
 
 # -- chunk -> frame ------------------------------------------------------------------
@@ -227,17 +284,31 @@ def _event_columns(ei: Any, plan: _Plan, n: int) -> dict[str, np.ndarray]:
     return out
 
 
-def _photon_frame(events: Any, plan: _Plan) -> Any:
+def _simulated(ei: Any) -> bool:
+    """False when the chunk's ``eventTypeBitmask`` says data (truth is then never returned)."""
     ak = optional_import("awkward", "io")
-    pd = optional_import("pandas", "io")
-    ph = events["Photons"]  # a record array or a mapping of jagged branches
-    counts = ak.to_numpy(ak.num(ph["pt"], axis=1))
-    cols = {
-        c: np.repeat(v, counts)
-        for c, v in _event_columns(events["EventInfo"], plan, len(counts)).items()
-    }
-    for f in plan.fields["Photons"]:
-        v = ak.to_numpy(ak.flatten(ph[f], axis=1))
+    if _BITMASK not in ei.fields or len(ei) == 0:
+        return True
+    return bool(np.all(ak.to_numpy(ei[_BITMASK]) & IS_SIMULATION))
+
+
+def object_columns(events: Any, plan: _Plan, coll: str) -> dict[str, np.ndarray]:
+    """Flat per-object columns of ``coll`` (GeV) with the event columns repeated.
+
+    Adds ``e`` (= pT·cosh η, the raw cluster energy) and, with
+    ``conversionType``, ``converted``; leaves out every truth column when the
+    chunk is data (``eventTypeBitmask`` without IS_SIMULATION).
+    """
+    ak = optional_import("awkward", "io")
+    obj = events[coll]  # a record array or a mapping of jagged branches
+    counts = ak.to_numpy(ak.num(obj["pt"], axis=1))
+    ei = events["EventInfo"]
+    cols = {c: np.repeat(v, counts) for c, v in _event_columns(ei, plan, len(counts)).items()}
+    simulated = _simulated(ei)
+    for f in plan.fields[coll]:
+        if f in TRUTH and not simulated:
+            continue
+        v = ak.to_numpy(ak.flatten(obj[f], axis=1))
         if f in MEV_COLUMNS:
             v = v * v.dtype.type(_SCALE)
         cols[f] = v
@@ -247,7 +318,12 @@ def _photon_frame(events: Any, plan: _Plan) -> Any:
             cols["converted"] = v > 0
     if "truthType" in cols:
         cols["is_prompt"] = cols["truthType"] == TRUTH_TYPE["IsoPhoton"]
-    return pd.DataFrame(cols, copy=False)
+    return cols
+
+
+def _photon_frame(events: Any, plan: _Plan, options: dict[str, Any]) -> Any:
+    pd = optional_import("pandas", "io")
+    return pd.DataFrame(object_columns(events, plan, "Photons"), copy=False)
 
 
 def _diphoton_frame(events: Any, plan: _Plan, options: dict[str, Any]) -> Any:
@@ -267,7 +343,11 @@ def _diphoton_frame(events: Any, plan: _Plan, options: dict[str, Any]) -> Any:
     for i in (1, 2):
         if f"truthType{i}" in feats:
             cols[f"is_prompt{i}"] = ak.to_numpy(feats[f"truthType{i}"]) == TRUTH_TYPE["IsoPhoton"]
-    cols["is_signal"] = cols["mcChannelNumber"] == DIPHOTON_CHANNELS["ttH_yy"]
+    if _simulated(events.EventInfo):
+        cols["is_signal"] = cols["mcChannelNumber"] == DIPHOTON_CHANNELS["ttH_yy"]
+    else:
+        for name in TRUTH_COLUMNS:
+            cols.pop(name, None)
     return pd.DataFrame(cols, copy=False)
 
 
@@ -286,25 +366,41 @@ def _finish(
 def _chunk(
     raw: Any,
     plan: _Plan,
-    kind: str,
+    spec: TableSpec,
     options: dict,
     selection: Selection,
     policy: NonFinitePolicy,
     label: str,
     arranged: bool = False,
 ) -> tuple[Any, dict]:
-    if kind == "photon":
-        frame = _photon_frame(raw if arranged else _arrange(raw, plan, records=False), plan)
-    else:
-        frame = _diphoton_frame(raw if arranged else _arrange(raw, plan), plan, options)
-    return _finish(frame, selection, policy, label)
+    events = raw if arranged else _arrange(raw, plan, records=spec.records)
+    return _finish(spec.frame(events, plan, options), selection, policy, label)
 
 
 # -- drivers -------------------------------------------------------------------------
 
 
 def _is_events(source: Any) -> bool:
-    return hasattr(source, "fields") and "Photons" in getattr(source, "fields", ())
+    return hasattr(source, "fields") and "EventInfo" in getattr(source, "fields", ())
+
+
+def _simulation_sources(infos: list[FileInfo]) -> bool:
+    """True unless a file's first ``eventTypeBitmask`` lacks IS_SIMULATION (data).
+
+    Files without the bitmask (older toys) count as simulation only when they
+    carry truth branches.
+    """
+    uproot = optional_import("uproot", "io")
+    for info in infos:
+        name = _event_branch(info, _BITMASK)
+        if not info.has(name):
+            continue
+        with uproot.open(info.path) as handle:
+            raw = handle[info.tree].arrays(filter_name=[name], entry_stop=1)
+        value = raw[name if name in raw.fields else name.split("/")[-1]]
+        if not int(np.asarray(value)[0]) & IS_SIMULATION:
+            return False
+    return True
 
 
 def _prepare(
@@ -313,7 +409,7 @@ def _prepare(
     tree: str | None,
     features: Sequence[str] | None,
     drop_truth: bool,
-    diphoton: bool,
+    spec: TableSpec,
 ) -> tuple[list[FileInfo] | None, _Plan]:
     if _is_events(source):
         plan = _plan(
@@ -321,7 +417,7 @@ def _prepare(
             [_events_fields(source)],
             features=features,
             drop_truth=drop_truth,
-            diphoton=diphoton,
+            spec=spec,
         )
         return None, plan
     infos = validate_files(source, tree=tree)
@@ -330,7 +426,8 @@ def _prepare(
         [_fields_of(i) for i in infos],
         features=features,
         drop_truth=drop_truth,
-        diphoton=diphoton,
+        spec=spec,
+        simulation=_simulation_sources(infos),
     )
     return infos, _with_branches(plan, infos[0])
 
@@ -380,24 +477,22 @@ def iter_table(
 
     Used by :func:`decorr_af.data.export_table` to stream large inputs; with
     ``nonfinite="raise"`` the first chunk holding NaN/inf raises. ``table`` is
-    ``"photon"`` or ``"diphoton"``; ``options`` go to
-    :func:`decorr_af.columnar.features.diphoton_features`.
+    ``"photon"``, ``"diphoton"``, ``"electron"`` or ``"radiative_z"`` (any
+    registered :class:`TableSpec`); ``options`` go to the table's frame builder
+    (e.g. :func:`decorr_af.columnar.features.diphoton_features`).
 
     Examples
     --------
     >>> for chunk in iter_table("tests/data/PHYSLITE_example.root", chunk_size=50):  # doctest: +SKIP
     ...     print(len(chunk))
     """
-    if table not in ("photon", "diphoton"):
-        raise ConfigError(f"table={table!r} must be 'photon' or 'diphoton'")
+    spec = table_spec(table)
     if chunk_size < 1:
         raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
     policy = parse_policy(nonfinite)
-    infos, plan = _prepare(
-        source, tree=tree, features=features, drop_truth=drop_truth, diphoton=table == "diphoton"
-    )
+    infos, plan = _prepare(source, tree=tree, features=features, drop_truth=drop_truth, spec=spec)
     for frame, counts, label in _iter_chunks(
-        infos, source, plan, table, options, selection, policy, chunk_size
+        infos, source, plan, spec, options, selection, policy, chunk_size
     ):
         if counts and policy is NonFinitePolicy.RAISE:
             raise NonFiniteValueError(format_nonfinite({label: counts}))
@@ -408,7 +503,7 @@ def _iter_chunks(
     infos: list[FileInfo] | None,
     source: Any,
     plan: _Plan,
-    table: str,
+    spec: TableSpec,
     options: dict,
     selection: Selection,
     policy: NonFinitePolicy,
@@ -428,7 +523,7 @@ def _iter_chunks(
     else:
         chunks, arranged = _iter_raw(infos, plan, chunk_size), False
     for raw, label in chunks:
-        frame, counts = _chunk(raw, plan, table, options, selection, policy, label, arranged)
+        frame, counts = _chunk(raw, plan, spec, options, selection, policy, label, arranged)
         yield frame, counts, label
 
 
@@ -457,7 +552,7 @@ def _dask_tasks(
 
 
 def _table(
-    kind: str,
+    kind: str | TableSpec,
     source: Source,
     *,
     features: Sequence[str] | None,
@@ -474,13 +569,12 @@ def _table(
     policy = parse_policy(nonfinite)
     if chunk_size < 1:
         raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
-    infos, plan = _prepare(
-        source, tree=tree, features=features, drop_truth=drop_truth, diphoton=kind == "diphoton"
-    )
+    spec = table_spec(kind)
+    infos, plan = _prepare(source, tree=tree, features=features, drop_truth=drop_truth, spec=spec)
     lazy_events = infos is None and hasattr(source, "to_delayed")
     if mode is ReadMode.EAGER and not lazy_events:
         chunks = list(
-            _iter_chunks(infos, source, plan, kind, options, selection, policy, chunk_size)
+            _iter_chunks(infos, source, plan, spec, options, selection, policy, chunk_size)
         )
         results = [(f, c) for f, c, _ in chunks]
         labels = [lab for _, _, lab in chunks]
@@ -489,7 +583,7 @@ def _table(
         parts, labels, arranged = _dask_tasks(infos, source, plan, chunk_size)
         task = dask.delayed(_chunk, pure=True)
         tasks = [
-            task(p, plan, kind, options, selection, policy, lab, arranged)
+            task(p, plan, spec, options, selection, policy, lab, arranged)
             for p, lab in zip(parts, labels)
         ]
         if client is not None:
@@ -532,6 +626,8 @@ def photon_table(
     (``conversionType, converted``, shower shapes, isolation, any other photon
     field by name) and, unless ``drop_truth``, the truth fields present
     (``truthType, truthOrigin, truth_e``) and ``is_prompt`` (truthType == 14).
+    Truth columns are never returned for data (``EventInfo.eventTypeBitmask``
+    without IS_SIMULATION), whatever ``drop_truth`` says.
 
     Parameters
     ----------
@@ -564,7 +660,7 @@ def photon_table(
     Examples
     --------
     >>> df = photon_table("tests/data/PHYSLITE_example.root", mode="eager")  # doctest: +SKIP
-    >>> len(df)
+    >>> len(df)  # doctest: +SKIP
     292
     """
     return _table(
@@ -645,4 +741,44 @@ def available_features(source: Source, *, tree: str | None = None) -> tuple[str,
         avail = [_events_fields(source)]
     else:
         avail = [_fields_of(i) for i in validate_files(source, tree=tree)]
-    return tuple(f for f in STANDARD_FEATURES if all(f in a["Photons"] for a in avail))
+    return tuple(f for f in STANDARD_FEATURES if all(f in a.get("Photons", ()) for a in avail))
+
+
+#: registered tables: name -> spec (``register_table`` adds more)
+TABLES: dict[str, TableSpec] = {
+    "photon": TableSpec("photon", "Photons", STANDARD_FEATURES, _photon_frame),
+    "diphoton": TableSpec("diphoton", "Photons", (), _diphoton_frame, records=True),
+}
+#: modules that register further tables when first needed
+_TABLE_MODULES = ("decorr_af.data.ztables",)
+
+
+def register_table(spec: TableSpec) -> TableSpec:
+    """Register a flat-table kind so ``iter_table(table=spec.name)`` and export know it.
+
+    Examples
+    --------
+    >>> spec = TableSpec("my_photons", "Photons", STANDARD_FEATURES, _photon_frame)
+    >>> register_table(spec).name in TABLES
+    True
+    >>> del TABLES["my_photons"]
+    """
+    if not isinstance(spec, TableSpec):
+        raise ConfigError(f"register_table needs a TableSpec, got {type(spec).__name__}")
+    TABLES[spec.name] = spec
+    return spec
+
+
+def table_spec(table: str | TableSpec) -> TableSpec:
+    """The :class:`TableSpec` of a table name (or the spec itself)."""
+    if isinstance(table, TableSpec):
+        return table
+    if table not in TABLES:
+        import importlib
+
+        for module in _TABLE_MODULES:
+            importlib.import_module(module)
+    if table not in TABLES:
+        choices = ", ".join(repr(t) for t in TABLES)
+        raise ConfigError(f"table={table!r} is not one of {choices}")
+    return TABLES[table]

@@ -16,8 +16,14 @@ file is therefore independent of ``chunk_size`` (which only sets how many
 blocks go into one ``tree.extend``; it is rounded up to a whole number of
 blocks) but depends on ``files`` and ``events``. ``kind="mc"`` and
 ``kind="data"`` use different streams, so the same seed gives statistically
-independent samples; ``kind="data"`` with two ``mismodelling`` values gives
-the same events with differently transformed shower shapes.
+independent samples; ``kind="data"`` with two ``mismodelling`` values draws
+the same random numbers through a differently built detector (see
+:class:`decorr_af.data.calo.Conditions`).
+
+Data files never contain truth: :func:`as_recorded` removes ``truthType``,
+``truthOrigin`` and ``truth_e`` from every collection for ``kind="data"``,
+sets ``EventInfo.eventTypeBitmask`` (bit 0 = IS_SIMULATION, as in xAOD) and
+writes ``mcChannelNumber`` 0 in data.
 """
 
 from __future__ import annotations
@@ -34,11 +40,13 @@ import awkward as ak
 import numpy as np
 
 from decorr_af.data.diphoton import simulate_diphoton
+from decorr_af.data.electrons import simulate_zee
 from decorr_af.data.photons import simulate_photons
-from decorr_af.data.schema import EVENTINFO, TREE_NAME
+from decorr_af.data.radiative_z import simulate_zmumug
+from decorr_af.data.schema import EVENTINFO, IS_SIMULATION, TREE_NAME, TRUTH
 from decorr_af.errors import ConfigError
 
-__all__ = ["BLOCK_EVENTS", "Kind", "Sample", "generate", "iter_chunks"]
+__all__ = ["BLOCK_EVENTS", "Kind", "Sample", "as_recorded", "generate", "iter_chunks"]
 
 #: events per independently seeded block
 BLOCK_EVENTS = 4096
@@ -49,6 +57,8 @@ class Sample(str, enum.Enum):
 
     PHOTONS = "photons"
     DIPHOTON = "diphoton"
+    ZEE = "zee"
+    ZMUMUG = "zmumug"
 
 
 class Kind(str, enum.Enum):
@@ -58,7 +68,13 @@ class Kind(str, enum.Enum):
     DATA = "data"
 
 
-_SAMPLE_CODE = {Sample.PHOTONS: 1, Sample.DIPHOTON: 2}
+_SAMPLE_CODE = {Sample.PHOTONS: 1, Sample.DIPHOTON: 2, Sample.ZEE: 3, Sample.ZMUMUG: 4}
+_SIMULATORS = {
+    Sample.PHOTONS: simulate_photons,
+    Sample.DIPHOTON: simulate_diphoton,
+    Sample.ZEE: simulate_zee,
+    Sample.ZMUMUG: simulate_zmumug,
+}
 _KIND_CODE = {Kind.MC: 11, Kind.DATA: 23}
 
 
@@ -79,8 +95,43 @@ def _integer(value: Any, name: str, minimum: int) -> int:
 
 
 def _simulate(sample: Sample, n: int, *, kind: Kind, mismodelling: float, rng, first_event: int):
-    fn = simulate_photons if sample is Sample.PHOTONS else simulate_diphoton
-    return fn(n, kind=kind.value, mismodelling=mismodelling, rng=rng, first_event=first_event)
+    fn = _SIMULATORS[sample]
+    events = fn(n, kind=kind.value, mismodelling=mismodelling, rng=rng, first_event=first_event)
+    return as_recorded(events, kind=kind.value)
+
+
+def as_recorded(events: dict[str, Any], *, kind: str) -> dict[str, Any]:
+    """What the detector records: no truth in data, ``eventTypeBitmask``, no MC channel.
+
+    The simulators keep truth in memory for both kinds (so the data-side
+    response can be studied); this is the single place that removes it before
+    anything is written. ``EventInfo.eventTypeBitmask`` has bit 0
+    (``IS_SIMULATION``) set for MC, as in xAOD; data carries
+    ``mcChannelNumber`` 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from decorr_af.data.photons import simulate_photons
+    >>> ev = as_recorded(simulate_photons(5, kind="data", rng=np.random.default_rng(0)), kind="data")
+    >>> "truth_e" in ev["AnalysisPhotons"].fields, int(ev["EventInfo"]["eventTypeBitmask"][0])
+    (False, 0)
+    """
+    out: dict[str, Any] = {}
+    data = kind == Kind.DATA.value
+    for name, val in events.items():
+        if name == EVENTINFO:
+            info = dict(val)
+            n = len(info["eventNumber"])
+            info["eventTypeBitmask"] = np.full(n, 0 if data else IS_SIMULATION, dtype=np.uint32)
+            if data:
+                info["mcChannelNumber"] = np.zeros(n, dtype=np.uint32)
+            out[name] = info
+        elif data and any(f in val.fields for f in TRUTH):
+            out[name] = val[[f for f in val.fields if f not in TRUTH]]
+        else:
+            out[name] = val
+    return out
 
 
 def _compression(uproot: Any) -> Any:
@@ -180,11 +231,15 @@ def generate(
     out_dir
         Output directory (created if needed).
     sample
-        ``"photons"`` (1-3 prompt or fake photon candidates per event) or
-        ``"diphoton"`` (ttH(γγ) signal + continuum γγ).
+        ``"photons"`` (1-3 prompt or fake photon candidates per event),
+        ``"diphoton"`` (ttH(γγ) signal + continuum γγ), ``"zee"`` (Z→ee plus a
+        non-resonant ee continuum, :mod:`~decorr_af.data.electrons`) or
+        ``"zmumug"`` (Z→μμγ FSR plus Z(→μμ)+jets with a fake photon candidate,
+        :mod:`~decorr_af.data.radiative_z`).
     kind
-        ``"mc"`` or ``"data"`` (same physics, mismodelled shower shapes,
-        independent random stream).
+        ``"mc"`` or ``"data"`` (the detector of
+        :class:`~decorr_af.data.calo.Conditions` with ``mismodelling``, an
+        independent random stream, no truth branches).
     events
         Total number of events, split as evenly as possible over ``files``.
     files
@@ -193,8 +248,9 @@ def generate(
         Non-negative integer seed; output is deterministic for a given
         (seed, sample, kind, events, files).
     mismodelling
-        Strength (>= 0) of the data/MC shower-shape difference; only used for
-        ``kind="data"``.
+        Strength (>= 0) of the physical data/MC detector differences
+        (material, lateral shower spread, pile-up, isolation, fake composition;
+        0 = data identical in physics to MC); only used for ``kind="data"``.
     chunk_size
         Events generated and written per ``tree.extend`` (rounded up to
         multiples of :data:`BLOCK_EVENTS`); bounds the memory use.

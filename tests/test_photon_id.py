@@ -76,6 +76,10 @@ def test_end_to_end_decorrelation(pid_result):
         for key in keys:
             assert np.isfinite(m[f"{name}.{key}"]), f"{name}.{key}"
         assert m[f"{name}.abcd_nonclosure"] == pytest.approx(m[f"{name}.r_bkg"] - 1.0)
+        # ABCD with signal leakage and the fake-MC R_bkg reproduces the MC purity exactly
+        assert 0.5 < m[f"{name}.purity"] <= 1.0
+        assert m[f"{name}.purity_abcd_rcorr"] == pytest.approx(m[f"{name}.purity"], rel=1e-9)
+        assert np.isfinite(m[f"{name}.purity_abcd"])
         lo, hi = m[f"{name}.inv_jsd_ceiling_lo"], m[f"{name}.inv_jsd_ceiling_hi"]
         assert lo <= m[f"{name}.inv_jsd_ceiling"] <= hi
     # classifiers learn something

@@ -28,6 +28,7 @@ __all__ = [
     "Chi2Result",
     "abcd",
     "abcd_nonclosure",
+    "abcd_signal_yield",
     "auc",
     "binned_response",
     "chi2_test",
@@ -606,6 +607,47 @@ def abcd_nonclosure(
     """
     r = abcd(score_pass, iso_pass, weights, id_fail=score_fail, iso_fail=iso_fail)
     return float(r.nonclosure), float(r.r_bkg_err)
+
+
+def abcd_signal_yield(
+    yields: Any,
+    *,
+    leakage: Any = (0.0, 0.0, 0.0),
+    r_bkg: float = 1.0,
+) -> float:
+    """Signal yield in region A of a mixed sample with signal leakage (ATLAS 2D sideband).
+
+    Solves ``N_A^sig = N_A - R_bkg (N_B - c_B N_A^sig)(N_C - c_C N_A^sig) /
+    (N_D - c_D N_A^sig)`` for ``N_A^sig``, with ``yields = (N_A, N_B, N_C, N_D)``
+    observed, ``leakage = (c_B, c_C, c_D)`` the signal fractions ``N_X^sig /
+    N_A^sig`` taken from signal MC, and ``r_bkg`` the background correlation
+    factor (1 for independent axes).  Returns the root that reduces to
+    ``N_A - R_bkg N_B N_C / N_D`` without leakage; NaN if there is none.
+
+    Examples
+    --------
+    >>> abcd_signal_yield((100.0, 20.0, 30.0, 60.0))
+    90.0
+    >>> # 100 signal in A leaking 5 %, 10 %, 1 % into B, C, D on top of a 10/20/30/60 background
+    >>> round(abcd_signal_yield((110.0, 25.0, 40.0, 61.0), leakage=(0.05, 0.1, 0.01)), 6)
+    100.0
+    """
+    n = _arr(yields, "yields")
+    c = _arr(leakage, "leakage")
+    if n.shape != (4,) or c.shape != (3,):
+        raise ConfigError("yields needs 4 values (A, B, C, D) and leakage 3 (c_B, c_C, c_D)")
+    if (n < 0).any() or (c < 0).any() or not r_bkg > 0:
+        raise ConfigError("yields and leakage must be >= 0 and r_bkg > 0")
+    na, nb, nc, nd = n
+    cb, cc, cd = c
+    a = cd - r_bkg * cb * cc
+    b = -(na * cd + nd) + r_bkg * (nb * cc + nc * cb)
+    k = na * nd - r_bkg * nb * nc
+    disc = b * b - 4.0 * a * k
+    if disc < 0:
+        return float("nan")
+    q = -0.5 * (b + np.copysign(np.sqrt(disc), b))
+    return float(k / q) if q != 0 else float("nan")
 
 
 # ---------------------------------------------------------------------- regression

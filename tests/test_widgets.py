@@ -229,17 +229,17 @@ def test_scanner_train_button_adds_point(tmp_path, monkeypatch):
     scan_dir = make_photon_scan(tmp_path / "scan", strengths=(0.0, 1.0), n=300)
     calls = []
     monkeypatch.setattr(scanner, "_train_point", _fake_train(tmp_path, calls))
-    monkeypatch.setattr(scanner, "TICK_S", 0.001)
+    monkeypatch.setattr(scanner, "TICK_S", 0.001, raising=False)
     w = DiscoScanner(scan_dir, prerender=False)
     w.new_strength.value = 5.0
     w.train_button.click()
     assert w.train_button.disabled  # returns at once, the work runs in the background
     w.future.result(timeout=120)  # the completion signal, no sleeping
+    assert "done" in w.status.value, w.status.value
     assert not w._ticker.is_alive()  # the progress thread ended before the final status
     assert calls == [(5.0, 0, None)]
     assert 5.0 in [v for _, v in w.slider.options]
     assert w.slider.value == 5.0
-    assert "done" in w.status.value, w.status.value
     assert not w.train_button.disabled
     assert w.progress.layout.visibility == "hidden"
     with pytest.raises(ValueError, match="strength"):
@@ -252,7 +252,7 @@ def test_scanner_failed_training_is_shown(tmp_path, monkeypatch):
     scan_dir = make_photon_scan(tmp_path / "scan", strengths=(0.0, 1.0), n=300)
     calls = []
     monkeypatch.setattr(scanner, "_train_point", _fake_train(tmp_path, calls, fail=True))
-    monkeypatch.setattr(scanner, "TICK_S", 0.001)
+    monkeypatch.setattr(scanner, "TICK_S", 0.001, raising=False)
     w = DiscoScanner(scan_dir, prerender=False)
     with pytest.raises(OSError, match="worker lost"):
         w.train(2.0).result(timeout=120)

@@ -1,4 +1,8 @@
-"""A simple cut-based photon identification for the workflows (toy "tight" ID).
+"""A simple cut-based photon preselection for the calibration / clustering workflows.
+
+The ATLAS-structured Loose / Tight menus of the photon-ID workflow are in
+:mod:`decorr_af.workflows.cutbased`; these flat cuts are a fixed, η-independent
+toy selection.
 
 Cuts are a flat mapping so they fit in YAML configs: ``"<column>_min"`` /
 ``"<column>_max"`` cut on a table column, ``"<column>_over_pt_max"`` on
@@ -25,7 +29,8 @@ DEFAULT_ID_CUTS: dict[str, float] = {
     "fracs1_max": 0.32,
     "weta2_max": 0.0125,
 }
-#: calorimeter isolation cut (FixedCutTight-like)
+#: calorimeter isolation cut: the calorimeter part of FixedCutLoose (topoetcone20 < 0.065 pT);
+#: the full named working points are in :mod:`decorr_af.columnar.isolation`
 DEFAULT_ISO_CUTS: dict[str, float] = {"topoetcone20_over_pt_max": 0.065}
 
 

@@ -1,7 +1,8 @@
 """Workflow 3: ttH(γγ) classifier decorrelated from m_γγ.
 
-Signal (ttH, H→γγ) is separated from the continuum γγ background on the diphoton
-MC sample. The analysis fits m_γγ in the selected events with a smooth falling
+Signal (ttH, H→γγ) is separated from the tt̄γγ, γγ+jets and γ+jet backgrounds of
+the diphoton MC sample (a ttH category: diphoton selection and ttH preselection,
+see :mod:`decorr_af.data.diphoton`). The analysis fits m_γγ in the selected events with a smooth falling
 background, so a classifier must not *sculpt* the background m_γγ spectrum.
 
 Inputs (``Config.features``, default :data:`DEFAULT_FEATURES`, see

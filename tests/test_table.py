@@ -8,7 +8,12 @@ import pytest
 from conftest import REAL_RNTUPLE, REAL_TTREE_RUN2
 
 from decorr_af.columnar import diphoton_kinematics, histogram
-from decorr_af.data.schema import DIPHOTON_CHANNELS, DIPHOTON_EVENT_FEATURES, SHOWER_SHAPES
+from decorr_af.data.schema import (
+    CALO_VARIABLES,
+    DIPHOTON_CHANNELS,
+    DIPHOTON_EVENT_FEATURES,
+    SHOWER_SHAPES,
+)
 from decorr_af.data.table import available_features, diphoton_table, photon_table
 from decorr_af.errors import MissingBranchError
 
@@ -48,6 +53,17 @@ def test_generated_round_trip(sample_dir):
     np.testing.assert_array_equal(df["is_prompt"], df["truthType"] == 14)
     np.testing.assert_array_equal(df["converted"], df["conversionType"] > 0)
     assert 0.2 < df["truth_e"].median() / df["e"].median() < 5.0
+    # calorimeter variables in GeV: the accordion layers add up to the raw energy
+    assert set(CALO_VARIABLES) <= set(feats)
+    np.testing.assert_allclose(df["E1"] + df["E2"] + df["E3"], df["e"], rtol=1e-4)
+    np.testing.assert_allclose(df["E1"], df["f1"] * df["e"], rtol=1e-4, atol=1e-4)
+    assert (df["conversionRadius"][~df["converted"]] == 0).all()
+
+
+def test_data_table_never_has_truth(sample_dir):
+    df = photon_table(sample_dir / "photons_data", mode="eager", drop_truth=False)
+    assert len(df) > 0
+    assert not {"truthType", "truthOrigin", "truth_e", "is_prompt"} & set(df.columns)
 
 
 @pytest.mark.dask

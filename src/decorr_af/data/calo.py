@@ -54,8 +54,9 @@ Layer energies and calorimeter variables
 fraction smeared by 5 %, ``E2 = E_raw - E1 - E3``: the accordion layers sum to
 the raw cluster energy. ``E0`` (presampler, :math:`|\eta| < 1.8` only, 0
 beyond) samples the shower in the last :math:`X_0` in front of the accordion,
-:math:`E_0 = 0.5E[F(u) - F(u-1)] + 0.05\sqrt{E_0}N + 0.03N`: it grows with the
-upstream loss, which is what the ATLAS calibration uses it for.
+:math:`E_0 = 0.5E[F(u) - F(u-1)]\,G + 0.05\sqrt{E_0}N + 0.03N` with a shower
+fluctuation :math:`G \sim \Gamma(8, 1/8)` (35 %): it grows with the upstream
+loss, which is what the ATLAS calibration uses it for.
 ``cellEtaOffset``/``cellPhiOffset`` are :math:`o_\eta, o_\phi`.
 
 Shower shapes
@@ -413,7 +414,7 @@ def shower(
     e3 = np.clip(f3_true * (1.0 + 0.05 * rng.standard_normal(n)), 0.0, 1.0) * e_raw
     e3 = np.minimum(e3, e_raw - e1)
     e2 = e_raw - e1 - e3
-    e0_true = 0.5 * e * (f_u - _cdf(u - 1.0, a))
+    e0_true = 0.5 * e * (f_u - _cdf(u - 1.0, a)) * rng.gamma(8.0, 1.0 / 8.0, n)
     e0 = e0_true + 0.05 * np.sqrt(e0_true) * rng.standard_normal(n) + 0.03 * rng.standard_normal(n)
     e0 = np.where(abseta < _PRESAMPLER_ETA, np.maximum(e0, 0.0), 0.0)
     return {

@@ -221,11 +221,16 @@ def plot_efficiency_vs_isolation(
     ax: Any = None,
     text: str = "Simulation Internal",
 ) -> EfficiencyArtists:
-    """ID efficiency at the working point versus ``topoetcone20`` (fakes by default).
+    """ID efficiency at the working point versus the isolation variable (fakes by default).
+
+    The variable is the workflow's protected one (the histogram's axis label),
+    by default the excess over the isolation working point.
 
     A flat fake efficiency means the ID does not bias the isolation of fakes.
     """
-    return _plot_eff(as_result(result), "iso", models, truth, ax, text, "topoetcone20 [GeV]")
+    res = as_result(result)
+    xlabel = _id_hist(res, "iso").axes["iso"].label or "Isolation [GeV]"
+    return _plot_eff(res, "iso", models, truth, ax, text, xlabel)
 
 
 def plot_efficiency_vs_mu(

@@ -28,6 +28,7 @@ def test_generate_prints_files_and_inspect(tmp_path, capsys):
     assert "Reta" in out
     assert "mean mu:" in out
     assert "prompt fraction" not in out  # data: no truth in the file
+    assert "kind: data" in out
     assert "truthType" not in out
 
 
@@ -41,6 +42,8 @@ def test_generate_diphoton_cli(tmp_path, capsys):
         assert coll in out
     assert "isBTagged" in out
     assert "photons: 200" in out
+    assert "kind: simulation" in out
+    assert "prompt fraction" in out
 
 
 @pytest.mark.parametrize(("sample", "collections"), [("zee", ("AnalysisElectrons",)),
@@ -56,6 +59,8 @@ def test_generate_z_samples_cli(tmp_path, capsys, sample, collections):
     for coll in collections:
         assert coll in out
     assert "truth" not in out
+    assert "kind: data" in out
+    assert ("electrons: 300" if sample == "zee" else "photons: 150") in out
 
 
 @pytest.mark.parametrize(

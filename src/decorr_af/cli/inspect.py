@@ -3,8 +3,9 @@
 Prints the event store (TTree ``CollectionTree`` or RNTuple ``EventData``),
 its number of entries, the collections with their fields (branches named
 ``<Collection>AuxDyn.<field>``, or ``:`` in ATLAS RNTuples) and a short
-physics summary: number of photons, mean μ and, when truth is present, the
-fraction of prompt photons (MCTruthClassifier ``truthType == 14``).
+physics summary: simulation or data (``EventInfo.eventTypeBitmask``), the
+numbers of photons, electrons and muons, mean μ and, for simulation with truth,
+the fraction of prompt photons (MCTruthClassifier ``truthType == 14``).
 """
 
 from __future__ import annotations
@@ -61,20 +62,34 @@ def _read(obj: Any, name: str, rntuple: bool) -> Any:
     return obj[name].array(library="ak")
 
 
+_COUNTED = (("AnalysisPhotons", "photons"), ("AnalysisElectrons", "electrons"),
+            ("AnalysisMuons", "muons"))  # fmt: skip
+
+
 def summarise(obj: Any, keys: frozenset[str], *, rntuple: bool) -> dict[str, float]:
-    """Number of photons, mean μ and prompt fraction (when available)."""
+    """Object counts, mean μ, simulation flag and (MC only) the prompt-photon fraction."""
     import awkward as ak
 
     sep = ":" if rntuple else "."
     out: dict[str, float] = {}
-    pt = f"AnalysisPhotonsAuxDyn{sep}pt"
-    if pt in keys:
-        out["photons"] = float(ak.sum(ak.num(_read(obj, pt, rntuple), axis=1)))
+    for container, label in _COUNTED:
+        pt = f"{container}AuxDyn{sep}pt"
+        if pt in keys:
+            out[label] = float(ak.sum(ak.num(_read(obj, pt, rntuple), axis=1)))
     mu = f"EventInfoAuxDyn{sep}averageInteractionsPerCrossing"
     if mu in keys:
         out["mean_mu"] = float(np.mean(ak.to_numpy(_read(obj, mu, rntuple))))
+    for bits in (
+        f"EventInfoAuxDyn{sep}eventTypeBitmask",
+        "EventInfoAux./EventInfoAux.eventTypeBitmask",
+    ):
+        if bits in keys:
+            flags = ak.to_numpy(_read(obj, bits, rntuple))
+            if len(flags):
+                out["simulation"] = float(np.all(flags & 1))  # xAOD IS_SIMULATION
+            break
     tt = f"AnalysisPhotonsAuxDyn{sep}truthType"
-    if tt in keys:
+    if tt in keys and out.get("simulation", 1.0):
         flat = ak.to_numpy(ak.flatten(_read(obj, tt, rntuple)))
         if len(flat):
             out["prompt_fraction"] = float(np.mean(flat == 14))
@@ -110,8 +125,11 @@ def run(args: argparse.Namespace) -> int:
     except Exception as err:
         raise InputFileError(f"cannot read the summary branches of {info.path}: {err}") from err
     print("summary:")
-    if "photons" in summary:
-        print(f"  photons: {int(summary['photons'])}")
+    if "simulation" in summary:
+        print(f"  kind: {'simulation' if summary['simulation'] else 'data'}")
+    for _, label in _COUNTED:
+        if label in summary:
+            print(f"  {label}: {int(summary[label])}")
     if "mean_mu" in summary:
         print(f"  mean mu: {summary['mean_mu']:.2f}")
     if "prompt_fraction" in summary:

@@ -156,7 +156,7 @@ def metrics_html(
 
     Examples
     --------
-    >>> "R50 = 23.4" in metrics_html([("r50", "R50", 23.4)])
+    >>> "<b>R50</b> = 23.4" in metrics_html([("r50", "R50", 23.4)])
     True
     """
     spans = [
@@ -270,7 +270,7 @@ class FigurePanel:
     --------
     >>> panel = FigurePanel()
     >>> panel.draw(lambda fig: fig.add_subplot().plot([0, 1]))
-    >>> panel.image.value[:4]
+    >>> bytes(panel.image.value[:4])
     b'\\x89PNG'
     """
 

@@ -300,15 +300,22 @@ def test_load_scan_errors(tmp_path):
 def test_killed_worker_costs_only_its_point(toy, tmp_path):
     distributed = pytest.importorskip("distributed")
     out, log = tmp_path / "scan", tmp_path / "runs.log"
+    import dask
+
+    # generous timeouts: on a loaded machine starting and stopping workers is slow, and
+    # that is not what this test is about
+    slow = {"distributed.comm.timeouts.connect": "180s", "distributed.comm.timeouts.tcp": "180s"}
     with (
+        dask.config.set(slow),
         distributed.LocalCluster(
             n_workers=2,
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,
             host="127.0.0.1",
+            timeout="180s",
         ) as cl,
-        distributed.Client(cl) as client,
+        distributed.Client(cl, timeout="180s") as client,
     ):
         killed: list[int] = []
 

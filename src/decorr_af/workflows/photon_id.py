@@ -374,6 +374,11 @@ def run(
         metrics.update({f"{name}.{key}": float(v) for key, v in m.items()})
         arrays[f"score_{name}"] = score.astype(np.float32)
 
+    iso_label = (
+        f"Isolation above {wp.name} [GeV]"
+        if config.protected == "iso_excess"
+        else f"{config.protected} [GeV]"
+    )
     result = RunResult(
         workflow=WORKFLOW,
         config=config.to_dict(),
@@ -381,7 +386,7 @@ def run(
         strength=lam,
         metrics=metrics,
         arrays=arrays,
-        hists=_hists(list(config.models), arrays, passed, f"{config.protected} [GeV]"),
+        hists=_hists(list(config.models), arrays, passed, iso_label),
         tables=tables,
         info={
             "cut_sides": tight_menu.cut_sides(),

@@ -108,3 +108,14 @@ def test_electron_table_data_has_no_truth(zee_files):
     assert not set(TRUTH) & set(df.columns)
     assert len(df) > 0
     assert (df["mcChannelNumber"] == 0).all()
+
+
+def test_wrong_sample_names_file_and_branch(zee_files, tmp_path):
+    from decorr_af.data import radiative_z_table
+    from decorr_af.errors import MissingBranchError
+
+    with pytest.raises(MissingBranchError, match=r"zee_mc_000\.root.*AnalysisMuonsAuxDyn\.pt"):
+        radiative_z_table(zee_files / "mc", mode="eager")
+    (photons,) = generate(tmp_path, sample="photons", kind="mc", events=50, seed=8)
+    with pytest.raises(MissingBranchError, match=r"AnalysisElectronsAuxDyn\.charge"):
+        electron_table(photons, mode="eager")

@@ -204,7 +204,11 @@ def _plan(
             missing += [f"{coll}.{f}" for f in names if f not in avail.get(coll, ())]
         missing += [f"EventInfo.{f}" for f in ev_need if f not in avail.get("EventInfo", ())]
         if missing:
-            raise MissingBranchError(f"{_label(src)}: required field(s) {missing} are absent")
+            names = [f"{COLLECTIONS[m.split('.')[0]]}AuxDyn.{m.split('.')[1]}" for m in missing]
+            raise MissingBranchError(
+                f"{_label(src)}: required field(s) {missing} are absent (branches {names}); "
+                f"is this a {spec.name} sample?"
+            )
     ev = first["EventInfo"]
     weight = next((w for w in ("mcEventWeight", "mcEventWeights") if w in ev), None)
     event = tuple(f for c, f in EVENT_COLUMNS.items() if f and f in ev)

@@ -3,10 +3,18 @@
 Each notebook runs top to bottom in a fresh ``python3`` kernel (ipykernel of this
 environment) with ``MPLBACKEND=agg``, its working directory and every output in a
 temporary directory; any exception in a cell fails the test, naming the notebook.
+
+Notebooks tell the truth: a notebook whose narrative depends on numbers writes
+its text from the results (Markdown built in the cell) and ends with a cell
+tagged ``figures`` that displays those numbers as ``application/json``; the
+checks in :data:`CHECKS` read them back from the executed notebook and assert
+the claims of the narrative (no model worse than random, DisCo reduces dCor at a
+bounded cost in rejection, a trade-off rather than a cliff, ...).
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 
@@ -21,9 +29,9 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 #: tiny parameters per notebook (on top of ``quick=True`` and ``workdir``)
 SMALL: dict[str, dict[str, object]] = {
     "01_physlite_tour": {"events": 2000, "real_dir": str(DATA_DIR)},
-    "02_photon_id_disco": {"events": 3000, "epochs": 1, "n_estimators": 10},
+    "02_photon_id_disco": {"events": 8000, "epochs": 10, "n_estimators": 10},
     "03_energy_calibration_datamc": {"events": 3000, "epochs": 1, "n_estimators": 10},
-    "04_adversarial_vs_disco": {"events": 3000, "epochs": 1},
+    "04_adversarial_vs_disco": {"events": 8000, "epochs": 10},
     "05_tth_myy_sculpting": {
         "events": 8000,
         "epochs": 1,
@@ -36,7 +44,7 @@ SMALL: dict[str, dict[str, object]] = {
         "cluster_spec": "local:workers=1,threads=1",
     },
     "07_clustering_calibration_bins": {"events": 3000, "n_clusters": 6, "k_scan": [4, 8]},
-    "08_teaching_decorrelation": {"n": 1500, "epochs": 3},
+    "08_teaching_decorrelation": {"n": 3000, "epochs": 10},
 }
 
 NOTEBOOKS = sorted(p.stem for p in NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
@@ -80,3 +88,82 @@ def test_notebook_executes(name, tmp_path, monkeypatch):
         execution_timeout=600,
     )
     print(f"{name}: {time.perf_counter() - t0:.1f} s")
+    if name in CHECKS:
+        CHECKS[name](figures_of(tmp_path / f"{name}.out.ipynb"), tmp_path / "work")
+
+
+def figures_of(path: Path) -> dict:
+    """The ``application/json`` output of the cell tagged ``figures``."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    cells = [c for c in nb.cells if "figures" in c.metadata.get("tags", [])]
+    assert len(cells) == 1, f"{path.name}: expected one cell tagged 'figures'"
+    data = [o["data"]["application/json"] for o in cells[0].outputs if "data" in o]
+    assert data, f"{path.name}: the 'figures' cell displayed no application/json"
+    return dict(data[-1])
+
+
+def _smooth(values, *, up: float = 1.2) -> bool:
+    """Non-increasing within noise: no step up by more than ``up``."""
+    return all(b <= up * a for a, b in itertools.pairwise(values))
+
+
+def check_02(fig: dict, workdir: Path) -> None:
+    """Notebook 02: no collapse; DisCo trades rejection for independence."""
+    assert min(fig["auc"].values()) > 0.5, fig["auc"]  # "no model has AUC < 0.5"
+    plain, disco = fig["plain_mlp"], fig["disco_mlp"]
+    assert disco["auc"] > 0.75, disco
+    assert disco["dcor"] < 0.8 * plain["dcor"], (disco, plain)
+    assert disco["r50"] >= 0.2 * plain["r50"], (disco, plain)
+    scan = sorted(fig["scan"], key=lambda r: r["lambda"])
+    assert _smooth([r["disco_mlp.r50"] for r in scan]), scan  # a trade-off, not a cliff
+    assert scan[-1]["disco_mlp.dcor"] < scan[0]["disco_mlp.dcor"], scan
+    # the command the notebook prints is a real one: its scan file loads
+    from decorr_af.cli.scan import load_scan_config
+
+    spec = load_scan_config(workdir / "scan.yaml")
+    assert spec["scan"]["strengths"] == [r["lambda"] for r in scan]
+
+
+def check_04(fig: dict, workdir: Path) -> None:
+    """Notebook 04: no model worse than random; DisCo reduces dCor in both sections."""
+    hood = fig["under_the_hood"]
+    assert min(r["AUC"] for r in hood) > 0.5, hood
+    none = next(r for r in hood if r["penalty"] == "None")
+    disco = next(r for r in hood if r["penalty"].startswith("DisCo"))
+    assert disco["dCor(score, iso) fakes"] < 0.8 * none["dCor(score, iso) fakes"], hood
+    rows = fig["workflow"]
+    assert min(r["auc"] for r in rows) > 0.5, rows
+    lam = max(r["lambda"] for r in rows)
+    last = {r["model"]: r for r in rows if r["lambda"] == lam}
+    assert last["disco_mlp"]["dcor"] < last["plain_mlp"]["dcor"], last
+
+
+def check_08(fig: dict, workdir: Path) -> None:
+    """Notebook 08: the teaching claims hold for the numbers the notebook shows."""
+    toys = {r["toy"]: r for r in fig["toys"]}
+    for name in ("quadratic", "ring"):  # ρ ≈ 0 although dependent; dCor sees it
+        assert abs(toys[name]["pearson"]) < 0.1, toys[name]
+        assert toys[name]["dCor"] > 0.15, toys[name]
+    assert toys["linear"]["dCor"] > 0.5, toys
+    assert toys["independent"]["dCor"] < 0.1, toys
+    null = [fig["null_dcor"][k] for k in ("100", "1000", "10000")]
+    assert null[0] > null[1] > null[2], null  # ~ 1/sqrt(N): about 10x over 100x in N
+    assert 4.0 < null[0] / null[2] < 25.0, null
+    table = sorted(fig["lambda_table"], key=lambda r: r["λ"])
+    assert min(r["AUC"] for r in table) > 0.5, table
+    dcor = [r["dCor(score, m) bkg"] for r in table]
+    assert _smooth(dcor), table  # "dCor falls steadily with λ ..."
+    assert dcor[-1] < 0.5 * dcor[0], table
+    assert _smooth([r["R50"] for r in table]), table  # "... while R50 decreases"
+    step = fig["gradient_step"]
+    assert step["after"] < step["before"], step
+
+
+#: claim checks per notebook (figures from the cell tagged ``figures``)
+CHECKS = {
+    "02_photon_id_disco": check_02,
+    "04_adversarial_vs_disco": check_04,
+    "08_teaching_decorrelation": check_08,
+}

@@ -96,6 +96,12 @@ def test_end_to_end_decorrelation(pid_result):
     for name in ("plain_mlp", "plain_bdt"):
         # the unpenalised shower-shape classifiers beat the rectangular cuts
         assert m[f"{name}.eff_at_tight_rej"] > m["tight.eff"]
+    # an ML "Tight" is the score cut at the Tight menu's fake rejection
+    h = res.hists["id_vs_iso"]
+    for name in ("plain_mlp", "disco_bdt"):
+        f_pass = h[{"model": name, "prompt": 0, "passed": 1}].sum(flow=True).value
+        f_all = h[{"model": name, "prompt": 0}].sum(flow=True).value
+        assert f_all / f_pass == pytest.approx(m["tight.rej"], rel=0.03)
     # ABCD regions: Tight / Loose' disjoint subsets of Loose, isolated / non-isolated disjoint
     assert not (a["pass_tight"] & a["pass_loose_prime"]).any()
     assert not ((a["pass_tight"] | a["pass_loose_prime"]) & ~a["pass_loose"]).any()
@@ -163,3 +169,10 @@ def test_disco_brings_r_bkg_towards_one(tmp_path):
     # DisCo: much closer to one, still more efficient than Tight at Tight's rejection
     assert abs(m["disco_mlp.r_bkg"] - 1) < 0.5 * (m["plain_mlp.r_bkg"] - 1)
     assert m["disco_mlp.eff_at_tight_rej"] > m["tight.eff"]
+    # ML "Tight" at the Tight menu's prompt efficiency instead: same efficiency, more rejection
+    changes = {"ml_match": "efficiency", "models": ["plain_mlp"]}
+    res = photon_id.run(photon_id.Config.from_dict({**cfg.to_dict(), **changes}), seed=11)
+    h = res.hists["id_vs_iso"][{"model": "plain_mlp"}]
+    eff = h[{"prompt": 1, "passed": 1}].sum(flow=True).value / h[{"prompt": 1}].sum(flow=True).value
+    assert eff == pytest.approx(res.metrics["tight.eff"], abs=0.005)
+    assert res.metrics["plain_mlp.rej_at_tight_eff"] > 1.5 * res.metrics["tight.rej"]

@@ -43,7 +43,7 @@ MODEL_LABELS = {
 METRIC_LABELS = {
     "auc": "ROC AUC",
     "r50": "R50 (rejection at ε_S = 50 %)",
-    "r_bkg": "R_bkg (rejection at the WP)",
+    "r_bkg": "R_bkg = N_A N_D / (N_B N_C) (ABCD, fakes)",
     "eff_at_rej": "ε_S at fixed rejection",
     "eff_at_tight_rej": "ε_S at the Tight rejection",
     "wp_eff": "ε_S at the WP",

@@ -76,6 +76,75 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+#: label positions tried around a point: (dx, dy) in points, horizontal, vertical alignment
+_LABEL_SPOTS = (
+    (5, 5, "left", "bottom"),
+    (5, -5, "left", "top"),
+    (-5, 5, "right", "bottom"),
+    (-5, -5, "right", "top"),
+    (0, 10, "center", "bottom"),
+    (0, -10, "center", "top"),
+)
+
+
+def _renderer(ax: Any) -> Any:
+    fig = ax.get_figure(root=True)
+    if not hasattr(fig.canvas, "get_renderer"):  # a bare Figure: give it an Agg canvas
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        FigureCanvasAgg(fig)
+    return fig.canvas.get_renderer()
+
+
+def _place_labels(ax: Any, xs: Any, ys: Any, values: list[str], name: str) -> list[Any]:
+    """Label each point ``name=value`` where the label overlaps no other label.
+
+    Each label takes the first free spot of :data:`_LABEL_SPOTS` around its point;
+    a point with no free spot (points on top of each other) adds its value to the
+    nearest label instead (``λ=0, 3``), so no two labels are ever printed on each other.
+    """
+    from matplotlib.text import Text
+
+    renderer = _renderer(ax)
+    frame = ax.get_window_extent(renderer)
+    # texts already there (the ATLAS label, notes): labels must not cover them
+    obstacles = [
+        t.get_window_extent(renderer)
+        for t in ax.findobj(Text)
+        if t.get_visible() and t.get_text().strip() and t is not ax.title
+    ]
+    placed: list[tuple[Any, Any, tuple[float, float]]] = []
+    for x, y, value in sorted(zip(xs, ys, values), key=lambda t: (t[0], t[1])):
+        for dx, dy, ha, va in _LABEL_SPOTS:
+            ann = ax.annotate(f"{name}={value}", (x, y), textcoords="offset points",
+                              xytext=(dx, dy), ha=ha, va=va, fontsize="x-small")  # fmt: skip
+            box = ann.get_window_extent(renderer)
+            inside = (
+                frame.x0 <= box.x0
+                and box.x1 <= frame.x1
+                and frame.y0 <= box.y0 <= box.y1 <= frame.y1
+            )
+            others = [other for _, other, _ in placed] + obstacles
+            if inside and not any(box.overlaps(other) for other in others):
+                placed.append((ann, box, (x, y)))
+                break
+            ann.remove()
+        else:
+            if not placed:  # nowhere free and nothing to join: the first spot
+                ann = ax.annotate(f"{name}={value}", (x, y), textcoords="offset points",
+                                  xytext=(5, 5), fontsize="x-small")  # fmt: skip
+                placed.append((ann, ann.get_window_extent(renderer), (x, y)))
+                continue
+            here = ax.transData.transform((x, y))
+            nearest = min(
+                placed, key=lambda p: float(np.hypot(*(ax.transData.transform(p[2]) - here)))
+            )
+            nearest[0].set_text(f"{nearest[0].get_text()}, {value}")
+            i = next(i for i, p in enumerate(placed) if p[0] is nearest[0])
+            placed[i] = (nearest[0], nearest[0].get_window_extent(renderer), nearest[2])
+    return [ann for ann, _, _ in placed]
+
+
 def pareto_plot(
     result: Any,
     x: str,
@@ -143,25 +212,19 @@ def pareto_plot(
         label="Pareto front",
         zorder=3,
     )
+    ax.set_xlabel(metric_label(x))
+    ax.set_ylabel(metric_label(y))
+    if atlas:
+        _label(ax)
     annotations = []
     if annotate is not None and annotate in summary:
         name = "λ" if annotate == "strength" else annotate
-        for xi, yi, v in zip(xs, ys, summary[annotate]):
-            if np.isfinite(xi) and np.isfinite(yi):
-                annotations.append(
-                    ax.annotate(
-                        f"{name}={_fmt(v)}",
-                        (xi, yi),
-                        textcoords="offset points",
-                        xytext=(5, 5),
-                        fontsize="x-small",
-                    )
-                )
-    ax.set_xlabel(metric_label(x))
-    ax.set_ylabel(metric_label(y))
+        keep = np.isfinite(xs) & np.isfinite(ys)
+        values = [_fmt(v) for v in summary[annotate]]
+        annotations = _place_labels(
+            ax, xs[keep], ys[keep], [v for v, k in zip(values, keep) if k], name
+        )
     ax.legend(loc="best", fontsize="small")
-    if atlas:
-        _label(ax)
     return ParetoArtists(ax, points, errorbars, front, annotations)
 
 

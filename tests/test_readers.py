@@ -133,3 +133,15 @@ def test_tables_never_return_truth_for_data(tmp_path):
     ):
         assert len(df) > 0
         assert not set(TRUTH_COLUMNS) & set(df.columns)
+
+
+@pytest.mark.parametrize("mode", ["eager", "dask"])
+def test_open_events_projects_truth_out_of_data(tmp_path, mode):
+    from decorr_af.data.schema import TRUTH
+
+    path = _write_data_with_truth(tmp_path / "data_with_truth.root")
+    events = open_events(path, mode=mode)
+    assert not set(TRUTH) & set(events.Photons.fields)
+    assert {"pt", "Reta", "E0"} <= set(events.Photons.fields)
+    pt = events.Photons.pt if mode == "eager" else events.Photons.pt.compute()
+    assert ak.sum(ak.num(pt, axis=1)) > 400

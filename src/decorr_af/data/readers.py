@@ -14,6 +14,12 @@
   out) and no coffea behaviours are attached: the result is a plain awkward
   record array, so ``events.Photons.pt`` works but ``events.Photons.energy``
   (a coffea method) does not. Values stay in MeV, as in the file.
+
+Truth is never returned for data: when ``EventInfo.eventTypeBitmask`` lacks
+IS_SIMULATION (bit 0), the truth fields (``truthType, truthOrigin,
+truth_e``) are projected out of every collection, even if a file holds them
+(the toy never writes them for data; a projected collection is a plain
+record without coffea methods).
 """
 
 from __future__ import annotations
@@ -26,10 +32,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from decorr_af._compat import optional_import
+from decorr_af.data.schema import IS_SIMULATION, TRUTH
 from decorr_af.data.validate import FileInfo, validate_files
 from decorr_af.errors import ConfigError, InputFileError
 
-__all__ = ["COLLECTIONS", "ReadMode", "open_events"]
+__all__ = ["COLLECTIONS", "ReadMode", "is_simulation", "open_events"]
 
 #: coffea collection name -> PHYSLITE container name (RNTuple mirror and flat tables)
 COLLECTIONS = {
@@ -103,8 +110,59 @@ def open_events(
         raise ConfigError(f"steps_per_file must be >= 1, got {steps_per_file}")
     infos = validate_files(files, tree=tree)
     if infos[0].rntuple:
-        return _open_rntuple(infos, mode=mode, collections=collections, steps=steps_per_file)
-    return _open_coffea(infos, mode=mode, steps=steps_per_file)
+        events = _open_rntuple(infos, mode=mode, collections=collections, steps=steps_per_file)
+    else:
+        events = _open_coffea(infos, mode=mode, steps=steps_per_file)
+    return events if is_simulation(infos) else _without_truth(events, mode)
+
+
+def _bitmask_branch(info: FileInfo) -> str | None:
+    for name in (
+        f"EventInfoAuxDyn{info.sep}eventTypeBitmask",
+        "EventInfoAux./EventInfoAux.eventTypeBitmask",
+    ):
+        if info.has(name):
+            return name
+    return None
+
+
+def is_simulation(infos: Sequence[FileInfo]) -> bool:
+    """False when a file's ``eventTypeBitmask`` (first event) lacks IS_SIMULATION.
+
+    Files without the bitmask count as simulation (their truth, if any, is kept).
+
+    Examples
+    --------
+    >>> from decorr_af.data.validate import validate_files
+    >>> is_simulation(validate_files("tests/data/PHYSLITE_example.root"))  # doctest: +SKIP
+    True
+    """
+    uproot = optional_import("uproot", "io")
+    for info in infos:
+        name = _bitmask_branch(info)
+        if name is None:
+            continue
+        with uproot.open(info.path) as handle:
+            raw = handle[info.tree].arrays(filter_name=[name], entry_stop=1)
+        value = raw[name if name in raw.fields else name.split("/")[-1]]
+        if not int(value[0]) & IS_SIMULATION:
+            return False
+    return True
+
+
+def _without_truth(events: Any, mode: ReadMode) -> Any:
+    """Project the truth fields out of every collection (data events)."""
+    lib = optional_import("dask_awkward" if mode is ReadMode.DASK else "awkward", "io")
+    behavior = getattr(events, "behavior", None)
+    for coll in events.fields:
+        fields = events[coll].fields
+        if set(fields) & set(TRUTH):
+            kept = events[coll][[f for f in fields if f not in TRUTH]]
+            events = lib.with_field(events, kept, coll)
+    if mode is ReadMode.EAGER and behavior is not None:
+        ak = optional_import("awkward", "io")
+        events = ak.Array(events, behavior=behavior)
+    return events
 
 
 def _open_coffea(infos: list[FileInfo], *, mode: ReadMode, steps: int) -> Any:

@@ -21,6 +21,7 @@ from decorr_af.data.readers import (
     COLLECTIONS,
     ReadMode,
     collection_fields,
+    is_simulation,
     parse_mode,
 )
 from decorr_af.data.schema import (
@@ -388,25 +389,6 @@ def _is_events(source: Any) -> bool:
     return hasattr(source, "fields") and "EventInfo" in getattr(source, "fields", ())
 
 
-def _simulation_sources(infos: list[FileInfo]) -> bool:
-    """True unless a file's first ``eventTypeBitmask`` lacks IS_SIMULATION (data).
-
-    Files without the bitmask (older toys) count as simulation only when they
-    carry truth branches.
-    """
-    uproot = optional_import("uproot", "io")
-    for info in infos:
-        name = _event_branch(info, _BITMASK)
-        if not info.has(name):
-            continue
-        with uproot.open(info.path) as handle:
-            raw = handle[info.tree].arrays(filter_name=[name], entry_stop=1)
-        value = raw[name if name in raw.fields else name.split("/")[-1]]
-        if not int(np.asarray(value)[0]) & IS_SIMULATION:
-            return False
-    return True
-
-
 def _prepare(
     source: Source,
     *,
@@ -431,7 +413,7 @@ def _prepare(
         features=features,
         drop_truth=drop_truth,
         spec=spec,
-        simulation=_simulation_sources(infos),
+        simulation=is_simulation(infos),
     )
     return infos, _with_branches(plan, infos[0])
 

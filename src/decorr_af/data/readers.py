@@ -102,7 +102,7 @@ def open_events(
     Examples
     --------
     >>> events = open_events("tests/data/PHYSLITE_example.root", mode="eager")  # doctest: +SKIP
-    >>> int(ak.sum(ak.num(events.Photons.pt)))
+    >>> int(ak.sum(ak.num(events.Photons.pt)))  # doctest: +SKIP
     292
     """
     mode = parse_mode(mode)

@@ -119,3 +119,19 @@ def test_wrong_sample_names_file_and_branch(zee_files, tmp_path):
     (photons,) = generate(tmp_path, sample="photons", kind="mc", events=50, seed=8)
     with pytest.raises(MissingBranchError, match=r"AnalysisElectronsAuxDyn\.charge"):
         electron_table(photons, mode="eager")
+
+
+@pytest.mark.parametrize("sample", ["zee", "zmumug"])
+def test_deterministic_per_seed_and_chunk_independent(tmp_path, sample):
+    uproot = pytest.importorskip("uproot")
+    opts = {"sample": sample, "kind": "data", "events": 5000, "mismodelling": 1.0}
+    (a,) = generate(tmp_path / "a", seed=4, chunk_size=100_000, **opts)
+    (b,) = generate(tmp_path / "b", seed=4, chunk_size=10, **opts)
+    (c,) = generate(tmp_path / "c", seed=5, **opts)
+    coll = "AnalysisElectrons" if sample == "zee" else "AnalysisPhotons"
+    arrays = []
+    for path in (a, b, c):
+        with uproot.open(path) as f:
+            arrays.append(f["CollectionTree"][f"{coll}AuxDyn.Reta"].array(library="np"))
+    np.testing.assert_array_equal(np.concatenate(arrays[0]), np.concatenate(arrays[1]))
+    assert not np.array_equal(np.concatenate(arrays[0]), np.concatenate(arrays[2]))

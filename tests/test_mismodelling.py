@@ -125,3 +125,11 @@ def test_bad_strength(bad):
         Conditions.for_kind("data", bad)
     with pytest.raises(ConfigError, match="kind"):
         Conditions.for_kind("truth", 1.0)
+
+
+def test_zee_at_zero_strength_matches_mc():
+    mc = _flat(simulate_zee(5000, kind="mc", rng=np.random.default_rng(61637)), "AnalysisElectrons")
+    data = _flat(simulate_zee(5000, kind="data", mismodelling=0.0, rng=np.random.default_rng(72719)),
+                 "AnalysisElectrons")  # fmt: skip
+    for name in ("resp", "Reta", "weta2", "f1", "E0"):
+        assert stats.ks_2samp(mc[name], data[name]).pvalue > 1e-3, name

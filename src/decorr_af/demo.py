@@ -164,6 +164,10 @@ def _workflow_figures(name: str, result: Any, scan_result: Any, fig_dir: Path, r
     """The workflow's own plots for the reference λ, with captions in figures.json."""
     from matplotlib.figure import Figure
 
+    from decorr_af.plot.style import use_style
+
+    use_style()  # before the first axes exists: its tick sizes are fixed when it is made
+
     def fig_ax() -> tuple[Any, Any]:
         fig = Figure(figsize=(7, 5.6))
         return fig, fig.add_subplot()

@@ -505,7 +505,7 @@ def _draw_sculpting(fig: Any, res: Any, model: str, row: Any) -> None:
     art = plot_isolation_pass_fail(res, model, ax=fig.add_subplot())
     inv = float(row.get(f"{model}.inv_jsd", np.nan))
     wp = res.config.get("wp_efficiency") if isinstance(res.config, dict) else None
-    where = f"ε_S = {100 * wp:.0f} % WP" if wp else "working point"
+    where = rf"$\varepsilon_S$ = {100 * wp:.0f} % WP" if wp else "working point"
     note = f"{where}\n1/JSD = {inv:.4g}"
     ceiling = row.get(f"{model}.inv_jsd_ceiling")
     if ceiling is not None and np.isfinite(float(ceiling)):

@@ -174,7 +174,7 @@ def test_adversary_learns_dependence(kind):
     pen.start_epoch(1)
     s_req = s.clone().requires_grad_(True)
     value = pen.loss(s_req, batch)
-    assert float(value) == pytest.approx(-2.0 * pen._nll(s[:, None], *pen._rows_targets_weights(batch)[1:]).item(), rel=1e-4)  # fmt: skip
+    assert float(value.detach()) == pytest.approx(-2.0 * pen._nll(s[:, None], *pen._rows_targets_weights(batch)[1:]).item(), rel=1e-4)  # fmt: skip
     value.backward()
     assert torch.isfinite(s_req.grad).all()
 

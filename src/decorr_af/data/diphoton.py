@@ -32,9 +32,10 @@ Processes (:data:`PROCESSES`, ``mcChannelNumber`` from
   :math:`p_T = 20 + \mathrm{Exp}(0.15\,m)`, 3 % of them b, and Poisson(0.01)
   fake leptons. The jet activity scales with the hard scale m_γγ, so a
   classifier using jet momenta sculpts the background spectrum.
-* ``gamma_jet``: γ + jet where a jet fakes the second photon, toy σ = 11 pb,
-  i.e. ~20 % of the selected continuum, the reducible fraction ATLAS measures
-  for tight, isolated diphotons. The γ + meson system is generated like the
+* ``gamma_jet``: γ + jet where a jet fakes the second photon, toy σ = 11 pb
+  (about a fifth of the γγ cross-section, the order of the reducible fraction
+  ATLAS measures for tight, isolated diphotons; with its higher jet activity it
+  passes the ttH preselection twice as often, so after it γ+jet is ~43 % of γγ). The γ + meson system is generated like the
   continuum (:math:`e^{-m/24}`, :math:`\Gamma(1.4, 0.25\,m)`), and one of the two
   candidates (at random) is a π⁰ (70 %), η (20 %) or hadron (10 %) fake
   reconstructed with the fake physics of
@@ -157,8 +158,9 @@ PROCESSES: dict[str, Process] = {
 #: generated-phase-space cross-sections (× BR) in fb
 CROSS_SECTIONS_FB = {name: p.xsec_fb for name, p in PROCESSES.items()}
 #: fraction of generated events passing the diphoton selection and the ttH
-#: preselection, measured with ``filter_efficiency(name, events=N, seed=20261130)`` (N = 400k, 4M for the continua)
-#: (binomial uncertainty below 1 %); ``tests/test_diphoton.py`` re-measures them
+#: preselection, measured with ``filter_efficiency(name, events=N, seed=20261130)``
+#: (N = 400k, 4M for the continua; binomial uncertainty ~1 %);
+#: ``tests/test_diphoton.py`` re-measures them on another seed
 FILTER_EFFICIENCY = {
     "ttH_yy": 0.5205,  # ± 0.0008
     "ttyy": 0.2923,  # ± 0.0007

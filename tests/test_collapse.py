@@ -132,6 +132,15 @@ def test_early_stopping_chooses_a_full_strength_checkpoint(tmp_path_factory):
     assert metrics.auc(yt, clf.predict_proba(Xt)[:, 1]) > 0.75
 
 
+def test_a_collapsed_fit_is_not_returned_silently(tmp_path_factory):
+    """Without warm-up and top-up (the old estimator) λ = 20 inverts the score: warn."""
+    seed = FRESH_SEEDS[0]
+    sample = photon_sample(tmp_path_factory, seed)
+    with pytest.warns(RuntimeWarning, match="no better than random"):
+        old = evaluate(sample, 20.0, seed, penalty_warmup=0.0, min_penalty_rows=0)
+    assert old["auc"] < 0.5  # the collapse of notebook 02, reproduced
+
+
 def test_warmup_schedule_holds_then_ramps():
     sched = WarmupSchedule.build(0.4, n_batches=5, epochs=5)  # 10 warm-up steps
     factors = [sched.factor(s) for s in range(25)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import enum
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -335,7 +336,29 @@ def train_network(
         model.load_state_dict(best[2])
         history["best_epoch"] = [float(best[1])]
     model.eval()
+    if active and classification:
+        _check_better_than_random(history, model, train, float(penalty.strength))
     return history
+
+
+def _check_better_than_random(
+    history: dict[str, list[float]], model: nn.Module, train: TrainData, strength: float
+) -> None:
+    """Record the training AUC of the returned model; warn if it is ≤ 0.5.
+
+    A penalised classifier whose score is inverted or constant is never what was
+    asked for; without a validation split no better checkpoint can be chosen, so
+    the fit says so instead of returning it silently.
+    """
+    train_auc = _auc(train, _forward(model, train.X))
+    history["train_auc"] = [train_auc]
+    if not train_auc > 0.5:
+        msg = (
+            f"the penalised classifier (λ = {strength:g}) is no better than random on its "
+            f"training events (AUC {train_auc:.3f}); use a longer penalty_warmup, more "
+            "epochs or early_stopping=True (checkpoints worse than random are not chosen)"
+        )
+        warnings.warn(msg, RuntimeWarning, stacklevel=4)
 
 
 def _auc(data: TrainData, out: torch.Tensor) -> float:

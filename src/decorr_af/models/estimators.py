@@ -399,10 +399,12 @@ class DecorrelatedClassifier(BinaryClassifierOutput, ClassifierMixin, _Decorrela
     >>> from decorr_af.decorrelation import DisCo
     >>> rng = np.random.default_rng(1)
     >>> X = rng.normal(size=(2000, 3)); y = (X[:, 0] + rng.normal(size=2000) > 0).astype(int)
-    >>> clf = DecorrelatedClassifier(hidden=(16,), epochs=3, device="cpu", random_state=0,
-    ...                              penalty=DisCo(strength=5.0))
+    >>> clf = DecorrelatedClassifier(hidden=(16,), epochs=10, batch_size=256, device="cpu",
+    ...                              random_state=0, penalty=DisCo(strength=5.0))
     >>> clf.fit(X, y, protected=X[:, 1]).predict_proba(X).shape
     (2000, 2)
+    >>> bool(clf.score(X, y) > 0.6)  # AUC (0.78 without the penalty)
+    True
     """
 
     _task = "classification"

@@ -61,6 +61,12 @@ def test_decorrelation_and_spurious_signal(summary):
     assert m["plain_mlp.significance"] > m["inclusive.significance"]
 
 
+def test_selected_background_is_enriched_in_ttyy(summary):
+    """The composition claim of section 4."""
+    comp = summary["composition"]
+    assert comp["selected (DisCo)"]["ttyy"] > 5 * comp["inclusive"]["ttyy"]
+
+
 def test_axis_labels_render(summary):
     from matplotlib.mathtext import MathTextParser
 

@@ -280,10 +280,12 @@ def test_every_workflow_figure_passes(tmp_path, monkeypatch):
     from decorr_af.scan import load_scan, report
 
     checked: list[tuple[str, object]] = []
+    tick_sizes: dict[str, float] = {}
     save_demo, save_report = demo._save, report._save_png
 
     def check_demo(fig, path):
         checked.append((f"demo {Path(path).name}", check_figure(fig)))
+        tick_sizes[Path(path).name] = fig.axes[0].yaxis.get_major_ticks()[0].label1.get_size()
         return save_demo(fig, path)
 
     def check_report(fig, path):
@@ -296,6 +298,8 @@ def test_every_workflow_figure_passes(tmp_path, monkeypatch):
     demo.run_demo(out, quick=True, events=3000, seed=8128, progress=False,
                   workflows=["photon_id", "calibration", "tth"])  # fmt: skip
     assert len(checked) >= 8
+    # one style for all: before, the first figure's axes predated the style (small ticks)
+    assert len(set(tick_sizes.values())) == 1, tick_sizes
     scans = {name: load_scan(out / "scans" / name) for name in ("photon_id", "calibration", "tth")}
 
     def last(scan):

@@ -470,3 +470,26 @@ def test_datamc_inspector_ranks_physics_variables_only(sample_dir):
     ranked = [t.get_text() for t in w.test_fig.figure.axes[0].get_yticklabels()]
     assert "Reta" in ranked
     assert not {"runNumber", "eventNumber", "mcChannelNumber"} & set(ranked)
+
+
+def test_train_point_never_imports_a_module_named_in_scan_json(tmp_path, monkeypatch):
+    """scan.json is data: its workflow must be a registered one, its module path is ignored."""
+    import importlib
+    import sys
+
+    from decorr_af.errors import ConfigError
+    from decorr_af.widgets import scanner
+
+    scan_dir = make_photon_scan(tmp_path / "scan", strengths=(0.0,), n=200)
+    data = json.loads((scan_dir / "scan.json").read_text())
+    data.update(workflow="evil", workflow_module="decorr_af_evil_payload")
+    (scan_dir / "scan.json").write_text(json.dumps(data))
+    imported = []
+    real_import = importlib.import_module
+    monkeypatch.setattr(
+        importlib, "import_module", lambda name, *a: imported.append(name) or real_import(name, *a)
+    )
+    with pytest.raises(ConfigError, match="evil"):
+        scanner._train_point(scan_dir, 1.0, 0, None)
+    assert "decorr_af_evil_payload" not in imported
+    assert "decorr_af_evil_payload" not in sys.modules

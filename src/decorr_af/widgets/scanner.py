@@ -549,16 +549,16 @@ def _train_point(scan_dir: Path, strength: float, seed: int, client: Any) -> Any
     """Add one point to the scan with :func:`decorr_af.scan.scan` (blocking; runs in a thread).
 
     The scan's own workflow and base config are reused, so the point joins the
-    existing ``scan.json``. ``client`` is a ``distributed.Client``, a cluster
-    spec, or ``None`` for ``"local"``.
+    existing ``scan.json``. The workflow is looked up by name in the package's
+    registry (:func:`decorr_af.workflows.get_workflow`): a module path written in
+    ``scan.json`` is never imported. ``client`` is a ``distributed.Client``, a
+    cluster spec, or ``None`` for ``"local"``.
     """
-    import importlib
-
     from decorr_af.scan import load_scan, scan
+    from decorr_af.workflows import get_workflow
 
     existing = load_scan(scan_dir)
-    module = existing.info.get("workflow_module") or existing.workflow
-    workflow = importlib.import_module(module) if "." in module else module
+    workflow = get_workflow(existing.workflow)  # ConfigError for an unregistered name
     where: dict[str, Any] = {"cluster": client or "local"}
     if client is not None and hasattr(client, "submit"):
         where = {"client": client}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import defaultdict
 
 import awkward as ak
 import numpy as np
@@ -41,6 +42,40 @@ def write_tiny(path, *, n_events=50, nan_rows=(), tree="CollectionTree", with_et
         f.mktree(tree, {k: v.type if hasattr(v, "layout") else v.dtype for k, v in data.items()})
         f[tree].extend(data)
     return path, n
+
+
+def rewrite_photon_file(src, dst, *, drop=(), weight=None):
+    """Copy a generated PHYSLITE-like file without the branches ``drop``.
+
+    ``weight`` replaces every ``EventInfoAuxDyn.mcEventWeights`` value. The layout
+    (records per collection, counters ``n<collection>``) is the generator's.
+    """
+    with uproot.open(src) as f:
+        tree = f["CollectionTree"]
+        names = [k for k in tree.keys(filter_name="*.*") if k not in drop]
+        arrays = tree.arrays(names)
+    groups = defaultdict(dict)
+    for name in names:
+        collection, field = name.split(".", 1)
+        groups[collection][field] = arrays[name]
+    info = groups.pop("EventInfoAuxDyn")
+    weights = info.pop("mcEventWeights")
+    if weight is not None:
+        weights = ak.full_like(weights, weight)
+    branches = {
+        "EventInfoAuxDyn": ak.zip(info, depth_limit=1),
+        "EventInfoAuxDyn.mcEventWeights": weights,
+    }
+    branches.update({c: ak.zip(fields) for c, fields in groups.items()})
+    with uproot.recreate(dst) as f:
+        tree = f.mktree(
+            "CollectionTree",
+            {k: v.type for k, v in branches.items()},
+            field_name=lambda outer, inner: f"{outer}.{inner}",
+            counter_name=lambda counted: "n" + counted.replace(".", "_"),
+        )
+        tree.extend(branches)
+    return dst
 
 
 def test_tiny_file_reads(tmp_path):
@@ -131,3 +166,17 @@ def test_directory_without_root_files(tmp_path):
     with pytest.raises(InputFileError, match=r"no \*\.root files"):
         photon_table(tmp_path, mode="eager")
     assert os.path.exists(tmp_path / "notes.txt")
+
+
+@pytest.mark.parametrize("mode", ["dask", "eager"])
+def test_open_events_names_missing_four_vector_branch(tmp_path, mode):
+    """coffea's raw 'ParticleArray: missing longitudinal coordinate' becomes a typed error."""
+    from decorr_af.data import generate
+
+    (src,) = generate(tmp_path / "mc", sample="photons", kind="mc", events=300, seed=6203)
+    noeta = rewrite_photon_file(src, tmp_path / "noeta.root", drop=("AnalysisPhotonsAuxDyn.eta",))
+    with pytest.raises(MissingBranchError, match=r"noeta\.root: collection 'Photons'") as err:
+        open_events(noeta, mode=mode)
+    assert "['AnalysisPhotonsAuxDyn.eta']" in str(err.value)  # only the missing one
+    copy = rewrite_photon_file(src, tmp_path / "copy.root")
+    assert "eta" in open_events(copy, mode=mode).Photons.fields

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from decorr_af.errors import ConfigError, InputFileError
+from decorr_af.errors import ConfigError, InputFileError, MissingBranchError
 from decorr_af.workflows import get_workflow, photon_id
 from decorr_af.workflows._data import load_photons, train_test_split_idx
 from decorr_af.workflows.base import RunResult
@@ -64,6 +64,51 @@ def test_missing_files_and_split(tmp_path):
     assert len(te) == 25
     assert not set(tr) & set(te)
     assert get_workflow("photon_id") is photon_id
+
+
+@pytest.fixture(scope="module")
+def small_mc(tmp_path_factory):
+    """One small generated MC photon file (seed not used by any tuning)."""
+    from decorr_af.data import generate
+
+    (path,) = generate(
+        tmp_path_factory.mktemp("small_mc"), sample="photons", kind="mc", events=600, seed=8819
+    )
+    return path
+
+
+@pytest.mark.parametrize("pattern", ["glob", "path"])
+def test_missing_branch_names_file_and_key(small_mc, tmp_path, pattern):
+    from test_bad_input import rewrite_photon_file
+
+    bad = rewrite_photon_file(
+        small_mc, tmp_path / "noreta.root", drop=("AnalysisPhotonsAuxDyn.Reta",)
+    )
+    files = str(tmp_path / "*.root") if pattern == "glob" else str(bad)
+    cfg = photon_id.Config(mc_files=(files,), models=("cutbased",))
+    with pytest.raises(MissingBranchError, match="mc_files") as err:
+        photon_id.run(cfg, seed=2)
+    assert str(bad) in str(err.value)
+    assert "AnalysisPhotonsAuxDyn.Reta" in str(err.value)
+
+
+@pytest.mark.parametrize("weight", [0.0, -1.0])
+def test_nonpositive_weights_name_weights_and_file(small_mc, tmp_path, weight):
+    from test_bad_input import rewrite_photon_file
+
+    bad = rewrite_photon_file(small_mc, tmp_path / "w.root", weight=weight)
+    cfg = photon_id.Config(mc_files=(str(bad),), models=("cutbased", "plain_bdt"))
+    with pytest.raises(
+        InputFileError, match=r"mc_files \[.*w\.root'\]: event weights \('weight'\)"
+    ):
+        photon_id.run(cfg, seed=2)
+
+
+def test_reads_only_the_features_it_needs():
+    cfg = photon_id.Config(features=("Reta", "Rphi", "abs_eta"), protected="iso_excess")
+    feats = photon_id.table_features(cfg)
+    assert {"conversionType", "Reta", "weta2", "Rhad", "Eratio", "topoetcone20"} <= set(feats)
+    assert not {"abs_eta", "iso_excess", "pt", "mu"} & set(feats)  # derived / book-keeping
 
 
 def test_end_to_end_decorrelation(pid_result):

@@ -34,7 +34,7 @@ from typing import Any
 from decorr_af._compat import optional_import
 from decorr_af.data.schema import IS_SIMULATION, TRUTH
 from decorr_af.data.validate import FileInfo, validate_files
-from decorr_af.errors import ConfigError, InputFileError
+from decorr_af.errors import ConfigError, InputFileError, MissingBranchError
 
 __all__ = ["COLLECTIONS", "ReadMode", "is_simulation", "open_events"]
 
@@ -46,6 +46,18 @@ COLLECTIONS = {
     "Muons": "AnalysisMuons",
     "Jets": "AnalysisJets",
 }
+
+
+#: coordinates coffea's Lorentz-vector mixins need: (what, accepted fields); the first
+#: accepted field is the PHYSLITE branch named in errors. ``Muon`` gets ``m`` from coffea.
+_FOUR_VECTOR = (
+    ("transverse momentum", ("pt", "rho")),
+    ("azimuth", ("phi",)),
+    ("longitudinal coordinate", ("eta", "theta", "z", "pz")),
+    ("temporal coordinate", ("m", "mass", "M", "tau", "e", "E", "energy", "t")),
+)
+_FOUR_VECTOR_MIXINS = ("Particle", "Electron", "Muon")
+_AZIMUTHAL = ("transverse momentum", "azimuth")  # or x/px and y/py
 
 
 class ReadMode(str, enum.Enum):
@@ -165,10 +177,65 @@ def _without_truth(events: Any, mode: ReadMode) -> Any:
     return events
 
 
+def check_schema_branches(info: FileInfo, mixins: dict[str, str]) -> None:
+    """Raise when a collection lacks a branch its coffea four-vector mixin needs.
+
+    coffea's ``PHYSLITESchema`` groups ``Analysis<X>AuxDyn.<field>`` branches into
+    collections and gives ``Photons``, ``Electrons``, ``Jets``, ... Lorentz-vector
+    behaviour; a collection without, e.g., ``eta`` otherwise fails deep inside
+    coffea ("ParticleArray: missing longitudinal coordinate").
+
+    Parameters
+    ----------
+    info
+        The validated file.
+    mixins
+        coffea collection name -> mixin (``PHYSLITESchema.mixins``).
+
+    Raises
+    ------
+    MissingBranchError
+        Naming the file, the collection and the missing branch.
+
+    Examples
+    --------
+    >>> from decorr_af.data.validate import validate_files
+    >>> info = validate_files("tests/data/PHYSLITE_example.root")[0]  # doctest: +SKIP
+    >>> check_schema_branches(info, {"Photons": "Particle"})  # doctest: +SKIP
+    """
+    fields: dict[str, dict[str, set[str]]] = {}
+    for key in info.keys:
+        top, _, sub = key.split("/")[-1].partition(".")
+        if not sub or "." in sub:
+            continue
+        coll = top.replace("Analysis", "").replace("AuxDyn", "").replace("Aux", "")
+        fields.setdefault(coll, {}).setdefault(top, set()).add(sub)
+    for coll, containers in sorted(fields.items()):
+        if mixins.get(coll) not in _FOUR_VECTOR_MIXINS:
+            continue
+        have = set().union(*containers.values())
+        top = max(containers, key=lambda c: len(containers[c]))
+        cartesian = bool(have & {"x", "px"}) and bool(have & {"y", "py"})
+        missing = [
+            f"{top}.{names[0]}"
+            for what, names in _FOUR_VECTOR
+            if not have & set(names)
+            and not (cartesian and what in _AZIMUTHAL)
+            and not (mixins[coll] == "Muon" and "m" in names)
+        ]
+        if missing:
+            raise MissingBranchError(
+                f"{info.path}: collection '{coll}' lacks branch(es) {missing}, needed by "
+                f"coffea's PHYSLITESchema for its four-vectors (tree '{info.tree}')"
+            )
+
+
 def _open_coffea(infos: list[FileInfo], *, mode: ReadMode, steps: int) -> Any:
     nanoevents = optional_import("coffea.nanoevents", "dask")
     factory = nanoevents.NanoEventsFactory
     schema = nanoevents.PHYSLITESchema
+    for info in infos:
+        check_schema_branches(info, schema.mixins)
     with warnings.catch_warnings():
         # coffea warns for every trigger branch it cannot represent
         warnings.filterwarnings("ignore", message=".*cannot be represented as an Awkward array")

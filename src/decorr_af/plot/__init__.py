@@ -5,7 +5,8 @@ artists it drew. Submodules and functions load lazily, so ``import decorr_af.plo
 does not import matplotlib.
 
 ``style``      :func:`use_style`, :func:`atlas_label`, layout helpers
-``photon_id``  ROC, isolation of fakes passing/failing, efficiency vs isolation / μ
+``photon_id``  ROC, isolation of fakes passing/failing, efficiency vs isolation / μ,
+               1/JSD against its statistical ceiling, ABCD closure (R_bkg) per model
 ``tth``        background m_γγ sculpting, m_γγ fit, significance vs λ
 ``calibration`` response / resolution vs η, pT with data/MC ratio, gap vs mismodelling
 ``clustering`` calibration bins, per-bin scale factors, closure vs number of bins
@@ -25,11 +26,13 @@ __all__ = [
     "metric_label",
     "metric_vs_param",
     "pareto_plot",
+    "plot_abcd_closure",
     "plot_background_myy",
     "plot_bins",
     "plot_efficiency_vs_isolation",
     "plot_efficiency_vs_mu",
     "plot_gap_vs_mismodelling",
+    "plot_inv_jsd",
     "plot_isolation_pass_fail",
     "plot_k_scan",
     "plot_myy_fit",
@@ -48,6 +51,8 @@ _LAZY = {
     "plot_isolation_pass_fail": "photon_id",
     "plot_efficiency_vs_isolation": "photon_id",
     "plot_efficiency_vs_mu": "photon_id",
+    "plot_inv_jsd": "photon_id",
+    "plot_abcd_closure": "photon_id",
     "plot_background_myy": "tth",
     "plot_myy_fit": "tth",
     "plot_significance_vs_strength": "tth",

@@ -56,8 +56,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from decorr_af.columnar.isolation import IsolationWP, get_isolation_wp
-from decorr_af.data.schema import ISOLATION, SHOWER_SHAPES
-from decorr_af.errors import ConfigError
+from decorr_af.data.schema import CALO_VARIABLES, CONVERSION, ISOLATION, SHOWER_SHAPES
+from decorr_af.errors import ConfigError, MissingBranchError
 from decorr_af.metrics import abcd, abcd_signal_yield, efficiency_threshold
 from decorr_af.workflows import _classify
 from decorr_af.workflows._data import feature_matrix, load_photons, subsample, train_test_split_idx
@@ -70,6 +70,7 @@ from decorr_af.workflows.cutbased import (
     loose_prime_variables,
     tune_menu,
 )
+from decorr_af.workflows.inputs import check_weights, naming_inputs, resolve_inputs
 
 __all__ = ["DEFAULT_PARETO", "MODELS", "PRIMARY_MODEL", "Config", "run"]
 
@@ -88,6 +89,8 @@ DERIVED = ("abs_eta", "iso_excess")
 ISO_BINS = np.linspace(-4.0, 16.0, 41)
 MU_BINS = np.linspace(18.0, 82.0, 17)
 ML_MATCH = ("rejection", "efficiency")
+#: photon features of the flat table (the rest are book-keeping or derived columns)
+_TABLE_FEATURES = frozenset((*CONVERSION, *SHOWER_SHAPES, *ISOLATION, *CALO_VARIABLES))
 #: metrics measured on the Loose test photons (the ABCD population)
 DEPENDENCE_METRICS = (
     "dcor",
@@ -159,10 +162,47 @@ class Config(_classify.ClassifierConfig):
             )
 
 
-def _prepare(config: Config, seed: int) -> Any:
-    df = load_photons(config.mc_files)
+def table_features(config: Config) -> tuple[str, ...]:
+    """Photon-table features the run reads: model inputs, menu and isolation columns.
+
+    Derived columns (:data:`DERIVED`) and book-keeping columns (``pt``, ``mu``, ...)
+    are not features of the table; they are left out.
+
+    Examples
+    --------
+    >>> table_features(Config(features=("Reta", "abs_eta")))[:4]
+    ('conversionType', 'Rhad', 'Reta', 'Rphi')
+    """
+    wanted = list(CONVERSION)
+    spec = get_menu_spec(config.tight_menu)
+    while True:
+        wanted += spec.variables
+        if spec.parent is None:
+            break
+        spec = get_menu_spec(spec.parent)
+    wanted += [*config.features, config.protected, *get_isolation_wp(config.isolation_wp).columns]
+    return tuple(f for f in dict.fromkeys(wanted) if f in _TABLE_FEATURES)
+
+
+def _load(config: Config) -> Any:
+    """Read ``mc_files``; errors name the config key and the file."""
+    key = "mc_files"
+    files = resolve_inputs(config.mc_files, key=key)
+    try:
+        with naming_inputs(key, config.mc_files):
+            df = load_photons(files, features=table_features(config))
+    except MissingBranchError as err:
+        if key in str(err):
+            raise
+        raise MissingBranchError(f"{key}: {err}") from err  # the file is named already
     if "is_prompt" not in df.columns:
-        raise ConfigError(f"parameter 'mc_files': {config.mc_files} has no truth (is_prompt)")
+        raise ConfigError(f"parameter '{key}': {config.mc_files} has no truth (is_prompt)")
+    check_weights(df["weight"], key=key, files=files)
+    return df
+
+
+def _prepare(config: Config, seed: int) -> Any:
+    df = _load(config)
     df = df[df["pt"] >= config.min_pt].reset_index(drop=True)
     df["abs_eta"] = np.abs(df["eta"].to_numpy())
     df["iso_excess"] = get_isolation_wp(config.isolation_wp).excess(df)

@@ -39,8 +39,11 @@ def _pid_hist(models, label, iso, passed, weight):
     return h
 
 
-def make_photon_scan(out, *, strengths=STRENGTHS, seeds=(0,), n=2000, seed=8675):
-    """A photon-ID-like scan: scores whose isolation dependence falls with λ."""
+def make_photon_scan(out, *, strengths=STRENGTHS, seeds=(0,), n=2000, seed=8675, runtime_s=None):
+    """A photon-ID-like scan: scores whose isolation dependence falls with λ.
+
+    ``runtime_s`` is recorded as each point's worker run time (as the scan engine does).
+    """
     out = Path(out)
     rng = np.random.default_rng(seed)
     points = []
@@ -74,6 +77,7 @@ def make_photon_scan(out, *, strengths=STRENGTHS, seeds=(0,), n=2000, seed=8675)
             metrics=metrics,
             arrays=arrays,
             hists={"id_vs_iso": _pid_hist(models, label, iso, passed, weight)},
+            info={} if runtime_s is None else {"scan": {"runtime_s": runtime_s, "worker": "w1"}},
         ).save(out / "points" / pid)
         points.append({"id": pid, "params": {"strength": lam}, "seed": s})
     (out / "scan.json").write_text(
@@ -82,7 +86,7 @@ def make_photon_scan(out, *, strengths=STRENGTHS, seeds=(0,), n=2000, seed=8675)
     return out
 
 
-def make_calibration_result(out, *, strength=1.0, n=3000, seed=3141):
+def make_calibration_result(out, *, strength=1.0, n=3000, seed=3141, runtime_s=None):
     """A calibration-like result: MC/data responses per model with |η|, pT and weights."""
     rng = np.random.default_rng(seed)
     arrays = {}
@@ -97,8 +101,9 @@ def make_calibration_result(out, *, strength=1.0, n=3000, seed=3141):
         metrics[f"{m}.resolution_mc"] = float(np.std(arrays[f"{m}.ratio_mc"]))
         metrics[f"{m}.data_mc_gap"] = 0.01
     config = {"eta_edges": [0.0, 0.6, 1.37, 1.52, 2.37], "pt_edges": [20.0, 40.0, 80.0, 1000.0]}
+    info = {} if runtime_s is None else {"scan": {"runtime_s": runtime_s, "worker": "w1"}}
     res = RunResult(
-        "calibration", config, seed=0, strength=strength, metrics=metrics, arrays=arrays
+        "calibration", config, seed=0, strength=strength, metrics=metrics, arrays=arrays, info=info
     )
     return res.save(out)
 

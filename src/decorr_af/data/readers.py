@@ -36,7 +36,7 @@ from decorr_af.data.schema import IS_SIMULATION, TRUTH
 from decorr_af.data.validate import FileInfo, validate_files
 from decorr_af.errors import ConfigError, InputFileError, MissingBranchError
 
-__all__ = ["COLLECTIONS", "ReadMode", "is_simulation", "open_events"]
+__all__ = ["COLLECTIONS", "ReadMode", "check_schema_branches", "is_simulation", "open_events"]
 
 #: coffea collection name -> PHYSLITE container name (RNTuple mirror and flat tables)
 COLLECTIONS = {
@@ -199,9 +199,13 @@ def check_schema_branches(info: FileInfo, mixins: dict[str, str]) -> None:
 
     Examples
     --------
-    >>> from decorr_af.data.validate import validate_files
-    >>> info = validate_files("tests/data/PHYSLITE_example.root")[0]  # doctest: +SKIP
-    >>> check_schema_branches(info, {"Photons": "Particle"})  # doctest: +SKIP
+    >>> from pathlib import Path
+    >>> keys = frozenset(f"AnalysisPhotonsAuxDyn.{f}" for f in ("pt", "phi", "m"))
+    >>> info = FileInfo(Path("/d/a.root"), "CollectionTree", False, 10, keys)
+    >>> check_schema_branches(info, {"Photons": "Particle"})
+    Traceback (most recent call last):
+    ...
+    decorr_af.errors.MissingBranchError: /d/a.root: collection 'Photons' lacks branch(es) ['AnalysisPhotonsAuxDyn.eta'], needed by coffea's PHYSLITESchema for its four-vectors (tree 'CollectionTree')
     """
     fields: dict[str, dict[str, set[str]]] = {}
     for key in info.keys:

@@ -72,7 +72,7 @@ from decorr_af.workflows.cutbased import (
 )
 from decorr_af.workflows.inputs import check_weights, naming_inputs, resolve_inputs
 
-__all__ = ["DEFAULT_PARETO", "MODELS", "PRIMARY_MODEL", "Config", "run"]
+__all__ = ["DEFAULT_PARETO", "MODELS", "PRIMARY_MODEL", "Config", "run", "table_features"]
 
 WORKFLOW = "photon_id"
 MODELS = ("cutbased", *_classify.ML_MODELS)

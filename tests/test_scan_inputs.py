@@ -183,8 +183,13 @@ def test_naming_inputs_adds_key_and_files():
         naming_inputs("mc_files", ["/d/a.root"]),
     ):
         raise MissingBranchError("branch 'x' missing")
-    with (  # already names the file: unchanged
-        pytest.raises(MissingBranchError, match=r"^/d/a.root: branch 'x' missing$"),
+    with (  # already names the file: the key is still added
+        pytest.raises(MissingBranchError, match=r"^mc_files: /d/a.root: branch 'x' missing$"),
         naming_inputs("mc_files", ["/d/a.root"]),
     ):
         raise MissingBranchError("/d/a.root: branch 'x' missing")
+    with (  # already names key and file: unchanged
+        pytest.raises(MissingBranchError, match=r"^mc_files: /d/a.root: branch 'x' missing$"),
+        naming_inputs("mc_files", ["/d/a.root"]),
+    ):
+        raise MissingBranchError("mc_files: /d/a.root: branch 'x' missing")

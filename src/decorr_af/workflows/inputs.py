@@ -28,6 +28,7 @@ __all__ = [
     "input_fields",
     "input_fingerprint",
     "naming_inputs",
+    "read_inputs",
     "resolve_inputs",
 ]
 
@@ -215,7 +216,33 @@ def naming_inputs(key: str, files: Any) -> Iterator[None]:
     try:
         yield
     except MissingBranchError as err:
-        names = _names(files)
-        if any(n in str(err) for n in names):
+        text = str(err)
+        if text.startswith((f"{key} ", f"{key}:")):
             raise
-        raise MissingBranchError(f"{key} {names}: {err}") from err
+        names = _names(files)
+        where = f"{key}:" if any(n in text for n in names) else f"{key} {names}:"
+        raise MissingBranchError(f"{where} {text}") from err
+
+
+def read_inputs(
+    key: str, patterns: Any, reader: Any, *, weights: str | None = "weight", **kwargs: Any
+) -> Any:
+    """Read the files of config key ``key`` with ``reader``; errors name the key and file.
+
+    The patterns are resolved (:func:`resolve_inputs`), read inside
+    :func:`naming_inputs`, and the event weights of the table are checked
+    (:func:`check_weights`) when the column is there.
+
+    Examples
+    --------
+    >>> read_inputs("mc_files", ["no/such/*.root"], print)
+    Traceback (most recent call last):
+    ...
+    decorr_af.errors.InputFileError: mc_files: no file matches 'no/such/*.root'
+    """
+    files = resolve_inputs(patterns, key=key)
+    with naming_inputs(key, patterns):
+        table = reader(files, **kwargs)
+    if weights is not None and weights in getattr(table, "columns", ()):
+        check_weights(table[weights], key=key, files=files)
+    return table

@@ -57,7 +57,7 @@ import numpy as np
 
 from decorr_af.columnar.isolation import IsolationWP, get_isolation_wp
 from decorr_af.data.schema import CALO_VARIABLES, CONVERSION, ISOLATION, SHOWER_SHAPES
-from decorr_af.errors import ConfigError, MissingBranchError
+from decorr_af.errors import ConfigError
 from decorr_af.metrics import abcd, abcd_signal_yield, efficiency_threshold
 from decorr_af.workflows import _classify
 from decorr_af.workflows._data import feature_matrix, load_photons, subsample, train_test_split_idx
@@ -70,7 +70,7 @@ from decorr_af.workflows.cutbased import (
     loose_prime_variables,
     tune_menu,
 )
-from decorr_af.workflows.inputs import check_weights, naming_inputs, resolve_inputs
+from decorr_af.workflows.inputs import read_inputs
 
 __all__ = ["DEFAULT_PARETO", "MODELS", "PRIMARY_MODEL", "Config", "run", "table_features"]
 
@@ -186,18 +186,9 @@ def table_features(config: Config) -> tuple[str, ...]:
 
 def _load(config: Config) -> Any:
     """Read ``mc_files``; errors name the config key and the file."""
-    key = "mc_files"
-    files = resolve_inputs(config.mc_files, key=key)
-    try:
-        with naming_inputs(key, config.mc_files):
-            df = load_photons(files, features=table_features(config))
-    except MissingBranchError as err:
-        if key in str(err):
-            raise
-        raise MissingBranchError(f"{key}: {err}") from err  # the file is named already
+    df = read_inputs("mc_files", config.mc_files, load_photons, features=table_features(config))
     if "is_prompt" not in df.columns:
-        raise ConfigError(f"parameter '{key}': {config.mc_files} has no truth (is_prompt)")
-    check_weights(df["weight"], key=key, files=files)
+        raise ConfigError(f"parameter 'mc_files': {config.mc_files} has no truth (is_prompt)")
     return df
 
 

@@ -79,6 +79,7 @@ from decorr_af.workflows._tth_inputs import (
     check_features,
 )
 from decorr_af.workflows.base import RunResult
+from decorr_af.workflows.inputs import read_inputs
 
 __all__ = [
     "ALL_FEATURES",
@@ -321,7 +322,7 @@ def run(
     lam = config.strength if strength is None else float(strength)
     if lam < 0:
         raise ConfigError(f"parameter 'strength' must be >= 0, got {lam}")
-    df = load_diphotons(config.diphoton_files)
+    df = read_inputs("diphoton_files", config.diphoton_files, load_diphotons)
     if "mcChannelNumber" not in df:
         raise ConfigError("tth: the diphoton files carry no mcChannelNumber (MC is needed)")
     lo, hi = config.myy_range

@@ -598,7 +598,7 @@ class Adversary(_ProtectedMixin, _AdversarialPenalty):
     def _build(self, *, task: str = "classification", y=None, weight=None, protected=None, is_domain=None, **_: Any):  # fmt: skip
         import torch
 
-        from decorr_af.models.nets import ClassifierAdversary, GaussianMixtureAdversary
+        from decorr_af.nets import ClassifierAdversary, GaussianMixtureAdversary
 
         self._check_task(task)
         if protected is None:
@@ -698,7 +698,7 @@ class DomainAdversary(_DomainMixin, _AdversarialPenalty):
         self.steps_per_batch = steps_per_batch
 
     def _build(self, **_: Any) -> Any:
-        from decorr_af.models.nets import ClassifierAdversary
+        from decorr_af.nets import ClassifierAdversary
 
         return ClassifierAdversary(1, n_classes=2, hidden=self.hidden, activation=self.activation)
 

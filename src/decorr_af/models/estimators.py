@@ -33,7 +33,7 @@ from decorr_af.models._inputs import (
 torch = optional_import("torch", "torch")
 
 from decorr_af.models.device import resolve_device  # noqa: E402
-from decorr_af.models.nets import MLP, make_activation  # noqa: E402
+from decorr_af.nets import MLP, make_activation  # noqa: E402
 from decorr_af.models.training import (  # noqa: E402
     LossName,
     OptimizerName,

@@ -269,7 +269,8 @@ def _report_dir(tmp_path: Path) -> Path:
 
     from decorr_af.plot import photon_id as P
     from decorr_af.plot.style import use_style
-    from decorr_af.scan import load_scan, write_report
+    from decorr_af.report import write_report
+    from decorr_af.scan import load_scan
 
     root = tmp_path / "report"
     scan_dir = make_photon_scan(root / "scans" / "photon_id", strengths=(0.0, 0.5, 5.0), n=1500)

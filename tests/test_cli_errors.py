@@ -247,7 +247,7 @@ def test_generate_and_export_into_unwritable_directory_for_real(tmp_path):
     ("argv", "target"),
     [
         (["generate", "--events", "10", "--out", "/ro/samples"], "decorr_af.data.writer.generate"),
-        (["report", "/ro/scan"], "decorr_af.scan.report.write_report"),
+        (["report", "/ro/scan"], "decorr_af.report.write_report"),
     ],
 )
 def test_file_system_errors_are_one_line(argv, target, capsys):

@@ -1,4 +1,4 @@
-"""The HTML report (:mod:`decorr_af.scan.report`): figures, labels, order, timings.
+"""The HTML report (:mod:`decorr_af.report`): figures, labels, order, timings.
 
 Scans are fabricated in the scan-directory format (see ``test_widgets``) with run
 metadata, so the expected numbers on the page are known exactly.
@@ -53,7 +53,7 @@ def report_dir(tmp_path_factory):
 
 
 def test_report_figures_labels_order_and_timing(report_dir, monkeypatch):
-    from decorr_af.scan import report
+    from decorr_af import report
 
     checked = []
     save = report._save_png
@@ -89,7 +89,7 @@ def test_report_figures_labels_order_and_timing(report_dir, monkeypatch):
 
 def test_report_of_a_missing_directory_names_it(tmp_path):
     from decorr_af.errors import InputFileError
-    from decorr_af.scan.report import write_report
+    from decorr_af.report import write_report
 
     with pytest.raises(InputFileError, match=r"no scan\.json"):
         write_report(tmp_path / "nothing-here")

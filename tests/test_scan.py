@@ -201,7 +201,7 @@ def test_scan_table_summary_pareto_and_report(toy, dask_client, tmp_path):
     again = load_scan(out)
     assert again.table.equals(res.table)
 
-    from decorr_af.scan import write_report
+    from decorr_af.report import write_report
 
     page = write_report(out)
     text = page.read_text()

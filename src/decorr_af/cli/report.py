@@ -16,7 +16,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write ``DIR/report.html`` from the saved results and print its path."""
-    from decorr_af.scan.report import write_report
+    from decorr_af.report import write_report
 
     path = write_report(args.directory, title=args.title)
     print(f"report: {path.resolve()}")

@@ -127,7 +127,8 @@ def load_scan_config(path: str | Path) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the scan, print the seed-averaged table and where the report is."""
-    from decorr_af.scan import scan, write_report
+    from decorr_af.report import write_report
+    from decorr_af.scan import scan
     from decorr_af.scan.engine import _workflow_name
 
     spec = load_scan_config(args.config)

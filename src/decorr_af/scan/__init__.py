@@ -1,10 +1,9 @@
-"""λ / hyper-parameter scans on Dask clusters, their results and reports.
+"""λ / hyper-parameter scans on Dask clusters and their results (the HTML report is :mod:`decorr_af.report`).
 
 ``scan``            run a workflow over parameter points and seeds (resumable)
 ``load_scan``       read a scan directory into a :class:`ScanResult`
 ``get_client``      start/connect a Dask cluster from a spec (``cluster`` as context manager)
 ``ClusterSpec``     typed cluster description (``"local"``, ``"tcp://…"``, ``"htcondor"``, ``"gateway"``)
-``write_report``    HTML report of a scan or demo directory
 
 Dask is imported only when these are used.
 """
@@ -28,7 +27,6 @@ __all__ = [
     "parse_cluster_spec",
     "point_id",
     "scan",
-    "write_report",
 ]
 
 _WHERE = {
@@ -45,7 +43,6 @@ _WHERE = {
     "ScanResult": "results",
     "load_scan": "results",
     "pareto_front": "results",
-    "write_report": "report",
 }
 
 

@@ -33,7 +33,6 @@ from decorr_af.models._inputs import (
 torch = optional_import("torch", "torch")
 
 from decorr_af.models.device import resolve_device  # noqa: E402
-from decorr_af.nets import MLP, make_activation  # noqa: E402
 from decorr_af.models.training import (  # noqa: E402
     LossName,
     OptimizerName,
@@ -41,6 +40,7 @@ from decorr_af.models.training import (  # noqa: E402
     check_choice,
     train_network,
 )
+from decorr_af.nets import MLP, make_activation  # noqa: E402
 
 __all__ = ["DecorrelatedClassifier", "DecorrelatedRegressor"]
 

@@ -123,6 +123,29 @@ def test_template_fit_handles_signal_in_the_sidebands():
         template_yields(m, None, sig_t, (np.array([10.0]), None))
 
 
+def test_separate_templates_for_failing_probes():
+    """Failing signal probes with another m_μμγ shape need their own template."""
+    rng = np.random.default_rng(60607)
+
+    def sig(n, fail):  # failing photons (e.g. converted) leak more: lower, wider peak
+        return rng.normal(88.0, 4.0, n) if fail else rng.normal(91.0, 2.0, n)
+
+    def bkg(n):
+        return 70.0 + rng.gamma(3.0, 10.0, n)
+
+    m = np.r_[sig(6000, False), sig(2000, True), bkg(1500), bkg(1500)]
+    passed = np.r_[np.ones(6000, bool), np.zeros(5000, bool)]
+    passed[8000:8300] = True  # a few background probes pass
+    truth = 6000 / 8000
+    mixed = (np.r_[sig(30000, False), sig(10000, True)], None)
+    split = template_efficiency(m, passed, sig_template=(sig(40000, False), None),
+                                bkg_template=(bkg(40000), None),
+                                fail_templates=((sig(40000, True), None), (bkg(40000), None)))  # fmt: skip
+    one = template_efficiency(m, passed, sig_template=mixed, bkg_template=(bkg(40000), None))
+    assert abs(split.eff - truth) < 3 * split.err
+    assert abs(split.eff - truth) < abs(one.eff - truth)
+
+
 @pytest.mark.parametrize(
     ("call", "match"),
     [

@@ -336,8 +336,13 @@ def template_efficiency(
     fit_range: Window = (60.0, 130.0),
     bins: int = 14,
     window: Window = (80.0, 100.0),
+    fail_templates: tuple[tuple[Any, Any], tuple[Any, Any]] | None = None,
 ) -> Efficiency:
     """Efficiency from signal yields of :func:`template_yields` for passing and failing probes.
+
+    ``sig_template``/``bkg_template`` fit the passing probes and, unless
+    ``fail_templates`` = ``(sig, bkg)`` gives separate shapes (ID-failing photons
+    are often converted or leak more: their m_μμγ shape differs), the failing ones.
 
     Examples
     --------
@@ -358,7 +363,8 @@ def template_efficiency(
         )
     kw = {"fit_range": fit_range, "bins": bins, "window": window}
     sp, vp, bp = template_yields(m[passed], w[passed], sig_template, bkg_template, **kw)
-    sf, vf, bf = template_yields(m[~passed], w[~passed], sig_template, bkg_template, **kw)
+    sig_f, bkg_f = fail_templates if fail_templates is not None else (sig_template, bkg_template)
+    sf, vf, bf = template_yields(m[~passed], w[~passed], sig_f, bkg_f, **kw)
     tot = sp + sf
     if tot <= 0:
         eff, err = float("nan"), float("nan")

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from decorr_af.data.schema import TRUTH_COLUMNS
 from decorr_af.errors import ConfigError, InputFileError, MissingBranchError
 from decorr_af.workflows._data import (
     feature_matrix,
@@ -216,9 +217,6 @@ def electron_samples(z: ZeeSamples) -> Samples:
         mc_ref=z.mc_train, mc_ref_fit=np.ones(len(z.mc_train), bool), data_dom=z.data_train,
         particle="electron",
     )  # fmt: skip
-
-
-TRUTH_COLUMNS = ("truth_e", "truthType", "truthOrigin", "is_prompt")
 
 
 # -- models -------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from decorr_af.data.schema import TRUTH_COLUMNS
 from decorr_af.errors import ConfigError, InputFileError
 from decorr_af.workflows._binning import Binning, assign_bins, fit_binning, prepare
 from decorr_af.workflows.base import RunResult, WorkflowConfig
@@ -57,7 +58,6 @@ PRIMARY_MODEL = "kmeans"
 #: both axes are minimised (number of bins vs closure χ²/ndf / spread)
 DEFAULT_PARETO = [("kmeans.n_bins", "kmeans.closure"), ("kmeans.n_bins", "kmeans.spread")]
 PARETO_MAXIMIZE = (False, False)
-TRUTH_COLUMNS = ("truth_e", "truthType", "truthOrigin", "is_prompt")
 
 
 class Method(str, enum.Enum):
@@ -165,13 +165,27 @@ def probes(config: Config, *, data: bool) -> Any:
 
 
 class _TagProbe:
-    """Efficiencies with the configured background treatment (templates from MC)."""
+    """Efficiencies with the configured background treatment (templates from MC).
+
+    The template method takes signal (prompt) and background (fake) m_μμγ shapes
+    from the MC probes, separately for ID-passing and ID-failing probes (a split
+    template with fewer than 50 entries falls back to the inclusive one).
+    """
 
     def __init__(self, config: Config, mc: Any) -> None:
         self.config = config
         m, w = mc["m_mumugamma"].to_numpy(), mc["weight"].to_numpy(np.float64)
         prompt = mc["is_prompt"].to_numpy(bool)  # MC truth: template shapes only
-        self.sig, self.bkg = (m[prompt], w[prompt]), (m[~prompt], w[~prompt])
+        ident = _id_pass(mc, config)
+
+        def shape(sel: np.ndarray, fallback: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            use = sel if sel.sum() >= 50 else fallback
+            return m[use], w[use]
+
+        self.templates = {
+            ok: (shape(prompt & (ident == ok), prompt), shape(~prompt & (ident == ok), ~prompt))
+            for ok in (True, False)
+        }
 
     def __call__(self, df: Any, passed: np.ndarray) -> Any:
         from decorr_af.egamma import tag_probe_efficiency, template_efficiency
@@ -179,8 +193,9 @@ class _TagProbe:
         c = self.config
         m, w = df["m_mumugamma"].to_numpy(), df["weight"].to_numpy(np.float64)
         if c.tp_method == TagProbeMethod.TEMPLATE.value:
-            return template_efficiency(m, passed, w, sig_template=self.sig,
-                                       bkg_template=self.bkg, fit_range=tuple(c.tp_fit_range),
+            (sig, bkg), fail = self.templates[True], self.templates[False]
+            return template_efficiency(m, passed, w, sig_template=sig, bkg_template=bkg,
+                                       fail_templates=fail, fit_range=tuple(c.tp_fit_range),
                                        window=tuple(c.tp_window))  # fmt: skip
         return tag_probe_efficiency(m, passed, w, window=tuple(c.tp_window),
                                     sidebands=tuple(map(tuple, c.tp_sidebands)))  # fmt: skip

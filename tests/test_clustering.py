@@ -86,6 +86,11 @@ def test_sideband_method_runs(samples):
     res = cl.run(cfg, seed=2)
     assert 0 < res.metrics["tagprobe.eff_data"] < 1
     assert np.isnan(res.metrics["grid.energy_scale_mean"])  # no Z->ee configured
+    split = cl.run(cfg.replace(tp_method="template", tp_split_templates=True), seed=2)
+    m = split.metrics
+    assert (
+        abs(m["tagprobe.eff_mc"] - m["tagprobe.eff_mc_truth"]) < 3 * m["tagprobe.eff_mc_err"] + 0.01
+    )
 
 
 def test_truth_is_never_requested_for_data(samples, monkeypatch):

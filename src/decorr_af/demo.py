@@ -51,6 +51,11 @@ def demo_plan(*, quick: bool = False, events: int | None = None, seed: int = 0) 
          "seed": seed + 202, "mismodelling": 1.0},
         {"name": "diphoton_mc", "sample": "diphoton", "kind": "mc", "events": n, "files": files,
          "seed": seed + 303, "mismodelling": 0.0},
+        # Z->ee: the data-driven energy scale (alpha) and resolution (c') check
+        {"name": "zee_mc", "sample": "zee", "kind": "mc", "events": n, "files": files,
+         "seed": seed + 404, "mismodelling": 0.0},
+        {"name": "zee_data", "sample": "zee", "kind": "data", "events": n, "files": files,
+         "seed": seed + 505, "mismodelling": 1.0},
     ]  # fmt: skip
     epochs = 3 if quick else 10
     seeds = [seed] if quick else [seed, seed + 1]
@@ -65,15 +70,17 @@ def demo_plan(*, quick: bool = False, events: int | None = None, seed: int = 0) 
                 "n_estimators": 100,
                 "device": "cpu",
             },
-            "strengths": [0.0, 1.0, 10.0] if quick else [0.0, 0.3, 1.0, 3.0, 10.0, 30.0],
-            "reference": 10.0,
+            "strengths": [0.0, 3.0, 30.0] if quick else [0.0, 1.0, 3.0, 10.0, 30.0, 100.0],
+            "reference": 30.0,
             "seeds": seeds,
         },
         "calibration": {
             "config": {
                 "mc_files": ["{data}/photons_mc/*.root"],
                 "data_files": ["{data}/photons_data/*.root"],
-                "models": ["binned", "shapes_mlp", "disco_mlp"]
+                "zee_mc_files": ["{data}/zee_mc/*.root"],
+                "zee_data_files": ["{data}/zee_data/*.root"],
+                "models": ["binned", "baseline_bdt", "shapes_mlp", "disco_mlp"]
                 + ([] if quick else ["shapes_bdt", "reweighted_mlp"]),
                 "mlp": {
                     "hidden": [32, 32] if quick else [64, 64],
@@ -184,17 +191,27 @@ def _workflow_figures(name: str, result: Any, scan_result: Any, fig_dir: Path, r
              lambda ax: p.plot_isolation_pass_fail(result, "plain_mlp", ax=ax)),
             ("efficiency_vs_isolation", "ID efficiency versus isolation",
              lambda ax: p.plot_efficiency_vs_isolation(result, ax=ax)),
+            ("inv_jsd", "1/JSD of the fakes' isolation against its random-cut ceiling",
+             lambda ax: p.plot_inv_jsd(result, ax=ax)),
+            ("abcd_closure", "ABCD correlation factor R_bkg per model (Loose′, isolation WP)",
+             lambda ax: p.plot_abcd_closure(result, ax=ax)),
         ]  # fmt: skip
     elif name == "calibration":
         from decorr_af.plot import calibration as p
 
         jobs = [
-            ("response_eta", "Response versus |η| in MC and data (data/MC panel)",
+            ("zee_alpha", "Z→ee energy-scale factors α per |η| bin (data vs MC), per regression",
+             lambda ax: p.plot_zee_scales(result, quantity="alpha", ax=ax)),
+            ("zee_cprime", "Z→ee resolution constant-term corrections c′ per |η| bin, per regression",
+             lambda ax: p.plot_zee_scales(result, quantity="cprime", ax=ax)),
+            ("mee_disco", "Z→ee m_ee in data and MC after the domain-DisCo regression",
+             lambda ax: p.plot_mee(result, model="disco_mlp", ax=ax)),
+            ("mee_shapes", "Z→ee m_ee in data and MC after the shower-shape regression",
+             lambda ax: p.plot_mee(result, model="shapes_mlp", ax=ax)),
+            ("response_eta", "Photon response versus |η| in MC (truth)",
              lambda ax: p.plot_response(result, variable="abs_eta", ax=ax)),
-            ("resolution_pt", "Resolution versus pT in MC and data (data/MC panel)",
+            ("resolution_pt", "Photon resolution versus pT in MC (truth)",
              lambda ax: p.plot_response(result, variable="pt", quantity="resolution", ax=ax)),
-            ("ratio_distributions", "Predicted / true energy distributions",
-             lambda ax: p.plot_ratio_distributions(result, ax=ax)),
         ]  # fmt: skip
     elif name == "tth":
         from decorr_af.plot import tth as p
@@ -264,7 +281,8 @@ def run_demo(
     >>> run_demo("demo-output", quick=True)  # doctest: +SKIP
     PosixPath('demo-output/report.html')
     """
-    from decorr_af.scan import load_scan, scan, write_report
+    from decorr_af.report import write_report
+    from decorr_af.scan import load_scan, scan
     from decorr_af.scan.clusters import ClusterSpec
     from decorr_af.scan.clusters import cluster as make_cluster
     from decorr_af.workflows import get_workflow
@@ -278,6 +296,8 @@ def run_demo(
                 f"demo: unknown workflow '{name}' (choose from {list(plan['scans'])})"
             )
     needed = {"photons_mc", "photons_data"} if {"photon_id", "calibration"} & set(names) else set()
+    if "calibration" in names:
+        needed |= {"zee_mc", "zee_data"}
     if "tth" in names:
         needed.add("diphoton_mc")
     datasets = [d for d in plan["data"] if d["name"] in needed]
@@ -340,7 +360,7 @@ def run_demo(
     timings["plots and report"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_all
     demo = {
-        "title": "decorr_af demo: decorrelated photon ID and energy calibration",
+        "title": "decorr_af demo: decorrelated photon ID, energy calibration and ttH(γγ)",
         "description": (
             "Toy PHYSLITE-like MC and data samples were generated, then λ scans of the "
             "DisCo decorrelation strength were run on Dask for each workflow. Tables give "

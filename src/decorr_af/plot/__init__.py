@@ -8,7 +8,7 @@ does not import matplotlib.
 ``photon_id``  ROC, isolation of fakes passing/failing, efficiency vs isolation / μ,
                1/JSD against its statistical ceiling, ABCD closure (R_bkg) per model
 ``tth``        background m_γγ sculpting, m_γγ fit, significance vs λ
-``calibration`` response / resolution vs η, pT with data/MC ratio, gap vs mismodelling
+``calibration`` MC response / resolution vs η, pT; Z→ee α, c′ per |η| bin and m_ee data/MC
 ``clustering`` calibration bins, per-bin scale factors, closure vs number of bins
 ``scan``       Pareto plane and metric vs scanned parameter
 ``labels``     readable labels with units for metric keys (:func:`metric_label`)
@@ -35,12 +35,14 @@ __all__ = [
     "plot_inv_jsd",
     "plot_isolation_pass_fail",
     "plot_k_scan",
+    "plot_mee",
     "plot_myy_fit",
     "plot_ratio_distributions",
     "plot_response",
     "plot_roc",
     "plot_scale_factors",
     "plot_significance_vs_strength",
+    "plot_zee_scales",
     "use_style",
 ]
 
@@ -59,6 +61,8 @@ _LAZY = {
     "plot_response": "calibration",
     "plot_ratio_distributions": "calibration",
     "plot_gap_vs_mismodelling": "calibration",
+    "plot_zee_scales": "calibration",
+    "plot_mee": "calibration",
     "plot_bins": "clustering",
     "plot_scale_factors": "clustering",
     "plot_k_scan": "clustering",

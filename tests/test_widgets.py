@@ -108,6 +108,43 @@ def make_calibration_result(out, *, strength=1.0, n=3000, seed=3141, runtime_s=N
     return res.save(out)
 
 
+def make_zee_calibration_result(out, *, seed=4):
+    """A real calibration result: the workflow run on small generated photon and Z→ee toys.
+
+    Data toys are mismodelled (``mismodelling=1``), MC is not; data carries no truth
+    the workflow reads. Seeds differ from those the workflow was developed on.
+    """
+    from test_calibration import BDT
+
+    from decorr_af.data import generate
+    from decorr_af.workflows import calibration as cal
+
+    out = Path(out)
+    work = out.parent / f"{out.name}_samples"
+    for sample, kind, n, s in (("photons", "mc", 3000, 57721), ("photons", "data", 3000, 69314),
+                               ("zee", "mc", 6000, 41421), ("zee", "data", 6000, 17320)):  # fmt: skip
+        generate(work / f"{sample}_{kind}", sample=sample, kind=kind, events=n, files=1, seed=s,
+                 mismodelling=1.0 if kind == "data" else 0.0)  # fmt: skip
+    cfg = cal.Config(
+        mc_files=(str(work / "photons_mc" / "*.root"),),
+        data_files=(str(work / "photons_data" / "*.root"),),
+        zee_mc_files=(str(work / "zee_mc" / "*.root"),),
+        zee_data_files=(str(work / "zee_data" / "*.root"),),
+        models=("baseline_bdt", "shapes_mlp"),
+        mlp={"hidden": [16], "loss": "huber", "epochs": 3, "batch_size": 256, "lr": 2e-3},
+        bdt={**BDT, "n_estimators": 30},
+        zee_min_pairs=50,
+        device="cpu",
+    )
+    cal.run(cfg, seed=seed, out=out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def zee_calib(tmp_path_factory):
+    return make_zee_calibration_result(tmp_path_factory.mktemp("zee_calib") / "res")
+
+
 def metric_values(html_text: str) -> dict[str, float]:
     """``{data-metric: value}`` of the metric spans in a widget's HTML."""
     pattern = r'data-metric="([^"]+)"[^>]*><b>[^<]*</b> = ([-+0-9.eEnaif]+)</span>'
@@ -350,40 +387,107 @@ def test_scanner_figures_pass_the_picture_check(tmp_path):
 
 
 # -- inspectors ------------------------------------------------------------------
-def test_resolution_inspector(tmp_path):
+def test_resolution_inspector(zee_calib, tmp_path):
+    """MC side from MC truth, data side from the Z→ee fits of a real calibration run."""
     from decorr_af import metrics
     from decorr_af.widgets import ResolutionInspector
 
-    path = make_calibration_result(tmp_path / "calib")
-    w = ResolutionInspector(path, models=["disco_mlp"])
+    w = ResolutionInspector(zee_calib, models=["shapes_mlp"])
     assert w.error.value == "", w.error.value
+    res = RunResult.load(zee_calib)
     shown = metric_values(w.metrics.value)
-    res = RunResult.load(path)
-    assert shown["disco_mlp.resolution_mc"] == pytest.approx(
-        res.metrics["disco_mlp.resolution_mc"], rel=1e-3
-    )
+    for key in ("shapes_mlp.resolution_mc", "shapes_mlp.alpha", "shapes_mlp.alpha_err",
+                "baseline_bdt.cprime", "baseline_bdt.cprime_err"):  # fmt: skip
+        assert shown[key] == pytest.approx(res.metrics[key], rel=1e-3), key
     tables = w.current_tables()
-    t = tables[("disco_mlp", "mc")]
-    assert len(t) == 4  # the config's |η| bins
-    assert np.allclose(t["response"], 1.0, atol=0.01)
-    res = RunResult.load(path)
-    ratio, eta = res.arrays["disco_mlp.ratio_mc"], res.arrays["abs_eta_mc"]
-    first = ratio[(eta >= 0.0) & (eta < 0.6)].astype(float)
+    assert set(tables) == {"baseline_bdt", "shapes_mlp"}
+    t = tables["shapes_mlp"]
+    assert len(t) == len(res.config["eta_edges"]) - 1
+    ratio, eta = res.arrays["shapes_mlp.ratio_mc"], res.arrays["abs_eta_mc"]
+    sel = (eta >= res.config["eta_edges"][0]) & (eta < res.config["eta_edges"][1])
+    first = ratio[sel].astype(float)
     assert t["resolution"].iloc[0] == pytest.approx(
-        metrics.iqr_resolution(first, np.ones_like(first)), rel=1e-6
+        metrics.iqr_resolution(first, np.ones_like(first), weights=res.arrays["weight_mc"][sel]),
+        rel=1e-6,
     )
-    assert np.allclose(t["resolution"], 0.03 * 0.674, rtol=0.2)  # IQR/2 of a Gaussian
+    # the data-driven side: the fitted α_i, c′_i of raw and the shown models, unchanged
+    zee = w.zee_table()
+    ref = res.tables["zee_scales"]
+    assert list(dict.fromkeys(zee["model"])) == ["raw", "baseline_bdt", "shapes_mlp"]
+    for model in ("raw", "shapes_mlp"):
+        got, want = zee[zee.model == model], ref[ref.model == model]
+        for col in ("alpha", "alpha_err", "cprime", "cprime_err"):
+            assert np.allclose(got[col], want[col], equal_nan=True), (model, col)
+    assert list(w.mee_model.options) == ["raw", "baseline_bdt", "shapes_mlp"]
+    assert w.mee_model.value == "shapes_mlp"
+    legend = [t.get_text() for t in w.alpha_fig.figure.axes[0].get_legend().get_texts()]
+    assert legend == ["raw", "baseline_bdt", "shapes_mlp"]
+    before = w.mee_fig.image.value
+    w.mee_model.value = "raw"
+    assert w.error.value == "", w.error.value
+    assert w.mee_fig.image.value != before
     before = w.response_fig.image.value
     w.variable.value = "pt"
-    assert len(w.current_tables()[("disco_mlp", "data")]) == 3
+    assert len(w.current_tables()["shapes_mlp"]) == len(res.config["pt_edges"]) - 1
     assert w.response_fig.image.value != before
     w.binning.value = "manual"
     w.edges.value = "20, 50, 1000"
-    assert len(w.current_tables()[("baseline_bdt", "mc")]) == 2
+    assert len(w.current_tables()["baseline_bdt"]) == 2
     w.edges.value = "50, 20"
     assert "increasing" in w.error.value
     bad = ResolutionInspector(tmp_path / "nope")
     assert "does not exist" in bad.error.value
+    assert bad.children == (bad.title, bad.error)  # the error alone
+
+
+def test_resolution_inspector_reads_no_truth_from_data(zee_calib):
+    """Even if an (old) result holds E/E_true of data, the inspector never reads it."""
+    from decorr_af.widgets import ResolutionInspector
+
+    class Recording(dict):
+        def __init__(self, *a):
+            super().__init__(*a)
+            self.read = []
+
+        def __getitem__(self, key):
+            self.read.append(key)
+            return super().__getitem__(key)
+
+        def get(self, key, default=None):
+            self.read.append(key)
+            return super().get(key, default)
+
+    res = RunResult.load(zee_calib)
+    arrays = Recording(res.arrays)
+    for m in ("baseline_bdt", "shapes_mlp"):
+        dict.__setitem__(arrays, f"{m}.ratio_data", np.full(10, np.nan, np.float32))
+    res.arrays = arrays
+    w = ResolutionInspector(res, models=["shapes_mlp"])
+    w.variable.value = "pt"
+    w.mee_model.value = "baseline_bdt"
+    assert w.error.value == "", w.error.value
+    assert arrays.read
+    assert not [k for k in arrays.read if "data" in k]
+
+
+def test_resolution_inspector_without_zee_and_incomplete_zee(zee_calib, tmp_path):
+    from decorr_af.widgets import ResolutionInspector
+
+    res = RunResult.load(zee_calib)
+    no_zee = RunResult("calibration", res.config, seed=0, strength=0.0, metrics=res.metrics,
+                       arrays=res.arrays, tables={"binned": res.tables["binned"]})  # fmt: skip
+    w = ResolutionInspector(no_zee)
+    assert w.error.value == "", w.error.value
+    assert "no Z→ee check" in w.zee_note.value
+    assert w.zee_box.layout.display == "none"
+    assert w.mee_fig.figure is None  # nothing drawn
+    half = RunResult("calibration", res.config, seed=0, strength=0.0, metrics=res.metrics,
+                     arrays=res.arrays, tables=res.tables)  # fmt: skip
+    w = ResolutionInspector(half)
+    assert "hists[&#x27;mee&#x27;] is missing" in w.error.value
+    nothing = RunResult("calibration", {}, seed=0, arrays={"abs_eta_mc": np.zeros(3)})
+    w = ResolutionInspector(nothing)
+    assert "not a calibration result" in w.error.value
 
 
 def test_datamc_inspector(tmp_path):
@@ -411,12 +515,12 @@ def test_datamc_inspector(tmp_path):
     assert "give a result" in DataMCInspector().error.value
 
 
-def test_resolution_inspector_bad_edges_say_what_is_valid(tmp_path):
+def test_resolution_inspector_bad_edges_say_what_is_valid(zee_calib):
     from decorr_af.errors import ConfigError
     from decorr_af.widgets import ResolutionInspector
     from decorr_af.widgets.resolution import parse_edges
 
-    w = ResolutionInspector(make_calibration_result(tmp_path / "calib"))
+    w = ResolutionInspector(zee_calib)
     w.binning.value = "manual"
     for typed in ("50, 20", "20", "0, x, 2", "-1, 0.6"):
         w.edges.value = typed
@@ -427,19 +531,25 @@ def test_resolution_inspector_bad_edges_say_what_is_valid(tmp_path):
         parse_edges("80, 40", variable="pt")
 
 
-def test_resolution_inspector_pt_on_log_axis(tmp_path):
+def test_resolution_inspector_figures_pass_the_picture_check(zee_calib):
+    """Every panel (MC vs |η| and pT on a log axis, m_ee after each regression, α, c′)."""
     from decorr_af.plot import check_figure
     from decorr_af.widgets import ResolutionInspector
 
-    w = ResolutionInspector(make_calibration_result(tmp_path / "calib"))
-    w.variable.value = "pt"
-    assert w.error.value == "", w.error.value
-    for panel in (w.response_fig, w.resolution_fig):
-        assert panel.figure.axes[0].get_xscale() == "log"
-        assert check_figure(panel.figure).ok, str(check_figure(panel.figure))
-    w.variable.value = "abs_eta"
-    assert w.response_fig.figure.axes[0].get_xscale() == "linear"
-    assert check_figure(w.response_fig.figure).ok
+    w = ResolutionInspector(zee_calib, models=["baseline_bdt", "shapes_mlp"])
+    panels = (w.response_fig, w.resolution_fig, w.mee_fig, w.alpha_fig, w.cprime_fig)
+    for var, scale in (("pt", "log"), ("abs_eta", "linear")):
+        w.variable.value = var
+        assert w.error.value == "", w.error.value
+        for panel in panels[:2]:
+            assert panel.figure.axes[0].get_xscale() == scale
+        for i, panel in enumerate(panels):
+            check = check_figure(panel.figure)
+            assert check.ok, f"{var}, panel {i}:\n{check}"
+    for model in w.mee_model.options:
+        w.mee_model.value = model
+        check = check_figure(w.mee_fig.figure)
+        assert check.ok, f"m_ee after {model}:\n{check}"
 
 
 def test_datamc_inspector_figures_pass_the_picture_check(tmp_path):

@@ -1,9 +1,19 @@
-"""Resolution inspector: response and IQR resolution vs |η| or pT, MC and data.
+"""Resolution inspector: MC response/resolution and the Z→ee data/MC check.
 
 Built on a calibration :class:`~decorr_af.workflows.base.RunResult` (or a scan of
-them), which stores per-photon ``<model>.ratio_mc`` / ``<model>.ratio_data``
-(``E_pred / E_true``) with ``abs_eta_*``, ``pt_*`` and ``weight_*``. The binning
-is typed in, taken from the workflow config, or from a clustering result.
+them, :mod:`decorr_af.workflows.calibration`). Two sides, kept apart:
+
+* **MC (truth)**: per-photon ``<model>.ratio_mc`` (``E_pred / E_true``) with
+  ``abs_eta_mc``, ``pt_mc`` and ``weight_mc``: median response and IQR resolution
+  vs |η| or pT, binned as typed in, from the workflow config or from a clustering
+  result.
+* **Data (no truth)**: the Z→ee line-shape check: corrected m_ee in data and MC
+  after each regression (``hists["mee"]``), the energy-scale factors α_i and
+  constant-term corrections c′_i per |η| bin with their errors
+  (``tables["zee_scales"]``) and the inclusive ``<model>.alpha`` / ``.cprime``.
+
+No truth-level quantity of data is read: arrays such as ``ratio_data`` (E/E_true
+in data) are ignored even if an old result holds them.
 """
 
 from __future__ import annotations
@@ -29,11 +39,11 @@ from decorr_af.widgets._common import (
 
 widgets = optional_import("ipywidgets", "widgets")
 
-__all__ = ["ResolutionInspector", "bins_from_clustering", "parse_edges"]
+__all__ = ["ResolutionInspector", "bins_from_clustering", "parse_edges", "zee_models"]
 
 VARIABLES = {"abs_eta": "|η|", "pt": "pT [GeV]"}
 _DEFAULT_EDGES = {"abs_eta": "eta_edges", "pt": "pt_edges"}
-SAMPLES = ("mc", "data")
+RAW = "raw"  # the uncorrected Z→ee reference of the calibration workflow
 
 
 #: an example of valid edges per variable, quoted in error messages
@@ -115,7 +125,7 @@ def binned(ratio: Any, x: Any, edges: Sequence[float], *, weight: Any = None) ->
 
 
 class ResolutionInspector(widgets.VBox):
-    """Response and resolution vs |η| / pT for a baseline and chosen models.
+    """MC response/resolution vs |η| / pT and the Z→ee data/MC check, per model.
 
     Parameters
     ----------
@@ -124,13 +134,18 @@ class ResolutionInspector(widgets.VBox):
     models
         Models shown initially (default: the primary model).
     baseline
-        Reference model of the resolution ratio panel.
+        Reference model of the MC resolution ratio panel.
     bins
         Optional ``{"abs_eta": edges, "pt": edges}``, e.g. from a clustering
-        result (offered as the "clustering" binning).
+        result (offered as the "clustering" binning of the MC panels).
     clustering
         A clustering result (directory or ``RunResult``) whose ``<var>_edges``
         arrays give the "clustering" binning (see :func:`bins_from_clustering`).
+
+    Notes
+    -----
+    The Z→ee panels use the |η| bins of the line-shape fits (``zee_eta_edges`` of
+    the workflow config): α_i and c′_i are fit results, they cannot be rebinned.
 
     Examples
     --------
@@ -152,8 +167,12 @@ class ResolutionInspector(widgets.VBox):
         self.title = widgets.HTML()
         self.error = widgets.HTML()
         self.metrics = widgets.HTML()
+        self.zee_note = widgets.HTML()
         self.response_fig = FigurePanel(width="470px", figsize=(5.4, 4.6))
         self.resolution_fig = FigurePanel(width="470px", figsize=(5.4, 4.6))
+        self.mee_fig = FigurePanel(width="470px", figsize=(5.4, 4.4))
+        self.alpha_fig = FigurePanel(width="470px", figsize=(5.4, 4.4))
+        self.cprime_fig = FigurePanel(width="470px", figsize=(5.4, 4.4))
         self.slider = strength_slider([0.0])
         self.models = widgets.SelectMultiple(description="models", rows=5)
         self.baseline = widgets.Dropdown(description="baseline")
@@ -162,6 +181,9 @@ class ResolutionInspector(widgets.VBox):
         )
         self.binning = widgets.Dropdown(description="binning")
         self.edges = widgets.Text(description="edges", layout=widgets.Layout(width="360px"))
+        self.mee_model = widgets.Dropdown(
+            description="m_ee after", style={"description_width": "initial"}
+        )
         self.children = [self.title, self.error]
         self._bins = {k: list(map(float, v)) for k, v in (bins or {}).items()}
         try:
@@ -174,6 +196,7 @@ class ResolutionInspector(widgets.VBox):
                 raise ConfigError(
                     f"{self.source.label}: no '<model>.ratio_mc' arrays (not a calibration result)"
                 )
+            zee = zee_models(res)
         except Exception as err:
             self.error.value = error_html(err, context=f"Cannot open {source}")
             return
@@ -189,6 +212,9 @@ class ResolutionInspector(widgets.VBox):
             options.append(("clustering", "clustering"))
         self.binning.options = [*options, ("manual", "manual")]
         self.binning.value = "clustering" if self._bins else "config"
+        self.mee_model.options = zee
+        if zee:
+            self.mee_model.value = next((m for m in chosen if m in zee), zee[0])
         self.title.value = (
             "<h3 style='margin:0.2em 0'>Resolution inspector</h3>"
             f"<div style='color:#666'>{html.escape(self.source.label)}</div>"
@@ -201,17 +227,33 @@ class ResolutionInspector(widgets.VBox):
                 ),
             ]
         )
-        figures = widgets.HBox(
-            [self.response_fig.image, self.resolution_fig.image],
-            layout=widgets.Layout(flex_flow="row wrap"),
+        row = widgets.Layout(flex_flow="row wrap")
+        mc_box = widgets.HBox([self.response_fig.image, self.resolution_fig.image], layout=row)
+        self.zee_box = widgets.HBox(
+            [self.mee_fig.image, self.alpha_fig.image, self.cprime_fig.image], layout=row
         )
-        self.children = [self.title, self.error, controls, self.metrics, figures]
+        self.zee_box.layout.display = None if zee else "none"
+        self.mee_model.layout.display = None if zee else "none"
+        self.zee_note.value = _zee_note(bool(zee))
+        self.children = [
+            self.title,
+            self.error,
+            controls,
+            self.metrics,
+            widgets.HTML(_section("MC simulation: response and resolution from MC truth")),
+            mc_box,
+            widgets.HTML(_section("Data vs MC: Z→ee line shapes (no truth in data)")),
+            self.zee_note,
+            self.mee_model,
+            self.zee_box,
+        ]
         self._set_edges()
         for w in (self.slider, self.models, self.baseline):
             w.observe(lambda _c: self.update(), names="value")
         self.variable.observe(lambda _c: (self._set_edges(), self.update()), names="value")
         self.binning.observe(lambda _c: (self._set_edges(), self.update()), names="value")
         self.edges.observe(lambda _c: self.update(), names="value")
+        self.mee_model.observe(lambda _c: self.update(), names="value")
         self.update()
 
     def _set_edges(self) -> None:
@@ -226,66 +268,95 @@ class ResolutionInspector(widgets.VBox):
         with self.hold_trait_notifications():
             self.edges.value = ", ".join(f"{e:g}" for e in edges)
 
-    def current_tables(self) -> dict[tuple[str, str], Any]:
-        """``{(model, sample): binned DataFrame}`` for the current selection."""
+    def shown_models(self) -> list[str]:
+        """The baseline followed by the chosen models (no repeats)."""
+        return list(dict.fromkeys([self.baseline.value, *self.models.value]))
+
+    def current_tables(self) -> dict[str, Any]:
+        """``{model: binned MC response/resolution DataFrame}`` for the current selection."""
         res = self.source.result(self.slider.value)
         var = self.variable.value
         edges = parse_edges(self.edges.value, variable=var)
-        names = dict.fromkeys([self.baseline.value, *self.models.value])
-        out = {}
-        for model in names:
-            for sample in SAMPLES:
-                a = res.arrays
-                out[(model, sample)] = binned(
-                    a[f"{model}.ratio_{sample}"], a[f"{var}_{sample}"], edges,
-                    weight=a.get(f"weight_{sample}"),
-                )  # fmt: skip
-        return out
+        a = res.arrays
+        if f"{var}_mc" not in a:
+            raise ConfigError(f"{self.source.label}: no '{var}_mc' array in the result")
+        return {
+            model: binned(a[f"{model}.ratio_mc"], a[f"{var}_mc"], edges, weight=a.get("weight_mc"))
+            for model in self.shown_models()
+        }
+
+    def zee_table(self) -> Any:
+        """Rows of ``tables["zee_scales"]`` (α_i, c′_i ± errors per |η| bin) shown now.
+
+        ``raw`` (uncorrected energies × one MC constant) is always included as the
+        reference; ``None`` when the result has no Z→ee check.
+        """
+        res = self.source.result(self.slider.value)
+        if "zee_scales" not in res.tables:
+            return None
+        tab = res.tables["zee_scales"]
+        keep = [RAW, *[m for m in self.shown_models() if m in set(tab["model"])]]
+        return tab[tab["model"].isin(keep)].reset_index(drop=True)
 
     def update(self) -> None:
-        """Recompute the binned response and redraw."""
+        """Recompute the binned MC response, the Z→ee view, and redraw."""
         try:
             tables = self.current_tables()
             res = self.source.result(self.slider.value)
             items = []
-            for model in dict.fromkeys([self.baseline.value, *self.models.value]):
-                for key, label in (("resolution_mc", "σ/E MC"), ("data_mc_gap", "data−MC")):
+            for model in self.shown_models():
+                for key, label in (("resolution_mc", "σ/E MC"), ("alpha", "Z→ee α"),
+                                   ("alpha_err", "δα"), ("cprime", "Z→ee c′"),
+                                   ("cprime_err", "δc′")):  # fmt: skip
                     value = res.metrics.get(f"{model}.{key}")
                     if value is not None:
                         items.append((f"{model}.{key}", f"{model} {label}", value))
             lam = format_strength(res.strength or 0.0)
-            self.metrics.value = metrics_html(items, title=f"λ = {lam} (inclusive)")
+            self.metrics.value = metrics_html(
+                items, title=f"λ = {lam} (inclusive; α, c′: data vs MC from Z→ee fits)"
+            )
             var = self.variable.value
             self.response_fig.draw(lambda fig: self._draw(fig, tables, var, "response"))
             self.resolution_fig.draw(lambda fig: self._draw(fig, tables, var, "resolution"))
+            zee = self.zee_table()
+            if zee is not None:
+                self._draw_zee(res, list(dict.fromkeys(zee["model"])))
             self.error.value = ""
         except Exception as err:
             self.error.value = error_html(err, context="Resolution inspector")
 
+    def _draw_zee(self, res: Any, names: list[str]) -> None:
+        """m_ee data vs MC after the chosen regression; α_i and c′_i per |η| bin."""
+        from decorr_af.plot.calibration import plot_mee, plot_zee_scales
+
+        model = self.mee_model.value
+        self.mee_fig.draw(lambda fig: plot_mee(res, model=model, ax=fig.add_subplot()))
+        for panel, quantity in ((self.alpha_fig, "alpha"), (self.cprime_fig, "cprime")):
+            panel.draw(
+                lambda fig, q=quantity: plot_zee_scales(
+                    res, quantity=q, models=names, ax=fig.add_subplot()
+                )
+            )
+
     def _draw(self, fig: Any, tables: dict, var: str, stat: str) -> None:
-        """Main panel: ``stat`` vs ``var``; ratio panel: data/MC (response) or model/baseline."""
+        """Main panel: MC ``stat`` vs ``var``; ratio panel: model / baseline."""
         from decorr_af.plot.style import ratio_axes
 
         ax, rax = ratio_axes(fig.add_subplot())
         base = self.baseline.value
-        models = list(dict.fromkeys([base, *self.models.value]))
-        for i, model in enumerate(models):
-            for sample, marker, fill in (("mc", "o", True), ("data", "s", False)):
-                t = tables[(model, sample)]
-                x = 0.5 * (t["lo"] + t["hi"])
-                ax.errorbar(
-                    x, t[stat], yerr=t[f"{stat}_err"], xerr=0.5 * (t["hi"] - t["lo"]),
-                    fmt=marker, color=f"C{i}", mfc=f"C{i}" if fill else "white",
-                    label=f"{model} {sample.upper() if sample == 'mc' else 'data'}",
-                )  # fmt: skip
-                if stat == "response" and sample == "data":
-                    mc = tables[(model, "mc")]
-                    rax.plot(x, t[stat] / mc[stat], marker, color=f"C{i}")
-                elif stat == "resolution" and sample == "mc":
-                    ref = tables[(base, "mc")]
-                    rax.plot(x, t[stat] / ref[stat], marker, color=f"C{i}")
-        ax.set_ylabel("median E_pred/E_true" if stat == "response" else "IQR resolution σ/E")
-        rax.set_ylabel("data / MC" if stat == "response" else f"/ {base}")
+        ref = tables[base]
+        for i, model in enumerate(self.shown_models()):
+            t = tables[model]
+            x = 0.5 * (t["lo"] + t["hi"])
+            ax.errorbar(
+                x, t[stat], yerr=t[f"{stat}_err"], xerr=0.5 * (t["hi"] - t["lo"]),
+                fmt="o", color=f"C{i}", label=f"{model} (MC)",
+            )  # fmt: skip
+            rax.errorbar(
+                x, t[stat] / ref[stat], yerr=t[f"{stat}_err"] / ref[stat], fmt="o", color=f"C{i}"
+            )
+        ax.set_ylabel("MC median E_pred/E_true" if stat == "response" else "MC IQR resolution σ/E")
+        rax.set_ylabel(f"/ {base}")
         rax.axhline(1.0, color="grey", linewidth=0.8)
         rax.set_xlabel(VARIABLES[var])
         if var == "pt":  # pT bins span decades: a log axis reads better
@@ -293,13 +364,49 @@ class ResolutionInspector(widgets.VBox):
         ax.legend(fontsize=7, ncols=2)
 
 
+def _section(text: str) -> str:
+    return f"<h4 style='margin:0.6em 0 0.1em 0'>{html.escape(text)}</h4>"
+
+
+def _zee_note(present: bool) -> str:
+    if not present:
+        return (
+            "<div style='color:#a94442'>This result has no Z→ee check: run the calibration "
+            "workflow with <code>zee_mc_files</code> and <code>zee_data_files</code>.</div>"
+        )
+    return (
+        "<div style='color:#555'>Corrected m_ee in data (points) and MC (normalised to data); "
+        "α_i: E_data = E_MC (1 + α_i), c′_i: extra constant term in data, per |η| bin of the "
+        "line-shape fits; raw = uncorrected energies × one MC constant.</div>"
+    )
+
+
 def _models(res: Any) -> list[str]:
-    """Models with ``<model>.ratio_mc`` and ``<model>.ratio_data`` arrays."""
-    return [
-        k[: -len(".ratio_mc")]
-        for k in res.arrays
-        if k.endswith(".ratio_mc") and k.replace(".ratio_mc", ".ratio_data") in res.arrays
-    ]
+    """Models with a ``<model>.ratio_mc`` array (MC E_pred/E_true)."""
+    return [k[: -len(".ratio_mc")] for k in res.arrays if k.endswith(".ratio_mc")]
+
+
+def zee_models(res: Any) -> list[str]:
+    """Models of the Z→ee check (``raw`` first), empty if the result has none.
+
+    A model counts when ``tables["zee_scales"]`` has its rows and ``hists["mee"]``
+    its m_ee; a result with only one of the two is reported as incomplete.
+
+    Examples
+    --------
+    >>> from decorr_af.workflows.base import RunResult
+    >>> zee_models(RunResult("calibration", {}, seed=0))
+    []
+    """
+    has_table, has_hist = "zee_scales" in res.tables, "mee" in res.hists
+    if not (has_table or has_hist):
+        return []
+    if has_table != has_hist:
+        missing = "hists['mee']" if has_table else "tables['zee_scales']"
+        raise ConfigError(f"calibration result: Z->ee check incomplete, {missing} is missing")
+    in_hist = set(res.hists["mee"].axes["model"])
+    names = [m for m in dict.fromkeys(res.tables["zee_scales"]["model"]) if m in in_hist]
+    return sorted(names, key=lambda m: m != RAW)
 
 
 def bins_from_clustering(result: Any) -> dict[str, list[float]]:

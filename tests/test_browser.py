@@ -24,7 +24,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from test_widgets import make_calibration_result, make_photon_scan
+from test_widgets import make_calibration_result, make_photon_scan, make_zee_calibration_result
 
 pytestmark = pytest.mark.browser
 
@@ -206,6 +206,9 @@ def _dashboard_env(name: str, tmp_path: Path) -> tuple[dict, int]:
     if name == "disco_scanner.ipynb":
         scan_dir = make_photon_scan(tmp_path / "scan", strengths=(0.0, 0.5, 5.0), n=800)
         return {"DECORR_AF_SCAN_DIR": str(scan_dir)}, 3
+    if name == "resolution_inspector.ipynb":  # a real calibration run: MC panels + Z→ee panels
+        calib = make_zee_calibration_result(tmp_path / "calib")
+        return {"DECORR_AF_CALIB_DIR": str(calib)}, 5
     calib = make_calibration_result(tmp_path / "calib")
     return {"DECORR_AF_CALIB_DIR": str(calib)}, 2
 

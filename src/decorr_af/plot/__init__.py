@@ -9,6 +9,7 @@ does not import matplotlib.
                1/JSD against its statistical ceiling, ABCD closure (R_bkg) per model
 ``tth``        background m_γγ sculpting, m_γγ fit, significance vs λ
 ``calibration`` MC response / resolution vs η, pT; Z→ee α, c′ per |η| bin and m_ee data/MC
+``zee``        Z→ee m_ee in data and MC with a data/MC ratio and the fitted α, c′
 ``clustering`` calibration bins, per-bin scale factors, closure vs number of bins
 ``scan``       Pareto plane and metric vs scanned parameter
 ``labels``     readable labels with units for metric keys (:func:`metric_label`)
@@ -36,6 +37,7 @@ __all__ = [
     "plot_isolation_pass_fail",
     "plot_k_scan",
     "plot_mee",
+    "plot_mee_data_mc",
     "plot_myy_fit",
     "plot_ratio_distributions",
     "plot_response",
@@ -63,6 +65,7 @@ _LAZY = {
     "plot_gap_vs_mismodelling": "calibration",
     "plot_zee_scales": "calibration",
     "plot_mee": "calibration",
+    "plot_mee_data_mc": "zee",
     "plot_bins": "clustering",
     "plot_scale_factors": "clustering",
     "plot_k_scan": "clustering",

@@ -43,6 +43,8 @@ __all__ = ["ResolutionInspector", "bins_from_clustering", "parse_edges", "zee_mo
 
 VARIABLES = {"abs_eta": "|η|", "pt": "pT [GeV]"}
 _DEFAULT_EDGES = {"abs_eta": "eta_edges", "pt": "pt_edges"}
+_XLABEL = {"abs_eta": r"$|\eta|$", "pt": r"$p_{T}$ [GeV]"}
+_YLABEL = {"response": r"MC median $E_{pred}/E_{true}$", "resolution": "MC IQR/2 resolution"}
 RAW = "raw"  # the uncorrected Z→ee reference of the calibration workflow
 
 
@@ -326,21 +328,26 @@ class ResolutionInspector(widgets.VBox):
             self.error.value = error_html(err, context="Resolution inspector")
 
     def _draw_zee(self, res: Any, names: list[str]) -> None:
-        """m_ee data vs MC after the chosen regression; α_i and c′_i per |η| bin."""
-        from decorr_af.plot.calibration import plot_mee, plot_zee_scales
+        """m_ee data vs MC after the chosen regression (with ratio); α_i and c′_i per |η| bin."""
+        from decorr_af.plot import plot_mee_data_mc, plot_zee_scales
 
         model = self.mee_model.value
-        self.mee_fig.draw(lambda fig: plot_mee(res, model=model, ax=fig.add_subplot()))
-        for panel, quantity in ((self.alpha_fig, "alpha"), (self.cprime_fig, "cprime")):
-            panel.draw(
-                lambda fig, q=quantity: plot_zee_scales(
-                    res, quantity=q, models=names, ax=fig.add_subplot()
-                )
-            )
+        self.mee_fig.draw(lambda fig: plot_mee_data_mc(res, model=model, ax=fig.add_subplot()))
+        edges = np.asarray(res.config.get("zee_eta_edges", []), dtype=float)
+
+        def scales(fig: Any, quantity: str) -> None:
+            art = plot_zee_scales(res, quantity=quantity, models=names, ax=fig.add_subplot())
+            if len(edges) >= 2:  # the fit bins: every point inside its bin, edges marked
+                art.ax.set_xlim(edges[0], edges[-1])
+                for e in edges[1:-1]:
+                    art.ax.axvline(e, color="0.85", lw=0.8, zorder=0)
+
+        self.alpha_fig.draw(lambda fig: scales(fig, "alpha"))
+        self.cprime_fig.draw(lambda fig: scales(fig, "cprime"))
 
     def _draw(self, fig: Any, tables: dict, var: str, stat: str) -> None:
         """Main panel: MC ``stat`` vs ``var``; ratio panel: model / baseline."""
-        from decorr_af.plot.style import ratio_axes
+        from decorr_af.plot.style import atlas_label, ratio_axes
 
         ax, rax = ratio_axes(fig.add_subplot())
         base = self.baseline.value
@@ -350,18 +357,21 @@ class ResolutionInspector(widgets.VBox):
             x = 0.5 * (t["lo"] + t["hi"])
             ax.errorbar(
                 x, t[stat], yerr=t[f"{stat}_err"], xerr=0.5 * (t["hi"] - t["lo"]),
-                fmt="o", color=f"C{i}", label=f"{model} (MC)",
+                fmt="o", color=f"C{i}", label=model,
             )  # fmt: skip
             rax.errorbar(
                 x, t[stat] / ref[stat], yerr=t[f"{stat}_err"] / ref[stat], fmt="o", color=f"C{i}"
             )
-        ax.set_ylabel("MC median E_pred/E_true" if stat == "response" else "MC IQR resolution σ/E")
-        rax.set_ylabel(f"/ {base}")
+        ax.set_ylabel(_YLABEL[stat])
+        rax.set_ylabel(f"/ {base}", fontsize="small")
         rax.axhline(1.0, color="grey", linewidth=0.8)
-        rax.set_xlabel(VARIABLES[var])
+        rax.set_xlabel(_XLABEL[var])
         if var == "pt":  # pT bins span decades: a log axis reads better
             ax.set_xscale("log")
-        ax.legend(fontsize=7, ncols=2)
+        low, high = ax.get_ylim()
+        ax.set_ylim(low, high + 0.35 * (high - low))  # room for the label and legend
+        ax.legend(fontsize="x-small", ncols=2, loc="upper right")
+        atlas_label(ax, "Simulation Internal")
 
 
 def _section(text: str) -> str:

@@ -319,3 +319,49 @@ def test_report_pictures_in_chromium(tmp_path):
     assert not problems, "\n".join(problems)
     assert n_images >= 6  # Pareto + metric plots + the three workflow figures
     assert "DisCo MLP: R50" in text
+
+
+@pytest.mark.slow
+def test_resolution_dashboard_in_chromium(tmp_path, request):
+    """A real calibration run: MC panels, Z→ee α shown as stored, m_ee redrawn per regression."""
+    exe = _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    from decorr_af.workflows.base import RunResult
+
+    env, n_images = _dashboard_env("resolution_inspector.ipynb", tmp_path)
+    res = RunResult.load(env["DECORR_AF_CALIB_DIR"])
+    url = _serve(ROOT / "widgets" / "resolution_inspector.ipynb", env, tmp_path, request)
+    root = ".decorr-resolution-inspector"
+    with sync_playwright() as p:
+        browser = _launch(p, exe)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1100})
+            page.goto(url, timeout=90_000)
+            page.wait_for_function(
+                "([root, n]) => Array.from(document.querySelectorAll(`${root} img`))"
+                ".filter(e => e.complete && e.naturalWidth > 0).length >= n",
+                arg=[root, n_images],
+                timeout=90_000,
+            )
+            shown = {k: _metric(page, k) for k in ("shapes_mlp.alpha", "shapes_mlp.cprime")}
+            text = page.inner_text(root)
+            srcs = page.eval_on_selector_all(f"{root} img", "els => els.map(e => e.src)")
+            mee = page.locator(f"{root} .widget-dropdown", has_text="m_ee after").locator("select")
+            assert mee.input_value() == "shapes_mlp"
+            mee.select_option("raw")
+            page.wait_for_function(
+                "([root, old]) => document.querySelectorAll(`${root} img`)[2].src !== old",
+                arg=[root, srcs[2]],
+                timeout=30_000,
+            )
+            after = page.eval_on_selector_all(f"{root} img", "els => els.map(e => e.src)")
+            n_errors = page.locator(f"{root} .decorr-error").count()
+        finally:
+            browser.close()
+    for key, value in shown.items():
+        assert value == pytest.approx(res.metrics[key], rel=1e-3), key
+    assert "Z→ee line shapes (no truth in data)" in text
+    assert "MC simulation" in text
+    assert after[2] != srcs[2]
+    assert n_errors == 0

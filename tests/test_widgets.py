@@ -108,11 +108,12 @@ def make_calibration_result(out, *, strength=1.0, n=3000, seed=3141, runtime_s=N
     return res.save(out)
 
 
-def make_zee_calibration_result(out, *, seed=4):
+def make_zee_calibration_result(out, *, seed=4, strength=20.0, samples=None):
     """A real calibration result: the workflow run on small generated photon and Z→ee toys.
 
     Data toys are mismodelled (``mismodelling=1``), MC is not; data carries no truth
-    the workflow reads. Seeds differ from those the workflow was developed on.
+    the workflow reads. Sample seeds differ from those the workflow was developed
+    on; the samples (in ``samples``, default next to ``out``) are generated once.
     """
     from test_calibration import BDT
 
@@ -120,11 +121,12 @@ def make_zee_calibration_result(out, *, seed=4):
     from decorr_af.workflows import calibration as cal
 
     out = Path(out)
-    work = out.parent / f"{out.name}_samples"
+    work = Path(samples) if samples is not None else out.parent / "zee_calib_samples"
     for sample, kind, n, s in (("photons", "mc", 3000, 57721), ("photons", "data", 3000, 69314),
                                ("zee", "mc", 6000, 41421), ("zee", "data", 6000, 17320)):  # fmt: skip
-        generate(work / f"{sample}_{kind}", sample=sample, kind=kind, events=n, files=1, seed=s,
-                 mismodelling=1.0 if kind == "data" else 0.0)  # fmt: skip
+        if not any((work / f"{sample}_{kind}").glob("*.root")):
+            generate(work / f"{sample}_{kind}", sample=sample, kind=kind, events=n, files=1,
+                     seed=s, mismodelling=1.0 if kind == "data" else 0.0)  # fmt: skip
     cfg = cal.Config(
         mc_files=(str(work / "photons_mc" / "*.root"),),
         data_files=(str(work / "photons_data" / "*.root"),),
@@ -136,7 +138,7 @@ def make_zee_calibration_result(out, *, seed=4):
         zee_min_pairs=50,
         device="cpu",
     )
-    cal.run(cfg, seed=seed, out=out)
+    cal.run(cfg, strength=strength, seed=seed, out=out)
     return out
 
 
@@ -422,10 +424,11 @@ def test_resolution_inspector(zee_calib, tmp_path):
     assert w.mee_model.value == "shapes_mlp"
     legend = [t.get_text() for t in w.alpha_fig.figure.axes[0].get_legend().get_texts()]
     assert legend == ["raw", "baseline_bdt", "shapes_mlp"]
-    before = w.mee_fig.image.value
+    before, mc_figure = w.mee_fig.image.value, w.response_fig.figure
     w.mee_model.value = "raw"
     assert w.error.value == "", w.error.value
     assert w.mee_fig.image.value != before
+    assert w.response_fig.figure is mc_figure  # only the m_ee panel is redrawn
     before = w.response_fig.image.value
     w.variable.value = "pt"
     assert len(w.current_tables()["shapes_mlp"]) == len(res.config["pt_edges"]) - 1
@@ -513,6 +516,42 @@ def test_datamc_inspector(tmp_path):
     w.slices["pt"].value = (w.slices["pt"].min, w.slices["pt"].min + 1e-3)
     assert "no MC or data" in w.error.value
     assert "give a result" in DataMCInspector().error.value
+
+
+@pytest.mark.slow
+def test_resolution_inspector_on_a_calibration_scan(zee_calib, tmp_path):
+    """A scan directory (as the demo writes): the λ slider switches MC and Z→ee panels."""
+    import shutil
+
+    from decorr_af.widgets import ResolutionInspector
+
+    scan_dir = tmp_path / "scan"
+    shutil.copytree(zee_calib, scan_dir / "points" / "p0001")
+    make_zee_calibration_result(
+        scan_dir / "points" / "p0000",
+        seed=5,
+        strength=0.0,
+        samples=zee_calib.parent / "zee_calib_samples",
+    )
+    first = RunResult.load(scan_dir / "points" / "p0001")
+    points = [{"id": "p0000", "params": {"strength": 0.0}, "seed": 5},
+              {"id": "p0001", "params": {"strength": first.strength}, "seed": first.seed}]  # fmt: skip
+    (scan_dir / "scan.json").write_text(
+        json.dumps({"workflow": "calibration", "config": first.config, "points": points})
+    )
+    w = ResolutionInspector(scan_dir, models=["shapes_mlp"])
+    assert w.error.value == "", w.error.value
+    assert w.slider.layout.display is None  # two λ values: the slider is shown
+    for lam, pid in ((0.0, "p0000"), (first.strength, "p0001")):
+        w.slider.value = lam
+        assert w.error.value == "", w.error.value
+        res = RunResult.load(scan_dir / "points" / pid)
+        shown = metric_values(w.metrics.value)
+        assert shown["shapes_mlp.alpha"] == pytest.approx(res.metrics["shapes_mlp.alpha"], rel=1e-3)
+        zee = w.zee_table()
+        want = res.tables["zee_scales"]
+        assert np.allclose(zee[zee.model == "shapes_mlp"]["alpha"],
+                           want[want.model == "shapes_mlp"]["alpha"], equal_nan=True)  # fmt: skip
 
 
 def test_resolution_inspector_bad_edges_say_what_is_valid(zee_calib):

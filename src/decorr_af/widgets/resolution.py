@@ -255,7 +255,7 @@ class ResolutionInspector(widgets.VBox):
         self.variable.observe(lambda _c: (self._set_edges(), self.update()), names="value")
         self.binning.observe(lambda _c: (self._set_edges(), self.update()), names="value")
         self.edges.observe(lambda _c: self.update(), names="value")
-        self.mee_model.observe(lambda _c: self.update(), names="value")
+        self.mee_model.observe(lambda _c: self.update_mee(), names="value")
         self.update()
 
     def _set_edges(self) -> None:
@@ -327,12 +327,24 @@ class ResolutionInspector(widgets.VBox):
         except Exception as err:
             self.error.value = error_html(err, context="Resolution inspector")
 
-    def _draw_zee(self, res: Any, names: list[str]) -> None:
-        """m_ee data vs MC after the chosen regression (with ratio); α_i and c′_i per |η| bin."""
-        from decorr_af.plot import plot_mee_data_mc, plot_zee_scales
+    def update_mee(self) -> None:
+        """Redraw only the m_ee panel (after the regression chosen in ``mee_model``)."""
+        try:
+            self._draw_mee(self.source.result(self.slider.value))
+        except Exception as err:
+            self.error.value = error_html(err, context="Resolution inspector")
+
+    def _draw_mee(self, res: Any) -> None:
+        from decorr_af.plot import plot_mee_data_mc
 
         model = self.mee_model.value
         self.mee_fig.draw(lambda fig: plot_mee_data_mc(res, model=model, ax=fig.add_subplot()))
+
+    def _draw_zee(self, res: Any, names: list[str]) -> None:
+        """m_ee data vs MC after the chosen regression (with ratio); α_i and c′_i per |η| bin."""
+        from decorr_af.plot import plot_zee_scales
+
+        self._draw_mee(res)
         edges = np.asarray(res.config.get("zee_eta_edges", []), dtype=float)
 
         def scales(fig: Any, quantity: str) -> None:

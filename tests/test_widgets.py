@@ -91,12 +91,16 @@ def make_calibration_result(out, *, strength=1.0, n=3000, seed=3141, runtime_s=N
     rng = np.random.default_rng(seed)
     arrays = {}
     metrics = {}
+    arrays["abs_eta_mc"] = rng.uniform(0, 2.37, n).astype(np.float32)  # MC photons only
+    arrays["pt_mc"] = (20 + rng.exponential(30, n)).astype(np.float32)
+    arrays["weight_mc"] = np.ones(n, np.float32)
     for sample, shift in (("mc", 0.0), ("data", 0.01)):
-        arrays[f"abs_eta_{sample}"] = rng.uniform(0, 2.37, n).astype(np.float32)
-        arrays[f"pt_{sample}"] = (20 + rng.exponential(30, n)).astype(np.float32)
-        arrays[f"weight_{sample}"] = np.ones(n, np.float32)
         for m, sigma in (("baseline_bdt", 0.05), ("disco_mlp", 0.03)):
+            # a response pair as results stored it before data became truth-free
             arrays[f"{m}.ratio_{sample}"] = rng.normal(1.0 + shift, sigma, n).astype(np.float32)
+            # Z→ee pair masses after the regression (another length: Z→ee pairs)
+            mee = 91.19 * (1.0 - shift) + rng.normal(0.0, 91.19 * sigma, n // 2)
+            arrays[f"{m}.mee_{sample}"] = mee.astype(np.float32)
     for m in ("baseline_bdt", "disco_mlp"):
         metrics[f"{m}.resolution_mc"] = float(np.std(arrays[f"{m}.ratio_mc"]))
         metrics[f"{m}.data_mc_gap"] = 0.01
@@ -499,22 +503,18 @@ def test_datamc_inspector(tmp_path):
     path = make_calibration_result(tmp_path / "calib")
     w = DataMCInspector(path)
     assert w.error.value == "", w.error.value
-    labels = [label for label, _ in w.variable.options]
-    assert "response E_pred/E_true" in labels
-    assert "pt (test set)" in labels
-    w.variable.value = ("result", "{model}.ratio")
-    stats = metric_values(w.stats.value)
-    assert 0 < stats["ks"] < 1
-    before = (w.hist_fig.image.value, w.stats.value)
-    w.slices["abs_eta"].value = (0.0, 1.0)
-    mc, _, _, _, column = w.selection()
-    assert column == "disco_mlp.ratio"
+    keys = [key for _, key in w.variable.options]
+    # data have no truth: a response E_pred/E_true is never compared, even when stored
+    assert ("result", "{model}.ratio") not in keys
+    assert keys == [("result", "{model}.mee")]
+    w.variable.value = ("result", "{model}.mee")
+    mc, _, data, _, column = w.selection()
+    assert column == "disco_mlp.mee"
     res = RunResult.load(path)
-    assert len(mc) == int(np.sum(res.arrays["abs_eta_mc"] <= 1.0))
-    assert (w.hist_fig.image.value, w.stats.value) != before
-    w.slices["abs_eta"].value = (2.36, 2.37)
-    w.slices["pt"].value = (w.slices["pt"].min, w.slices["pt"].min + 1e-3)
-    assert "no MC or data" in w.error.value
+    assert len(mc) == len(res.arrays["disco_mlp.mee_mc"])
+    assert len(data) == len(res.arrays["disco_mlp.mee_data"])
+    stats = metric_values(w.stats.value)
+    assert stats["ks"] > 0.1  # the data peak is shifted by 1 %
     assert "give a result" in DataMCInspector().error.value
 
 

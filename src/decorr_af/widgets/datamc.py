@@ -3,9 +3,11 @@
 Two kinds of source, usable together:
 
 * a calibration :class:`~decorr_af.workflows.base.RunResult`, result directory or
-  scan directory: every array pair ``<name>_mc`` / ``<name>_data`` is a variable
-  (``abs_eta``, ``pt``, the per-model response ``<model>.ratio``), weighted by
-  ``weight_mc`` / ``weight_data``;
+  scan directory: every array pair ``<name>_mc`` / ``<name>_data`` of equal-length
+  arrays is a variable — in calibration results the Z→ee pair mass after each
+  regression, ``<model>.mee``. A response E_pred/E_true needs truth, which data do
+  not have: such pairs (``<model>.ratio`` of results written before data became
+  truth-free) are never offered;
 * MC and data ROOT files read with :func:`decorr_af.data.photon_table`: the
   input variables (shower shapes, isolation, kinematics, μ).
 
@@ -32,8 +34,12 @@ from decorr_af.widgets._common import (
 
 widgets = optional_import("ipywidgets", "widgets")
 
-__all__ = ["DataMCInspector", "compare", "is_physics_variable"]
+__all__ = ["DataMCInspector", "compare", "is_physics_variable", "result_pairs"]
 
+#: result arrays that need truth (E_pred/E_true): never compared between data and MC
+TRUTH_BASED = frozenset({"ratio", "response"})
+#: readable labels of per-model result variables
+VARIABLE_LABELS = {"mee": "Z→ee m_ee after the regression [GeV]"}
 #: slice variables: column -> label
 SLICES = {"abs_eta": "|η|", "pt": "pT [GeV]", "mu": "μ"}
 _NBINS = 40
@@ -53,6 +59,33 @@ BOOKKEEPING = frozenset(
         "is_signal",
     }
 )
+
+
+def result_pairs(arrays: Any) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """``(mc, data)`` column dicts of the data-comparable array pairs of a result.
+
+    A pair is ``<name>_mc`` / ``<name>_data``; truth-based quantities (the
+    response ``ratio`` = E_pred/E_true) are dropped, and only the largest set of
+    pairs whose arrays share one length per sample is kept (one table per sample).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = {"m.mee_mc": np.ones(3), "m.mee_data": np.ones(2), "m.ratio_mc": np.ones(5),
+    ...      "m.ratio_data": np.ones(5), "abs_eta_mc": np.ones(5)}
+    >>> [sorted(d) for d in result_pairs(a)]
+    [['m.mee'], ['m.mee']]
+    """
+    names = [k[:-3] for k in arrays if k.endswith("_mc") and f"{k[:-3]}_data" in arrays]
+    names = [n for n in names if n.split(".", 1)[-1] not in TRUTH_BASED]
+    groups: dict[tuple[int, int], list[str]] = {}
+    for n in names:
+        shape = (len(arrays[f"{n}_mc"]), len(arrays[f"{n}_data"]))
+        groups.setdefault(shape, []).append(n)
+    keep = max(groups.values(), key=len) if groups else []
+    return tuple(
+        {n: np.asarray(arrays[f"{n}_{sample}"], float) for n in keep} for sample in ("mc", "data")
+    )
 
 
 def is_physics_variable(name: str) -> bool:
@@ -193,10 +226,7 @@ class DataMCInspector(widgets.VBox):
         if group == "files":
             return self._tables
         res = self.source.result(self.slider.value)
-        cols = [k[:-3] for k in res.arrays if k.endswith("_mc") and f"{k[:-3]}_data" in res.arrays]
-        mc = pd.DataFrame({c: np.asarray(res.arrays[f"{c}_mc"], float) for c in cols})
-        data = pd.DataFrame({c: np.asarray(res.arrays[f"{c}_data"], float) for c in cols})
-        return mc, data
+        return tuple(pd.DataFrame(cols) for cols in result_pairs(res.arrays))
 
     def _configure(self) -> None:
         """Fill the variable/model choices and the slice ranges from the sources."""
@@ -211,7 +241,7 @@ class DataMCInspector(widgets.VBox):
                     model, var = c.split(".", 1)
                     models.append(model)
                     key = ("result", f"{{model}}.{var}")
-                    label = f"{var} (model output)" if var != "ratio" else "response E_pred/E_true"
+                    label = VARIABLE_LABELS.get(var, f"{var} (model output)")
                     if key not in [k for _, k in options]:
                         options.append((label, key))
                 else:

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from test_widgets import make_calibration_result, make_photon_scan, make_zee_calibration_result
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "widgets" / "disco_scanner.ipynb"

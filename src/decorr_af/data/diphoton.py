@@ -99,12 +99,13 @@ import numpy as np
 from decorr_af.data.photons import (
     DATA_RUNS,
     MC_RUN_NUMBER,
+    _truth_codes,
     draw_mu,
     reconstruct_photons,
     standard_calibration,
     to_collection,
 )
-from decorr_af.data.schema import DIPHOTON_CHANNELS, MEV_COLUMNS, TRUTH_ORIGIN, TRUTH_TYPE
+from decorr_af.data.schema import DIPHOTON_CHANNELS, MEV_COLUMNS, TRUTH_ORIGIN
 from decorr_af.errors import ConfigError
 
 __all__ = [
@@ -352,21 +353,6 @@ def _jagged(obj: dict[str, np.ndarray], n: int, fields: dict[str, np.ndarray]) -
     return to_collection(fields, counts, order)
 
 
-def _truth_codes(category: np.ndarray, signal: bool) -> tuple[np.ndarray, np.ndarray]:
-    prompt_origin = TRUTH_ORIGIN["Higgs"] if signal else TRUTH_ORIGIN["PromptPhot"]
-    ttype = np.select(
-        [category == 0, category == 3],
-        [TRUTH_TYPE["IsoPhoton"], TRUTH_TYPE["Hadron"]],
-        TRUTH_TYPE["BkgPhoton"],
-    ).astype(np.int32)
-    origin = np.select(
-        [category == 0, category == 1, category == 2],
-        [prompt_origin, TRUTH_ORIGIN["PiZero"], TRUTH_ORIGIN["EtaMeson"]],
-        TRUTH_ORIGIN["LightMeson"],
-    ).astype(np.int32)
-    return ttype, origin
-
-
 def _process(n: int, proc: Process, *, kind: str, mismodelling: float, rng) -> dict[str, Any]:
     """Generate ``n`` events of ``proc``; return the selected ones (``"tried"``: n)."""
     tr = _pair_truth(n, proc, rng)
@@ -423,7 +409,9 @@ def _process(n: int, proc: Process, *, kind: str, mismodelling: float, rng) -> d
         if key in MEV_COLUMNS and key not in ("pt", "m", "truth_e"):
             photons[key] = photons[key] * 1e3
     if kind == "mc":
-        ttype, origin = _truth_codes(category[flat], proc.m_tau is None)
+        signal = proc.m_tau is None
+        prompt_origin = TRUTH_ORIGIN["Higgs"] if signal else TRUTH_ORIGIN["PromptPhot"]
+        ttype, origin = _truth_codes(category[flat], prompt_origin)
         photons.update(truthType=ttype, truthOrigin=origin, truth_e=e_true[flat] * 1e3)
     weights = np.ones(k0) if kind == "data" else rng.lognormal(0.0, proc.weight_sigma, k0)
     jet_fields = {

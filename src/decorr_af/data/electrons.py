@@ -34,11 +34,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import awkward as ak
 import numpy as np
 
 from decorr_af.data.calo import NOMINAL, Conditions, draw_mu, shower, tracker_material
-from decorr_af.data.photons import _run_numbers, to_collection
+from decorr_af.data.photons import _event_info, to_collection
 from decorr_af.data.schema import CALO_VARIABLES, SHOWER_SHAPES, ZEE_CHANNELS
 from decorr_af.data.zboson import decay_two_body, draw_masses, eta_phi_e, z_momenta
 from decorr_af.errors import ConfigError
@@ -183,14 +182,7 @@ def simulate_zee(
         electrons[k] = electrons[k] * 1e3
     evt = np.repeat(np.arange(n_events), 2)
     order = np.lexsort((-electrons["pt"], evt))
-    weights = np.ones(n_events) if kind == "data" else rng.lognormal(0.0, 0.05, n_events)
     channel = np.where(truth["continuum"], ZEE_CHANNELS["ee_continuum"], ZEE_CHANNELS["Zee"])
-    event_info = {
-        "averageInteractionsPerCrossing": mu,
-        "eventNumber": np.arange(first_event + 1, first_event + n_events + 1, dtype=np.uint64),
-        "runNumber": _run_numbers(n_events, kind, rng),
-        "mcChannelNumber": channel.astype(np.uint32),
-        "mcEventWeights": ak.unflatten(weights.astype(np.float32), np.ones(n_events, np.int64)),
-    }
+    event_info = _event_info(mu, channel, kind=kind, rng=rng, first_event=first_event)
     collection = to_collection(electrons, np.full(n_events, 2), order)
     return {"EventInfo": event_info, "AnalysisElectrons": collection}

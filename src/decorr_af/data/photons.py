@@ -315,7 +315,10 @@ def draw_fake_categories(
     return rng.choice(np.array([1, 2, 3]), size=n, p=list(conditions.fake_fractions))
 
 
-def _truth_codes(category: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _truth_codes(
+    category: np.ndarray, prompt_origin: int = TRUTH_ORIGIN["PromptPhot"]
+) -> tuple[np.ndarray, np.ndarray]:
+    """truthType and truthOrigin of prompt (0), π⁰ (1), η (2) and hadron (3) candidates."""
     ttype = np.select(
         [category == 0, category == 3],
         [TRUTH_TYPE["IsoPhoton"], TRUTH_TYPE["Hadron"]],
@@ -323,10 +326,55 @@ def _truth_codes(category: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ).astype(np.int32)
     origin = np.select(
         [category == 0, category == 1, category == 2],
-        [TRUTH_ORIGIN["PromptPhot"], TRUTH_ORIGIN["PiZero"], TRUTH_ORIGIN["EtaMeson"]],
+        [prompt_origin, TRUTH_ORIGIN["PiZero"], TRUTH_ORIGIN["EtaMeson"]],
         TRUTH_ORIGIN["LightMeson"],
     ).astype(np.int32)
     return ttype, origin
+
+
+def _photon_fields(
+    reco: dict[str, np.ndarray],
+    eta: np.ndarray,
+    phi: np.ndarray,
+    truth_e: np.ndarray,
+    category: np.ndarray,
+    prompt_origin: int = TRUTH_ORIGIN["PromptPhot"],
+) -> dict[str, np.ndarray]:
+    """Photon branches as written to file (MeV) from the reconstruction and the truth (GeV)."""
+    ttype, origin = _truth_codes(category, prompt_origin)
+    photons = {
+        "pt": reco["pt"] * 1e3,
+        "eta": eta,
+        "phi": phi,
+        "m": np.zeros(len(eta)),
+        **{k: v for k, v in reco.items() if k not in ("pt", "e_raw")},
+        "truthType": ttype,
+        "truthOrigin": origin,
+        "truth_e": truth_e * 1e3,
+    }
+    for k in GEV_FIELDS:
+        photons[k] = photons[k] * 1e3
+    return photons
+
+
+def _event_info(
+    mu: np.ndarray,
+    channel: np.ndarray,
+    *,
+    kind: str,
+    rng: np.random.Generator,
+    first_event: int,
+) -> dict[str, Any]:
+    """EventInfo of ``len(mu)`` events: MC weights lognormal(0, 0.05) (1 in data), run numbers."""
+    n = len(mu)
+    weights = np.ones(n) if kind == "data" else rng.lognormal(0.0, 0.05, n)
+    return {
+        "averageInteractionsPerCrossing": mu,
+        "eventNumber": np.arange(first_event + 1, first_event + n + 1, dtype=np.uint64),
+        "runNumber": _run_numbers(n, kind, rng),
+        "mcChannelNumber": np.asarray(channel).astype(np.uint32),
+        "mcEventWeights": ak.unflatten(weights.astype(np.float32), np.ones(n, np.int64)),
+    }
 
 
 def simulate_photons(
@@ -373,28 +421,10 @@ def simulate_photons(
     reco = reconstruct_photons(
         truth_e, eta, mu[evt], category=category, rng=rng, conditions=cond, calo_variables=True
     )
-    ttype, origin = _truth_codes(category)
-    photons = {
-        "pt": reco.pop("pt") * 1e3,
-        "eta": eta,
-        "phi": phi,
-        "m": np.zeros(n),
-        **{k: v for k, v in reco.items() if k != "e_raw"},
-        "truthType": ttype,
-        "truthOrigin": origin,
-        "truth_e": truth_e * 1e3,
-    }
-    for k in GEV_FIELDS:
-        photons[k] = photons[k] * 1e3
+    photons = _photon_fields(reco, eta, phi, truth_e, category)
     order = np.lexsort((-photons["pt"], evt))
-    weights = np.ones(n_events) if kind == "data" else rng.lognormal(0.0, 0.05, n_events)
-    event_info = {
-        "averageInteractionsPerCrossing": mu,
-        "eventNumber": np.arange(first_event + 1, first_event + n_events + 1, dtype=np.uint64),
-        "runNumber": _run_numbers(n_events, kind, rng),
-        "mcChannelNumber": np.full(n_events, MC_CHANNEL_PHOTONS, dtype=np.uint32),
-        "mcEventWeights": ak.unflatten(weights.astype(np.float32), np.ones(n_events, np.int64)),
-    }
+    channel = np.full(n_events, MC_CHANNEL_PHOTONS, dtype=np.uint32)
+    event_info = _event_info(mu, channel, kind=kind, rng=rng, first_event=first_event)
     return {"EventInfo": event_info, "AnalysisPhotons": to_collection(photons, counts, order)}
 
 

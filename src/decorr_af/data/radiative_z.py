@@ -32,16 +32,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import awkward as ak
 import numpy as np
 
 from decorr_af.data.calo import Conditions, draw_mu
 from decorr_af.data.electrons import in_acceptance
 from decorr_af.data.photons import (
-    GEV_FIELDS,
     _draw_abseta,
-    _run_numbers,
-    _truth_codes,
+    _event_info,
+    _photon_fields,
     draw_fake_categories,
     reconstruct_photons,
     to_collection,
@@ -180,20 +178,9 @@ def simulate_zmumug(
     iso = {k: reco[k] for k in ("topoetcone20", "topoetcone40", "ptcone20")}
     _muon_in_cone(iso, truth, rng)
     reco.update(iso)
-    ttype, origin = _truth_codes(truth["category"])
-    origin = np.where(truth["category"] == 0, TRUTH_ORIGIN["FSRPhot"], origin).astype(np.int32)
-    photons = {
-        "pt": reco.pop("pt") * 1e3,
-        "eta": truth["eta"],
-        "phi": truth["phi"],
-        "m": np.zeros(n),
-        **{k: v for k, v in reco.items() if k != "e_raw"},
-        "truthType": ttype,
-        "truthOrigin": origin,
-        "truth_e": truth["e"] * 1e3,
-    }
-    for k in GEV_FIELDS:
-        photons[k] = photons[k] * 1e3
+    photons = _photon_fields(
+        reco, truth["eta"], truth["phi"], truth["e"], truth["category"], TRUTH_ORIGIN["FSRPhot"]
+    )
     charge_a = np.where(rng.random(n) < 0.5, 1, -1)
     mus = _muons([truth["mu_a"], truth["mu_b"]], charge_a, rng)
     muon_fields = {
@@ -203,15 +190,8 @@ def simulate_zmumug(
         "m": np.full(len(mus["pt"]), _MUON_MASS * 1e3),
         "charge": mus["charge"],
     }
-    weights = np.ones(n) if kind == "data" else rng.lognormal(0.0, 0.05, n)
     channel = np.where(fsr, ZMUMUG_CHANNELS["Zmumugamma"], ZMUMUG_CHANNELS["Zmumu_jets"])
-    event_info = {
-        "averageInteractionsPerCrossing": mu,
-        "eventNumber": np.arange(first_event + 1, first_event + n + 1, dtype=np.uint64),
-        "runNumber": _run_numbers(n, kind, rng),
-        "mcChannelNumber": channel.astype(np.uint32),
-        "mcEventWeights": ak.unflatten(weights.astype(np.float32), np.ones(n, np.int64)),
-    }
+    event_info = _event_info(mu, channel, kind=kind, rng=rng, first_event=first_event)
     order = np.lexsort((-muon_fields["pt"], mus["evt"]))
     return {
         "EventInfo": event_info,

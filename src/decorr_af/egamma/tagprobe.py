@@ -148,6 +148,33 @@ class Efficiency:
         return (self.n_pass + self.n_fail) / self.n_window if self.n_window > 0 else float("nan")
 
 
+def _probes(m: Any, passed: Any, weights: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Probe masses, ID decisions and weights (default 1) as arrays of one length."""
+    m = np.asarray(m, np.float64)
+    passed = np.asarray(passed, bool)
+    w = np.ones_like(m) if weights is None else np.asarray(weights, np.float64)
+    if not (len(passed) == len(m) == len(w)):
+        raise ConfigError(
+            f"parameters 'm', 'passed', 'weights' differ in length ({len(m)}, {len(passed)}, {len(w)})"
+        )
+    return m, passed, w
+
+
+def _efficiency(
+    passing: tuple[float, float, float], failing: tuple[float, float, float], n_window: float
+) -> Efficiency:
+    """Efficiency and its error from (signal, variance, background) of passing and failing probes."""
+    (sp, vp, bp), (sf, vf, bf) = passing, failing
+    tot = sp + sf
+    if tot <= 0:
+        eff, err = float("nan"), float("nan")
+    else:
+        eff = sp / tot
+        err = float(np.sqrt((sf / tot**2) ** 2 * vp + (sp / tot**2) ** 2 * vf))
+    return Efficiency(eff=float(eff), err=err, n_pass=sp, n_fail=sf, bkg_pass=bp, bkg_fail=bf,
+                      n_window=n_window)  # fmt: skip
+
+
 def tag_probe_efficiency(
     m: Any,
     passed: Any,
@@ -184,13 +211,7 @@ def tag_probe_efficiency(
     >>> bool(abs(e.eff - 0.9) < 3 * e.err)
     True
     """
-    m = np.asarray(m, np.float64)
-    passed = np.asarray(passed, bool)
-    w = np.ones_like(m) if weights is None else np.asarray(weights, np.float64)
-    if not (len(passed) == len(m) == len(w)):
-        raise ConfigError(
-            f"parameters 'm', 'passed', 'weights' differ in length ({len(m)}, {len(passed)}, {len(w)})"
-        )
+    m, passed, w = _probes(m, passed, weights)
     _check_windows(window, sidebands)
     inw = (m >= window[0]) & (m < window[1])
     parts = []
@@ -199,15 +220,7 @@ def tag_probe_efficiency(
         b, bvar = (sideband_background(m[sel], w[sel], window=window, sidebands=sidebands, shape=shape)
                    if subtract else (0.0, 0.0))  # fmt: skip
         parts.append((n - b, var + bvar, b))
-    (sp, vp, bp), (sf, vf, bf) = parts
-    tot = sp + sf
-    if tot <= 0:
-        eff, err = float("nan"), float("nan")
-    else:
-        eff = sp / tot
-        err = float(np.sqrt((sf / tot**2) ** 2 * vp + (sp / tot**2) ** 2 * vf))
-    return Efficiency(eff=float(eff), err=err, n_pass=sp, n_fail=sf, bkg_pass=bp, bkg_fail=bf,
-                      n_window=float(w[inw].sum()))  # fmt: skip
+    return _efficiency(parts[0], parts[1], float(w[inw].sum()))
 
 
 def binned_efficiencies(
@@ -354,23 +367,10 @@ def template_efficiency(
     >>> bool(abs(e.eff - 0.9) < 3 * e.err)
     True
     """
-    m = np.asarray(m, np.float64)
-    passed = np.asarray(passed, bool)
-    w = np.ones_like(m) if weights is None else np.asarray(weights, np.float64)
-    if not (len(passed) == len(m) == len(w)):
-        raise ConfigError(
-            f"parameters 'm', 'passed', 'weights' differ in length ({len(m)}, {len(passed)}, {len(w)})"
-        )
+    m, passed, w = _probes(m, passed, weights)
     kw = {"fit_range": fit_range, "bins": bins, "window": window}
     sp, vp, bp = template_yields(m[passed], w[passed], sig_template, bkg_template, **kw)
     sig_f, bkg_f = fail_templates if fail_templates is not None else (sig_template, bkg_template)
     sf, vf, bf = template_yields(m[~passed], w[~passed], sig_f, bkg_f, **kw)
-    tot = sp + sf
-    if tot <= 0:
-        eff, err = float("nan"), float("nan")
-    else:
-        eff = sp / tot
-        err = float(np.sqrt((sf / tot**2) ** 2 * vp + (sp / tot**2) ** 2 * vf))
     inw = (m >= window[0]) & (m < window[1])
-    return Efficiency(eff=float(eff), err=err, n_pass=sp, n_fail=sf, bkg_pass=bp, bkg_fail=bf,
-                      n_window=float(w[inw].sum()))  # fmt: skip
+    return _efficiency((sp, vp, bp), (sf, vf, bf), float(w[inw].sum()))

@@ -15,6 +15,34 @@ REAL_TTREE_RUN2 = DATA_DIR / "DAOD_PHYSLITE_21.2.108.0.art.pool.root"
 REAL_RNTUPLE = DATA_DIR / "PHYSLITE_rntuple_example.root"
 
 
+def write_collection_tree(path, branches, *, tree="CollectionTree"):
+    """Write ``branches`` with the generator's PHYSLITE layout (``outer.inner``, ``n<coll>``)."""
+    import uproot
+
+    with uproot.recreate(path) as fout:
+        out = fout.mktree(
+            tree,
+            {name: arr.type for name, arr in branches.items()},
+            field_name=lambda outer, inner: f"{outer}.{inner}",
+            counter_name=lambda counted: "n" + counted.replace(".", "_"),
+        )
+        out.extend(branches)
+    return path
+
+
+class ClosingFails:
+    """A real Dask client whose ``close()`` raises, as distributed does under load."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def close(self, *args, **kwargs):
+        raise TimeoutError("Timed out waiting for the scheduler to close")
+
+
 @pytest.fixture(scope="session")
 def dask_client():
     """One real LocalCluster (2 single-threaded worker processes) for the session."""

@@ -9,6 +9,7 @@ import awkward as ak
 import numpy as np
 import pytest
 import uproot
+from conftest import write_collection_tree
 
 from decorr_af.data.readers import open_events
 from decorr_af.data.table import photon_table
@@ -67,15 +68,7 @@ def rewrite_photon_file(src, dst, *, drop=(), weight=None):
         "EventInfoAuxDyn.mcEventWeights": weights,
     }
     branches.update({c: ak.zip(fields) for c, fields in groups.items()})
-    with uproot.recreate(dst) as f:
-        tree = f.mktree(
-            "CollectionTree",
-            {k: v.type for k, v in branches.items()},
-            field_name=lambda outer, inner: f"{outer}.{inner}",
-            counter_name=lambda counted: "n" + counted.replace(".", "_"),
-        )
-        tree.extend(branches)
-    return dst
+    return write_collection_tree(dst, branches)
 
 
 def test_tiny_file_reads(tmp_path):

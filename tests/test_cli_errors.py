@@ -14,6 +14,7 @@ from unittest import mock
 
 import pytest
 import yaml
+from conftest import ClosingFails
 
 from decorr_af.cli import main
 
@@ -75,16 +76,6 @@ def test_scan_one_seed_prints_no_empty_std_columns(tmp_path):
 def test_scan_shutdown_error_is_a_warning_and_exit_0(tmp_path, dask_client, capsys):
     import cloudpickle
     import toy_workflow
-
-    class ClosingFails:
-        def __init__(self, client):
-            self._client = client
-
-        def __getattr__(self, name):
-            return getattr(self._client, name)
-
-        def close(self, *args, **kwargs):
-            raise TimeoutError("Timed out waiting for the scheduler to close")
 
     cloudpickle.register_pickle_by_value(toy_workflow)
     try:

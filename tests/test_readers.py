@@ -6,7 +6,7 @@ import awkward as ak
 import dask_awkward as dak
 import numpy as np
 import pytest
-from conftest import REAL_RNTUPLE, REAL_TTREE, REAL_TTREE_RUN2
+from conftest import REAL_RNTUPLE, REAL_TTREE, REAL_TTREE_RUN2, write_collection_tree
 
 from decorr_af.data.readers import open_events
 from decorr_af.data.validate import expand_sources, inspect_file, validate_files
@@ -101,23 +101,12 @@ def test_data_files_carry_no_truth(tmp_path, sample):
 
 def _write_data_with_truth(path):
     """A data file (eventTypeBitmask 0) that nevertheless holds truth branches."""
-    import uproot
-
     from decorr_af.data.photons import simulate_photons
     from decorr_af.data.writer import _to_branches
 
     ev = simulate_photons(400, kind="data", rng=np.random.default_rng(2291))
     ev["EventInfo"]["eventTypeBitmask"] = np.zeros(400, dtype=np.uint32)
-    branches = _to_branches(ev)
-    with uproot.recreate(path) as fout:
-        tree = fout.mktree(
-            "CollectionTree",
-            {name: arr.type for name, arr in branches.items()},
-            field_name=lambda outer, inner: f"{outer}.{inner}",
-            counter_name=lambda counted: "n" + counted.replace(".", "_"),
-        )
-        tree.extend(branches)
-    return path
+    return write_collection_tree(path, _to_branches(ev))
 
 
 def test_tables_never_return_truth_for_data(tmp_path):

@@ -20,6 +20,7 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
+from conftest import ClosingFails
 
 from decorr_af.errors import (
     ConfigError,
@@ -302,24 +303,11 @@ def test_single_thread_worker_runs_nested_computes_inline(toy, dask_client, tmp_
 
 
 # -- cluster shutdown and package shipping ------------------------------------------------
-class _ClosingFails:
-    """A real client whose close() raises, as distributed does under load."""
-
-    def __init__(self, client):
-        self._client = client
-
-    def __getattr__(self, name):
-        return getattr(self._client, name)
-
-    def close(self, *args, **kwargs):
-        raise TimeoutError("Timed out waiting for the scheduler to close")
-
-
 @pytest.mark.dask
 def test_shutdown_error_is_one_warning_and_the_scan_succeeds(toy, dask_client, tmp_path):
     out = tmp_path / "scan"
     with (
-        mock.patch("decorr_af.scan.clusters.get_client", return_value=_ClosingFails(dask_client)),
+        mock.patch("decorr_af.scan.clusters.get_client", return_value=ClosingFails(dask_client)),
         warnings.catch_warnings(record=True) as caught,
     ):
         warnings.simplefilter("always")

@@ -201,6 +201,19 @@ def _launch(p, exe: str):
     return p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True)
 
 
+def _open_dashboard(browser, url: str, selector: str, n_images: int):
+    """A page of the served dashboard once ``n_images`` images under ``selector`` have loaded."""
+    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    page.goto(url, timeout=90_000)
+    page.wait_for_function(
+        "([root, n]) => Array.from(document.querySelectorAll(`${root} img`))"
+        ".filter(e => e.complete && e.naturalWidth > 0).length >= n",
+        arg=[selector, n_images],
+        timeout=90_000,
+    )
+    return page
+
+
 def _dashboard_env(name: str, tmp_path: Path) -> tuple[dict, int]:
     """Environment of a dashboard on small fabricated inputs, and the images it shows."""
     if name == "disco_scanner.ipynb":
@@ -226,14 +239,7 @@ def test_dashboard_pictures_in_chromium(name, tmp_path, request):
     with sync_playwright() as p:
         browser = _launch(p, exe)
         try:
-            page = browser.new_page(viewport={"width": 1500, "height": 1100})
-            page.goto(url, timeout=90_000)
-            page.wait_for_function(
-                "([root, n]) => Array.from(document.querySelectorAll(`.${root} img`))"
-                ".filter(e => e.complete && e.naturalWidth > 0).length >= n",
-                arg=[root, n_images],
-                timeout=90_000,
-            )
+            page = _open_dashboard(browser, url, f".{root}", n_images)
             page.wait_for_load_state("networkidle")
             assert page.locator(f".{root} .decorr-error").count() == 0
             problems = _picture_problems(page, root)
@@ -336,14 +342,7 @@ def test_resolution_dashboard_in_chromium(tmp_path, request):
     with sync_playwright() as p:
         browser = _launch(p, exe)
         try:
-            page = browser.new_page(viewport={"width": 1500, "height": 1100})
-            page.goto(url, timeout=90_000)
-            page.wait_for_function(
-                "([root, n]) => Array.from(document.querySelectorAll(`${root} img`))"
-                ".filter(e => e.complete && e.naturalWidth > 0).length >= n",
-                arg=[root, n_images],
-                timeout=90_000,
-            )
+            page = _open_dashboard(browser, url, root, n_images)
             shown = {k: _metric(page, k) for k in ("shapes_mlp.alpha", "shapes_mlp.cprime")}
             text = page.inner_text(root)
             srcs = page.eval_on_selector_all(f"{root} img", "els => els.map(e => e.src)")

@@ -215,7 +215,8 @@ def test_every_workflow_figure_passes(tmp_path, monkeypatch):
     from decorr_af.plot import calibration as C
     from decorr_af.plot import photon_id as P
     from decorr_af.plot import tth as T
-    from decorr_af.scan import load_scan, report
+    from decorr_af import report
+    from decorr_af.scan import load_scan
 
     checked: list[tuple[str, object]] = []
     tick_sizes: dict[str, float] = {}

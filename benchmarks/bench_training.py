@@ -48,7 +48,7 @@ def main() -> None:
     def epoch(penalty):
         clf = DecorrelatedClassifier(
             hidden=(64, 64), epochs=1, batch_size=4096, device=args.device, random_state=0,
-            penalty=penalty,
+            penalty=penalty, penalty_warmup=0.0,  # every step at full λ: the steady-state cost
         )  # fmt: skip
         return lambda: clf.fit(X, y, protected=m)
 

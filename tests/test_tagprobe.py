@@ -162,3 +162,14 @@ def test_separate_templates_for_failing_probes():
 def test_bad_input(call, match):
     with pytest.raises(ConfigError, match=match):
         call()
+
+
+@pytest.mark.parametrize("n_pass", [0, 20])
+def test_boundary_efficiency_has_a_binomial_error(n_pass):
+    """0/20 or 20/20 passing probes: the error is not zero (it was: 2e-10 ± 2e-10 in sparse bins)."""
+    m = np.full(20, 91.0)
+    passed = np.arange(20) < n_pass
+    e = tag_probe_efficiency(m, passed, subtract=False)
+    assert e.eff == pytest.approx(n_pass / 20)
+    # Wilson score half-width at z = 1 for p in {0, 1}: 1/(2n) / (1 + 1/n)
+    assert e.err >= 0.5 / 20 / (1 + 1 / 20) - 1e-12

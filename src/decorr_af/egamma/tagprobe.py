@@ -163,7 +163,12 @@ def _probes(m: Any, passed: Any, weights: Any) -> tuple[np.ndarray, np.ndarray, 
 def _efficiency(
     passing: tuple[float, float, float], failing: tuple[float, float, float], n_window: float
 ) -> Efficiency:
-    """Efficiency and its error from (signal, variance, background) of passing and failing probes."""
+    """Efficiency and its error from (signal, variance, background) of passing and failing probes.
+
+    The propagated error vanishes when a yield sits at zero (an efficiency of 0 or 1
+    in a sparse bin, or a template fit at its boundary), so it is floored by the
+    Wilson score half-width at one standard deviation for ``sp + sf`` probes.
+    """
     (sp, vp, bp), (sf, vf, bf) = passing, failing
     tot = sp + sf
     if tot <= 0:
@@ -171,6 +176,9 @@ def _efficiency(
     else:
         eff = sp / tot
         err = float(np.sqrt((sf / tot**2) ** 2 * vp + (sp / tot**2) ** 2 * vf))
+        p = min(max(eff, 0.0), 1.0)
+        wilson = np.sqrt(p * (1.0 - p) / tot + 1.0 / (4.0 * tot**2)) / (1.0 + 1.0 / tot)
+        err = max(err, float(wilson))
     return Efficiency(eff=float(eff), err=err, n_pass=sp, n_fail=sf, bkg_pass=bp, bkg_fail=bf,
                       n_window=n_window)  # fmt: skip
 

@@ -211,11 +211,10 @@ def test_scan_plots_have_readable_labels_and_pass(report_dir):
 @pytest.mark.slow
 def test_every_workflow_figure_passes(tmp_path, monkeypatch):
     """The demo's figures and every plot function of decorr_af.plot on its results."""
-    from decorr_af import demo
+    from decorr_af import demo, report
     from decorr_af.plot import calibration as C
     from decorr_af.plot import photon_id as P
     from decorr_af.plot import tth as T
-    from decorr_af import report
     from decorr_af.scan import load_scan
 
     checked: list[tuple[str, object]] = []

@@ -82,7 +82,7 @@ from decorr_af.data.calo import (
     standard_calibration,
     tracker_material,
 )
-from decorr_af.data.schema import CALO_VARIABLES, TRUTH_ORIGIN, TRUTH_TYPE
+from decorr_af.data.schema import CALO_VARIABLES, SHOWER_SHAPES, TRUTH_ORIGIN, TRUTH_TYPE
 from decorr_af.errors import ConfigError
 
 __all__ = [
@@ -269,27 +269,13 @@ def reconstruct_photons(
         "e_raw": e_raw,
         "pt": e_raw / np.cosh(eta),
         "conversionType": conv["conversionType"],
-        **{k: calo[k] for k in _SHAPE_KEYS},
+        **{k: calo[k] for k in SHOWER_SHAPES},
         **iso,
     }
     if calo_variables:
         for k in CALO_VARIABLES:
             out[k] = conv[k] if k == "conversionRadius" else calo[k]
     return out
-
-
-_SHAPE_KEYS = (
-    "Reta",
-    "Rphi",
-    "weta2",
-    "weta1",
-    "wtots1",
-    "fracs1",
-    "DeltaE",
-    "Eratio",
-    "f1",
-    "Rhad",
-)
 
 
 def draw_categories(

@@ -24,7 +24,11 @@ _EXPORTS = {
     "DecorrelatedRegressor": "decorr_af.models.estimators",
     "DisCoXGBClassifier": "decorr_af.models.xgb",
     "DisCoXGBRegressor": "decorr_af.models.xgb",
+    "ESTIMATORS": "decorr_af.models.registry",
+    "estimator_class": "decorr_af.models.registry",
     "load_model": "decorr_af.models.io",
+    "make_estimator": "decorr_af.models.registry",
+    "register_estimator": "decorr_af.models.registry",
     "resolve_device": "decorr_af.models.device",
 }
 

@@ -20,7 +20,7 @@ from decorr_af.decorrelation.distance import (
     distance_covariance_sq,
 )
 
-_PENALTIES = ("Adversary", "DisCo", "DomainAdversary", "DomainDisCo")
+_PENALTIES = ("Adversary", "DisCo", "DomainAdversary", "DomainDisCo", "make_penalty")
 
 __all__ = [
     "CUDA_NAIVE_MAX_N",

@@ -61,6 +61,7 @@ __all__ = [
     "Penalty",
     "PenaltyBatch",
     "Selection",
+    "make_penalty",
     "penalty_from_dict",
 ]
 
@@ -258,6 +259,31 @@ def penalty_from_dict(data: dict[str, Any]) -> Penalty:
         msg = f"penalty name {data.get('name')!r} is not one of {sorted(_REGISTRY)}"
         raise ConfigError(msg) from None
     params = dict(data.get("params", {}))
+    for key in ("hidden",):
+        if isinstance(params.get(key), list):
+            params[key] = tuple(params[key])
+    return cls(**params)
+
+
+def make_penalty(kind: str, **params: Any) -> Penalty:
+    """A penalty from its registered kind (class name, case-insensitive) and keywords.
+
+    The form used by model specs (``penalty: {kind: DisCo, on: background}``).
+
+    Examples
+    --------
+    >>> make_penalty("disco", strength=3.0, on="background")
+    DisCo(strength=3.0, power=1.0, on='background', method='auto')
+    """
+    by_lower = {name.lower(): cls for name, cls in _REGISTRY.items()}
+    cls = by_lower.get(str(kind).lower())
+    if cls is None:
+        msg = f"parameter 'penalty.kind': {kind!r} is not one of {sorted(_REGISTRY)}"
+        raise ConfigError(msg)
+    unknown = sorted(set(params) - set(cls._params))
+    if unknown:
+        msg = f"parameter 'penalty': {cls.__name__} has no parameter(s) {unknown} (has {list(cls._params)})"
+        raise ConfigError(msg)
     for key in ("hidden",):
         if isinstance(params.get(key), list):
             params[key] = tuple(params[key])

@@ -7,6 +7,7 @@ Truth is read from MC only: data tables are always read with ``drop_truth=True``
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from typing import Any
 
 import numpy as np
@@ -20,8 +21,12 @@ from decorr_af.workflows._data import (
     train_test_split_idx,
 )
 from decorr_af.workflows._photon_cuts import DEFAULT_ID_CUTS, DEFAULT_ISO_CUTS, cut_based_id
+from decorr_af.workflows.specs import ModelRules, ModelSpec, Presets, build_estimator, parse_models
 
 __all__ = [
+    "PRESETS",
+    "RULES",
+    "SPECIAL_BUILDERS",
     "BinnedCorrection",
     "Samples",
     "ZeeSamples",
@@ -267,20 +272,6 @@ class BinnedCorrection:
                 "table": self.table_.tolist()}  # fmt: skip
 
 
-def _bdt(config: Any, seed: int, penalty: Any = None) -> Any:
-    from decorr_af.models import DisCoXGBRegressor
-
-    return DisCoXGBRegressor(**config.bdt, penalty=penalty, random_state=seed,
-                             device=config.device)  # fmt: skip
-
-
-def _mlp(config: Any, seed: int, penalty: Any = None) -> Any:
-    from decorr_af.models import DecorrelatedRegressor
-
-    return DecorrelatedRegressor(**config.mlp, penalty=penalty, random_state=seed,
-                                 device=config.device)  # fmt: skip
-
-
 @dataclasses.dataclass
 class Fitted:
     """A trained model and the columns it reads."""
@@ -311,59 +302,91 @@ class _Context:
     w: np.ndarray
     X_base: np.ndarray
     X_shapes: np.ndarray
-    X_dom: np.ndarray
+    dom_rows: np.ndarray
     w_rw: np.ndarray | None = None
 
+    def columns(self, spec: ModelSpec) -> list[str]:
+        """The input columns of ``spec`` (its ``inputs``: baseline or shapes)."""
+        return self.base if spec.options["inputs"] == "baseline" else self.shapes
 
-def _binned(c: _Context) -> Fitted:
+    def X(self, spec: ModelSpec) -> np.ndarray:
+        return self.X_base if spec.options["inputs"] == "baseline" else self.X_shapes
+
+    def X_dom(self, spec: ModelSpec) -> np.ndarray:
+        """The data rows of a domain penalty (same columns as the model)."""
+        return feature_matrix(self.s.data_train.iloc[self.dom_rows], self.columns(spec))
+
+    def weights(self, spec: ModelSpec) -> np.ndarray:
+        if spec.options["weights"] == "reweighted":
+            assert self.w_rw is not None  # train_models fits the reweighter first
+            return self.w_rw
+        return self.w
+
+
+def _binned(c: _Context, spec: ModelSpec) -> Fitted:
     est = BinnedCorrection(eta_edges=c.config.binned_eta_edges, e_edges=c.config.binned_e_edges)
-    return Fitted(est.fit(c.s.mc_train, c.y, c.w), None)
+    return Fitted(est.fit(c.s.mc_train, c.y, c.weights(spec)), None)
 
 
-def _domain_mlp(kind: str) -> Any:
-    def build(c: _Context) -> Fitted:
-        from decorr_af.decorrelation.penalties import DomainAdversary, DomainDisCo
+def _estimator(c: _Context, spec: ModelSpec) -> Fitted:
+    """Build ``spec`` through the registries and fit it.
 
-        pen = (DomainDisCo(strength=c.strength) if kind == "disco"
-               else DomainAdversary(strength=c.strength, **c.config.adversary))  # fmt: skip
-        est = _mlp(c.config, c.seed, pen)
-        if c.strength > 0:
-            return Fitted(est.fit(**_domain_fit_inputs(c.s, c.shapes, c.seed)), c.shapes)
-        # no penalty: exactly the plain shapes MLP
-        return Fitted(est.fit(c.X_shapes, c.y, sample_weight=c.w, domain_X=c.X_dom), c.shapes)
+    Estimator keywords: ``device`` and the seed, then the config mapping named like
+    the family (``mlp``, ``bdt``; each key must be a keyword of the class), then
+    the spec's ``params``. A domain penalty of strength > 0 on an estimator whose
+    ``fit`` takes ``penalty_weight`` (the MLP) compares like-for-like candidates
+    (:func:`_domain_fit_inputs`); otherwise ``domain_X`` holds the data rows.
+    """
+    family = getattr(c.config, spec.estimator, None)
+    strict = {spec.estimator: family} if isinstance(family, dict) else {}
+    est = build_estimator(
+        spec,
+        task="regression",
+        lam=c.strength,
+        defaults={"device": c.config.device, "random_state": c.seed},
+        strict=strict,
+    )
+    cols, X, w = c.columns(spec), c.X(spec), c.weights(spec)
+    lam = spec.penalty_strength(c.strength)
+    if lam is None:
+        return Fitted(est.fit(X, c.y, sample_weight=w), cols)
+    if lam > 0 and "penalty_weight" in inspect.signature(est.fit).parameters:
+        return Fitted(est.fit(**_domain_fit_inputs(c.s, cols, c.seed)), cols)
+    return Fitted(est.fit(X, c.y, sample_weight=w, domain_X=c.X_dom(spec)), cols)
 
-    return build
+
+#: non-ML calibration models built by the workflow itself (spec ``estimator``)
+SPECIAL_BUILDERS: dict[str, Any] = {"binned": _binned}
+
+#: Preset calibration models (name -> spec); ``inputs`` defaults to ``shapes``,
+#: ``weights`` to ``mc``; every penalty strength is λ (scale 1)
+PRESETS = Presets("calibration")
+PRESETS.register("binned", {"estimator": "binned"})
+PRESETS.register("baseline_bdt", {"estimator": "bdt", "inputs": "baseline"})
+PRESETS.register("shapes_bdt", {"estimator": "bdt"})
+PRESETS.register("shapes_mlp", {"estimator": "mlp"})
+PRESETS.register("disco_mlp", {"estimator": "mlp", "penalty": {"kind": "DomainDisCo"}})
+PRESETS.register("disco_bdt", {"estimator": "bdt", "penalty": {"kind": "DomainDisCo"}})
 
 
-def _disco_bdt(c: _Context) -> Fitted:
-    from decorr_af.decorrelation.penalties import DomainDisCo
-
-    est = _bdt(c.config, c.seed, DomainDisCo(strength=c.strength))
-    return Fitted(est.fit(c.X_shapes, c.y, sample_weight=c.w, domain_X=c.X_dom), c.shapes)
+def _adversary(config: Any) -> dict[str, Any]:
+    """``adversary_mlp``: the ``DomainAdversary`` keywords are ``config.adversary``."""
+    return {"estimator": "mlp", "penalty": {"kind": "DomainAdversary", **config.adversary}}
 
 
-#: model name -> builder; a new calibration model is a new entry here
-MODEL_BUILDERS: dict[str, Any] = {
-    "binned": _binned,
-    "baseline_bdt": lambda c: Fitted(
-        _bdt(c.config, c.seed).fit(c.X_base, c.y, sample_weight=c.w), c.base
-    ),
-    "shapes_bdt": lambda c: Fitted(
-        _bdt(c.config, c.seed).fit(c.X_shapes, c.y, sample_weight=c.w), c.shapes
-    ),
-    "shapes_mlp": lambda c: Fitted(
-        _mlp(c.config, c.seed).fit(c.X_shapes, c.y, sample_weight=c.w), c.shapes
-    ),
-    "disco_mlp": _domain_mlp("disco"),
-    "adversary_mlp": _domain_mlp("adversary"),
-    "disco_bdt": _disco_bdt,
-    "reweighted_mlp": lambda c: Fitted(
-        _mlp(c.config, c.seed).fit(c.X_shapes, c.y, sample_weight=c.w_rw), c.shapes
-    ),
-    "reweighted_bdt": lambda c: Fitted(
-        _bdt(c.config, c.seed).fit(c.X_shapes, c.y, sample_weight=c.w_rw), c.shapes
-    ),
-}
+PRESETS.register("adversary_mlp", _adversary)
+PRESETS.register("adv_mlp", _adversary)  # the photon-ID/ttH spelling
+PRESETS.register("reweighted_mlp", {"estimator": "mlp", "weights": "reweighted"})
+PRESETS.register("reweighted_bdt", {"estimator": "bdt", "weights": "reweighted"})
+
+#: what the calibration accepts in ``models``: regressors, domain penalties
+RULES = ModelRules(
+    task="regression",
+    presets=PRESETS,
+    special=tuple(SPECIAL_BUILDERS),
+    penalty_requires="domain",
+    options={"inputs": ("shapes", "baseline"), "weights": ("mc", "reweighted")},
+)
 
 
 def _reweight(c: _Context, info: dict[str, Any], prefix: str) -> None:
@@ -396,14 +419,17 @@ def train_models(
     config: Any,
     s: Samples,
     *,
-    strength: float,
+    strength: float | None = None,
     seed: int,
     features: tuple[list[str], list[str]] | None = None,
 ) -> tuple[dict[str, Fitted], dict[str, Any]]:
     """Fit every model of ``config.models``; return them and JSON-able info.
 
-    ``features`` = (baseline, shower-shape) columns (default :func:`feature_sets`).
+    ``strength`` (default ``config.strength``) is λ; ``features`` = (baseline,
+    shower-shape) columns (default :func:`feature_sets`).
     """
+    lam = float(config.strength if strength is None else strength)
+    specs = parse_models(config.models, config, RULES)
     base, shapes = features or feature_sets(config, s.mc_train, s.data_train)
     y = (s.mc_train["truth_e"] / s.mc_train["e"]).to_numpy(np.float64)
     w = s.mc_train["weight"].to_numpy(np.float64)
@@ -411,22 +437,19 @@ def train_models(
     dom_rows = np.sort(
         np.random.default_rng([int(seed), 0xD0]).permutation(len(s.data_train))[:n_dom]
     )
-    c = _Context(config=config, s=s, base=base, shapes=shapes, strength=strength, seed=seed,
+    c = _Context(config=config, s=s, base=base, shapes=shapes, strength=lam, seed=seed,
                  y=y, w=w, X_base=feature_matrix(s.mc_train, base),
-                 X_shapes=feature_matrix(s.mc_train, shapes),
-                 X_dom=feature_matrix(s.data_train.iloc[dom_rows], shapes))  # fmt: skip
+                 X_shapes=feature_matrix(s.mc_train, shapes), dom_rows=dom_rows)  # fmt: skip
     info: dict[str, Any] = {"features": {"baseline": base, "shapes": shapes}}
-    if any(m.startswith("reweighted") for m in config.models):
+    if any(spec.options["weights"] == "reweighted" for spec in specs):
         _reweight(c, info, "reweighting" if s.particle == "photon" else "zee_reweighting")
     out: dict[str, Fitted] = {}
-    for name in config.models:
-        if name not in MODEL_BUILDERS:  # pragma: no cover - Config.validate rejects them
-            raise ConfigError(f"unknown calibration model {name!r}")
-        out[name] = MODEL_BUILDERS[name](c)
-        if name == "binned":
-            info["binned_table" if s.particle == "photon" else "zee_binned_table"] = out[
-                name
-            ].estimator.to_dict()
+    for spec in specs:
+        out[spec.name] = SPECIAL_BUILDERS.get(spec.estimator, _estimator)(c, spec)
+        if spec.estimator == "binned":
+            key = "binned_table" if s.particle == "photon" else "zee_binned_table"
+            info[key] = out[spec.name].estimator.to_dict()
+    info["models"] = {spec.name: spec.describe(lam) for spec in specs}
     return out, info
 
 

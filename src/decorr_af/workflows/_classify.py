@@ -1,31 +1,56 @@
-"""Classifier zoo and evaluation shared by the photon-ID and ttH(γγ) workflows.
+"""Classifier models and evaluation shared by the photon-ID and ttH(γγ) workflows.
 
-Model names (the ``"<model>"`` prefix of the metric keys):
+Models are specs (:mod:`decorr_af.workflows.specs`); these presets name the
+usual ones (the ``"<model>"`` prefix of the metric keys is the name used in
+``Config.models``):
 
-``plain_mlp``  torch MLP, no penalty
-``disco_mlp``  torch MLP + :class:`~decorr_af.decorrelation.penalties.DisCo` on background
-``adv_mlp``    torch MLP + :class:`~decorr_af.decorrelation.penalties.Adversary`
-``plain_bdt``  xgboost (DisCo-xgboost with ``strength=0``)
-``disco_bdt``  DisCo-xgboost
+``plain_mlp``      torch MLP, no penalty
+``disco_mlp``      torch MLP + :class:`~decorr_af.decorrelation.penalties.DisCo` on
+                   background, strength λ
+``adversary_mlp``  torch MLP + :class:`~decorr_af.decorrelation.penalties.Adversary`,
+                   strength λ × ``adversary_scale``, ``lr=adversary_lr``,
+                   ``steps_per_batch=adversary_steps`` (``adv_mlp``: the same, old name)
+``plain_bdt``      DisCo-xgboost without penalty
+``disco_bdt``      DisCo-xgboost, DisCo on background, strength λ × ``bdt_scale``
+
+``adversary_scale``, ``bdt_scale``, ``adversary_lr`` and ``adversary_steps`` are
+inputs of these presets only; a spec mapping sets its own ``penalty``.  The
+estimator keywords come from the config's flat fields (``hidden``, ``epochs``,
+``batch_size``, ``lr``, ``n_estimators``, ``max_depth``, ``bdt_learning_rate`` as
+``learning_rate``, ``device``), each family taking those it has, then from the
+spec's ``params``.
+
+Examples
+--------
+>>> PRESETS.resolve("disco_bdt", ClassifierConfig(bdt_scale=0.5))["penalty"]
+{'kind': 'DisCo', 'on': 'background', 'scale': 0.5}
 """
 
 from __future__ import annotations
 
 import dataclasses
-import enum
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from decorr_af.errors import ConfigError
 from decorr_af.workflows.base import WorkflowConfig
+from decorr_af.workflows.specs import (
+    ModelRules,
+    ModelSpec,
+    Presets,
+    build_estimator,
+    model_names,
+    parse_models,
+)
 
 __all__ = [
     "ML_MODELS",
+    "PRESETS",
+    "RULES",
     "ClassifierConfig",
-    "ModelName",
     "balanced_weights",
     "build_model",
     "classifier_metrics",
@@ -34,43 +59,53 @@ __all__ = [
     "threshold_at_rejection",
 ]
 
+#: Preset classifiers of the decorrelation workflows (name -> spec).
+PRESETS = Presets("classifier")
+PRESETS.register("plain_mlp", {"estimator": "mlp"})
+PRESETS.register(
+    "disco_mlp", {"estimator": "mlp", "penalty": {"kind": "DisCo", "on": "background"}}
+)
+PRESETS.register("plain_bdt", {"estimator": "bdt"})
+PRESETS.register(
+    "disco_bdt",
+    lambda c: {
+        "estimator": "bdt",
+        "penalty": {"kind": "DisCo", "on": "background", "scale": c.bdt_scale},
+    },
+)
 
-class ModelName(str, enum.Enum):
-    """Trainable classifiers of the decorrelation workflows."""
 
-    PLAIN_MLP = "plain_mlp"
-    DISCO_MLP = "disco_mlp"
-    ADV_MLP = "adv_mlp"
-    PLAIN_BDT = "plain_bdt"
-    DISCO_BDT = "disco_bdt"
+def _adversary(c: Any) -> dict[str, Any]:
+    pen = {"kind": "Adversary", "scale": c.adversary_scale, "lr": c.adversary_lr,
+           "steps_per_batch": c.adversary_steps}  # fmt: skip
+    return {"estimator": "mlp", "penalty": pen}
 
 
-ML_MODELS = tuple(m.value for m in ModelName)
+PRESETS.register("adversary_mlp", _adversary)
+PRESETS.register("adv_mlp", _adversary)  # the photon-ID/ttH name before adversary_mlp
 
+ML_MODELS = ("plain_mlp", "disco_mlp", "adversary_mlp", "plain_bdt", "disco_bdt")
 
-def check_models(models: Sequence[str], allowed: Sequence[str]) -> None:
-    """Raise ConfigError naming ``models`` if it is empty or has unknown entries."""
-    bad = [m for m in models if m not in allowed]
-    if bad or not models:
-        raise ConfigError(
-            f"parameter 'models': unknown {bad} (choose from {', '.join(allowed)})"
-            if bad
-            else "parameter 'models' is empty"
-        )
+#: what the classifier workflows accept in ``models`` (penalties on a protected variable)
+RULES = ModelRules(task="classification", presets=PRESETS)
 
 
 @dataclasses.dataclass(frozen=True)
 class ClassifierConfig(WorkflowConfig):
     """Hyper-parameters shared by the classifier workflows (photon ID, ttH(γγ)).
 
-    ``strength`` is the DisCo λ of ``disco_mlp`` (``disco_bdt`` uses
-    ``strength·bdt_scale``, ``adv_mlp`` ``strength·adversary_scale``).
+    ``models`` lists preset names and/or spec mappings
+    (:mod:`decorr_af.workflows.specs`); ``strength`` is λ: a penalty's strength is
+    λ × its ``scale`` unless its spec fixes ``strength`` (``disco_mlp``: λ,
+    ``disco_bdt``: λ·``bdt_scale``, ``adversary_mlp``: λ·``adversary_scale``).
     ``max_events`` (0 = all) subsamples before the train/test split; the working
     point keeps ``wp_efficiency`` of the signal; ``fixed_rejection`` is where the
     signal efficiency is quoted.
     """
 
-    models: tuple[str, ...] = ML_MODELS
+    model_rules: ClassVar[ModelRules] = RULES
+
+    models: tuple[Any, ...] = ML_MODELS
     strength: float = 10.0
     bdt_scale: float = 1.0
     adversary_scale: float = 1.0
@@ -104,6 +139,7 @@ class ClassifierConfig(WorkflowConfig):
             ),
             fraction=("test_fraction", "wp_efficiency"),
         )
+        self.model_specs()
         if self.fixed_rejection <= 1.0:
             raise ConfigError(
                 f"parameter 'fixed_rejection' must be > 1, got {self.fixed_rejection}"
@@ -111,50 +147,43 @@ class ClassifierConfig(WorkflowConfig):
         if not self.features:  # type: ignore[attr-defined]
             raise ConfigError("parameter 'features' is empty")
 
+    def model_specs(self) -> tuple[ModelSpec, ...]:
+        """The validated specs of ``models`` (presets resolved with this config)."""
+        return parse_models(self.models, self, self.model_rules)
 
-def build_model(name: str, config: Any, *, strength: float, seed: int) -> Any:
-    """Instantiate the estimator called ``name`` with the config's hyper-parameters.
+    @property
+    def model_names(self) -> tuple[str, ...]:
+        """The names of ``models`` (the metric-key prefixes)."""
+        return model_names(self.models)
 
-    ``strength`` is the DisCo λ; the adversary uses ``strength * config.adversary_scale``
-    and DisCo-BDT ``strength * config.bdt_scale``.
-    """
-    from decorr_af.decorrelation.penalties import Adversary, DisCo
+    def estimator_defaults(self, seed: int) -> dict[str, Any]:
+        """Estimator keywords from the flat fields (each family takes those it has)."""
+        return {
+            "hidden": tuple(self.hidden),
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "lr": self.lr,
+            "n_estimators": self.n_estimators,
+            "max_depth": self.max_depth,
+            "learning_rate": self.bdt_learning_rate,
+            "device": self.device,
+            "random_state": seed,
+        }
 
-    model = ModelName(name)
-    if model in (ModelName.PLAIN_MLP, ModelName.DISCO_MLP, ModelName.ADV_MLP):
-        from decorr_af.models import DecorrelatedClassifier
 
-        penalty = None
-        if model is ModelName.DISCO_MLP:
-            penalty = DisCo(strength=float(strength), on="background")
-        elif model is ModelName.ADV_MLP:
-            penalty = Adversary(
-                strength=float(strength) * config.adversary_scale,
-                lr=config.adversary_lr,
-                steps_per_batch=config.adversary_steps,
-            )
-        return DecorrelatedClassifier(
-            hidden=tuple(config.hidden),
-            epochs=config.epochs,
-            batch_size=config.batch_size,
-            lr=config.lr,
-            penalty=penalty,
-            random_state=seed,
-            device=config.device,
-        )
-    from decorr_af.models import DisCoXGBClassifier
-
-    penalty = None
-    if model is ModelName.DISCO_BDT:
-        penalty = DisCo(strength=float(strength) * config.bdt_scale, on="background")
-    return DisCoXGBClassifier(
-        n_estimators=config.n_estimators,
-        max_depth=config.max_depth,
-        learning_rate=config.bdt_learning_rate,
-        device=config.device,
-        random_state=seed,
-        penalty=penalty,
+def build_model(spec: ModelSpec, config: ClassifierConfig, *, seed: int) -> Any:
+    """The unfitted classifier of ``spec`` at the config's λ (``config.strength``)."""
+    return build_estimator(
+        spec,
+        task="classification",
+        lam=config.strength,
+        defaults=config.estimator_defaults(seed),
     )
+
+
+def describe_models(specs: Sequence[ModelSpec], lam: float) -> dict[str, Any]:
+    """``{name: spec with its effective penalty strength}`` for ``RunResult.info``."""
+    return {s.name: s.describe(lam) for s in specs}
 
 
 def fit_predict(

@@ -150,6 +150,26 @@ class WorkflowConfig:
         """Validated copy with some fields changed (dotted keys allowed)."""
         return type(self).from_dict(self.to_dict(), **changes)
 
+    def with_strength(self, strength: float | None) -> WorkflowConfig:
+        """This config at λ = ``strength``: ``replace(strength=...)``, itself for None.
+
+        What ``run(config, strength=λ)`` means: λ is a plain config field, so the
+        config a run records is the one it trained with.
+
+        Examples
+        --------
+        >>> @dataclasses.dataclass(frozen=True)
+        ... class Toy(WorkflowConfig):
+        ...     strength: float = 1.0
+        >>> Toy().with_strength(3).strength, Toy().with_strength(None).strength
+        (3.0, 1.0)
+        """
+        if strength is None:
+            return self
+        if "strength" not in {f.name for f in dataclasses.fields(self)}:
+            raise ConfigError(f"{type(self).__name__} has no parameter 'strength'")
+        return self.replace(strength=strength)
+
 
 def _set_dotted(target: dict[str, Any], key: str, value: Any, cls: type) -> None:
     head, _, rest = key.partition(".")

@@ -1,8 +1,12 @@
 """Workflow 2: photon energy calibration, checked in data with Z→ee line shapes.
 
 Every model regresses the correction ``c = E_true / E_raw`` on MC (truth exists in
-MC only) and predicts ``E_pred = E_raw × ĉ``. Models (``Config.models``, registered
-in :data:`decorr_af.workflows._calib_models.MODEL_BUILDERS`):
+MC only) and predicts ``E_pred = E_raw × ĉ``. Models
+(``Config.models``): these presets (:data:`decorr_af.workflows._calib_models.PRESETS`)
+or spec mappings (:mod:`decorr_af.workflows.specs`) with the calibration keys
+``inputs`` (``shapes``, default, or ``baseline``) and ``weights`` (``mc``, default,
+or ``reweighted``: MC reweighted to data); a penalty must be a domain penalty (MC
+vs data), its strength λ × ``scale`` (default 1):
 
 ``binned``          median correction in |η| × E_raw × conversion bins (MC)
 ``baseline_bdt``    BDT on the ATLAS MVA-calibration inputs: η, E_raw, conversion, layer
@@ -11,7 +15,7 @@ in :data:`decorr_af.workflows._calib_models.MODEL_BUILDERS`):
 ``shapes_mlp``      the same inputs, MLP
 ``disco_mlp``       shapes MLP + ``DomainDisCo(strength)`` between MC and unlabelled data
 ``disco_bdt``       shapes BDT + ``DomainDisCo(strength)`` (DisCo-xgboost)
-``adversary_mlp``   shapes MLP + ``DomainAdversary(strength)``
+``adversary_mlp``   shapes MLP + ``DomainAdversary(strength, **adversary)`` (alias ``adv_mlp``)
 ``reweighted_mlp``  shapes MLP trained on MC reweighted to data (classifier ratio)
 ``reweighted_bdt``  shapes BDT trained on MC reweighted to data
 
@@ -45,7 +49,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -53,6 +57,7 @@ from decorr_af.data.schema import CALO_VARIABLES, SHOWER_SHAPES
 from decorr_af.errors import ConfigError
 from decorr_af.workflows import _calib_models as cm
 from decorr_af.workflows.base import RunResult, WorkflowConfig
+from decorr_af.workflows.specs import ModelRules, ModelSpec, model_names, parse_models
 
 __all__ = [
     "DEFAULT_PARETO",
@@ -76,7 +81,7 @@ RAW = "raw"  # the uncorrected reference in the Z→ee tables
 
 
 class Model(str, enum.Enum):
-    """Calibration models of this workflow."""
+    """The built-in preset names of this workflow (:data:`._calib_models.PRESETS`)."""
 
     BINNED = "binned"
     BASELINE_BDT = "baseline_bdt"
@@ -110,6 +115,7 @@ class Config(WorkflowConfig):
     """
 
     workflow = "calibration"
+    model_rules: ClassVar[ModelRules] = cm.RULES
     mc_files: tuple[str, ...] = ("samples/photons_mc/*.root",)
     data_files: tuple[str, ...] = ("samples/photons_data/*.root",)
     zee_mc_files: tuple[str, ...] = ()
@@ -118,7 +124,7 @@ class Config(WorkflowConfig):
     base_features: tuple[str, ...] = ("eta", "e", "converted")
     calo_features: tuple[str, ...] = CALO_VARIABLES
     shape_features: tuple[str, ...] = SHOWER_SHAPES
-    models: tuple[str, ...] = (
+    models: tuple[Any, ...] = (
         "binned",
         "baseline_bdt",
         "shapes_bdt",
@@ -157,12 +163,7 @@ class Config(WorkflowConfig):
     device: str = "auto"
 
     def validate(self) -> None:
-        for m in self.models:
-            if m not in {x.value for x in Model}:
-                allowed = ", ".join(x.value for x in Model)
-                raise ConfigError(f"parameter 'models': unknown model {m!r} (allowed: {allowed})")
-        if not self.models:
-            raise ConfigError("parameter 'models' is empty")
+        self.model_specs()
         for f in (*self.base_features, *self.calo_features, *self.shape_features):
             if f in TRUTH_COLUMNS:
                 raise ConfigError(f"parameter 'features': truth column {f!r} cannot be an input")
@@ -183,6 +184,15 @@ class Config(WorkflowConfig):
             if len(edges) < 2 or np.any(np.diff(edges) <= 0):
                 raise ConfigError(f"parameter '{name}' must be increasing with >= 2 edges")
 
+    def model_specs(self) -> tuple[ModelSpec, ...]:
+        """The validated specs of ``models`` (presets resolved with this config)."""
+        return parse_models(self.models, self, self.model_rules)
+
+    @property
+    def model_names(self) -> tuple[str, ...]:
+        """The names of ``models`` (the metric-key prefixes)."""
+        return model_names(self.models)
+
 
 def run(
     config: Config, *, strength: float | None = None, seed: int = 0, out: Any = None
@@ -194,7 +204,7 @@ def run(
     config
         The workflow :class:`Config`.
     strength
-        Decorrelation strength λ (overrides ``config.strength``).
+        Shorthand for ``config.replace(strength=strength)`` (λ of the penalties).
     seed
         Seed of the splits and of every model.
     out
@@ -222,15 +232,15 @@ def run(
     """
     if not isinstance(config, Config):
         raise ConfigError(f"run() needs a calibration Config, got {type(config).__name__}")
-    lam = float(config.strength if strength is None else strength)
-    if lam < 0:
-        raise ConfigError(f"parameter 'strength' must be >= 0, got {lam}")
+    config = config.with_strength(strength)
     t0 = time.perf_counter()
     s = cm.load_samples(config, seed=seed)
     features = cm.feature_sets(config, s.mc_train, s.data_train)
-    models, info = cm.train_models(config, s, strength=lam, seed=seed, features=features)
+    models, info = cm.train_models(config, s, seed=seed, features=features)
 
-    result = RunResult(workflow=config.workflow, config=config.to_dict(), seed=seed, strength=lam)
+    result = RunResult(
+        workflow=config.workflow, config=config.to_dict(), seed=seed, strength=config.strength
+    )
     result.metrics.update(s.metrics)
     rows = []
     ratios: dict[str, np.ndarray] = {}
@@ -259,7 +269,7 @@ def run(
     for key in ("abs_eta", "pt", "weight"):
         result.arrays[f"{key}_mc"] = s.mc_test[key].to_numpy(np.float32)
     if config.zee_mc_files:
-        zee_scales(config, models, features, strength=lam, seed=seed, result=result)
+        zee_scales(config, models, features, seed=seed, result=result)
     result.info.update(info)
     result.info["n_mc_train"], result.info["n_mc_test"] = len(s.mc_train), len(s.mc_test)
     result.info["n_data_train"] = len(s.data_train)
@@ -289,7 +299,7 @@ def zee_scales(
     models: dict[str, Any],
     features: tuple[list[str], list[str]],
     *,
-    strength: float,
+    strength: float | None = None,
     seed: int,
     result: RunResult,
 ) -> dict[str, Any]:
@@ -298,6 +308,7 @@ def zee_scales(
     With ``config.zee_training == "electron"`` the models are retrained on MC Z→ee
     electrons (same inputs, same penalties; the domain side is data Z→ee electrons);
     with ``"photon"`` the photon models of ``models`` are applied to the electrons.
+    ``strength`` (default ``config.strength``) is λ of the retrained penalties.
 
     Returns
     -------
@@ -479,7 +490,7 @@ def gap_vs_mismodelling(
             paths[sample] = (str(target / "*.root"),)
         cfg = config.replace(data_files=paths["photons"], zee_data_files=paths["zee"])
         g = run(cfg, strength=strength, seed=seed).metrics
-        for m in [RAW, *cfg.models]:
+        for m in [RAW, *cfg.model_names]:
             rows.append({
                 "mismodelling": mis, "model": m, "gap": g[f"{m}.alpha"],
                 "gap_err": g[f"{m}.alpha_err"], "gap_significance": g[f"{m}.gap_significance"],

@@ -12,7 +12,8 @@ conversion × |η| × E_T cells.  Models (``Config.models``): ``cutbased`` (the
 Tight menu itself), ``plain_mlp``, ``plain_bdt``, ``disco_mlp`` and ``disco_bdt``
 (DisCo on Loose fakes against ``iso_excess``, the GeV by which a photon's
 isolation exceeds the ``isolation_wp`` cut, i.e. the ABCD isolation axis),
-``adv_mlp`` (adversary).
+``adversary_mlp`` (adversary; ``adv_mlp`` is the same preset under its old name),
+or spec mappings (:mod:`decorr_af.workflows.specs`).
 
 Metrics per model (test set, MC weights; prompt = signal):
 ``auc``, ``r50``, ``eff_at_rej`` (prompt efficiency at fake rejection
@@ -42,7 +43,7 @@ Examples
 --------
 >>> from decorr_af.workflows import photon_id
 >>> cfg = photon_id.Config(mc_files=("samples/photons_mc/*.root",), epochs=5)  # doctest: +SKIP
->>> res = photon_id.run(cfg, strength=20.0, seed=1, out="runs/pid")            # doctest: +SKIP
+>>> res = photon_id.run(cfg.replace(strength=20.0), seed=1, out="runs/pid")    # doctest: +SKIP
 >>> res.metrics["disco_mlp.r_bkg"], res.metrics["disco_mlp.eff_at_tight_rej"]  # doctest: +SKIP
 """
 
@@ -71,17 +72,30 @@ from decorr_af.workflows.cutbased import (
     tune_menu,
 )
 from decorr_af.workflows.inputs import read_inputs
+from decorr_af.workflows.specs import ModelRules, Presets
 
-__all__ = ["DEFAULT_PARETO", "MODELS", "PRIMARY_MODEL", "Config", "run", "table_features"]
+__all__ = [
+    "DEFAULT_PARETO",
+    "MODELS",
+    "PRESETS",
+    "PRIMARY_MODEL",
+    "Config",
+    "run",
+    "table_features",
+]
 
 WORKFLOW = "photon_id"
 MODELS = ("cutbased", *_classify.ML_MODELS)
+#: the classifier presets plus ``cutbased`` (the Tight menu, built by the workflow)
+PRESETS = Presets("photon_id", parent=_classify.PRESETS)
+PRESETS.register("cutbased", {"estimator": "cutbased"})
+RULES = ModelRules(task="classification", presets=PRESETS, special=("cutbased",))
 PRIMARY_MODEL = "disco_mlp"
 DEFAULT_PARETO = [
     ("disco_mlp.r50", "disco_mlp.inv_dcor"),
     ("disco_mlp.eff_at_tight_rej", "disco_mlp.inv_jsd"),
     ("disco_bdt.r50", "disco_bdt.inv_dcor"),
-    ("adv_mlp.r50", "adv_mlp.inv_dcor"),
+    ("adversary_mlp.r50", "adversary_mlp.inv_dcor"),
 ]
 #: extra per-photon columns derived in the workflow (``iso_excess``: GeV above the
 #: isolation working point, :meth:`~decorr_af.columnar.isolation.IsolationWP.excess`)
@@ -120,11 +134,12 @@ class Config(_classify.ClassifierConfig):
     """
 
     workflow: ClassVar[str] = WORKFLOW
+    model_rules: ClassVar[ModelRules] = RULES
 
     mc_files: tuple[str, ...] = ("samples/photons_mc/*.root",)
     features: tuple[str, ...] = (*SHOWER_SHAPES, "abs_eta")
     protected: str = "iso_excess"
-    models: tuple[str, ...] = MODELS
+    models: tuple[Any, ...] = MODELS
     wp_efficiency: float = 0.85
     min_pt: float = 25.0
     tight_menu: str = "tight"
@@ -138,7 +153,6 @@ class Config(_classify.ClassifierConfig):
     jsd_permutations: int = 100
 
     def validate(self) -> None:
-        _classify.check_models(self.models, MODELS)
         super().validate()
         leaks = [
             f for f in self.features if f == self.protected or f in ISOLATION or f == "iso_excess"
@@ -287,7 +301,7 @@ def run(
     config
         The workflow configuration.
     strength
-        Overrides ``config.strength`` (DisCo λ) for the decorrelated models.
+        Shorthand for ``config.replace(strength=strength)`` (λ of the penalties).
     seed
         Seeds the subsample, the train/test split, the model initialisation and
         the permutations of the 1/JSD ceiling.
@@ -300,9 +314,8 @@ def run(
     """
     if not isinstance(config, Config):
         raise ConfigError(f"photon_id.run needs a photon_id.Config, got {type(config).__name__}")
-    lam = config.strength if strength is None else float(strength)
-    if lam < 0:
-        raise ConfigError(f"parameter 'strength' must be >= 0, got {lam}")
+    config = config.with_strength(strength)
+    specs = config.model_specs()
     df = _prepare(config, seed)
     X = feature_matrix(df, config.features)
     y = df["is_prompt"].to_numpy().astype(np.int64)
@@ -365,11 +378,12 @@ def run(
         "fixed_rejection": config.fixed_rejection,
         "jsd_bins": ISO_BINS,
     }
-    for k, name in enumerate(config.models):
-        if name == "cutbased":
+    for k, spec in enumerate(specs):
+        name = spec.name
+        if spec.estimator == "cutbased":
             score, seconds = tight_menu.score(te), menu_seconds
         else:
-            est = _classify.build_model(name, config, strength=lam, seed=seed)
+            est = _classify.build_model(spec, config, seed=seed)
             score, seconds = _classify.fit_predict(
                 est,
                 X[fit_idx],
@@ -388,7 +402,7 @@ def run(
             ceiling_seed=seed * 1000 + k, n_permutations=config.jsd_permutations,
         )  # fmt: skip
         m.update({key: dep[key] for key in DEPENDENCE_METRICS})
-        if name == "cutbased":  # the menu itself, not a cut on its score family
+        if spec.estimator == "cutbased":  # the menu itself, not a cut on its score family
             id_pass, id_fail = tight, loose_prime
             m.update(wp_eff=tight_eff, wp_rej=tight_rej, eff_at_tight_rej=tight_eff)
             m["rej_at_tight_eff"] = tight_rej
@@ -414,10 +428,10 @@ def run(
         workflow=WORKFLOW,
         config=config.to_dict(),
         seed=int(seed),
-        strength=lam,
+        strength=config.strength,
         metrics=metrics,
         arrays=arrays,
-        hists=_hists(list(config.models), arrays, passed, iso_label),
+        hists=_hists(list(config.model_names), arrays, passed, iso_label),
         tables=tables,
         info={
             "cut_sides": tight_menu.cut_sides(),
@@ -435,6 +449,7 @@ def run(
         },
         estimators=estimators,
     )
+    result.info["models"] = _classify.describe_models(specs, config.strength)
     if out is not None:
         result.save(out)
     return result

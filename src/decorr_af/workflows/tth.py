@@ -14,7 +14,8 @@ refused. In the continua the jet momenta grow with m_γγ, so a plain classifier
 sculpts the background; the tt̄γγ background has the signal's jets.
 
 Models: ``plain_mlp``, ``disco_mlp`` (DisCo on background against m_γγ),
-``adv_mlp`` (adversary), ``plain_bdt``, ``disco_bdt``.
+``adversary_mlp`` (adversary; ``adv_mlp`` is its old name), ``plain_bdt``,
+``disco_bdt``, or spec mappings (:mod:`decorr_af.workflows.specs`).
 
 Weights are normalised per process (``mcChannelNumber``) to the expected yield
 σ·ε·L (:func:`decorr_af.data.diphoton.expected_yield`: cross-section times the
@@ -103,7 +104,7 @@ PRIMARY_MODEL = "disco_mlp"
 DEFAULT_PARETO = [
     ("disco_mlp.r50", "disco_mlp.inv_jsd"),
     ("disco_mlp.significance", "disco_mlp.inv_jsd"),
-    ("adv_mlp.r50", "adv_mlp.inv_jsd"),
+    ("adversary_mlp.r50", "adversary_mlp.inv_jsd"),
     ("disco_bdt.r50", "disco_bdt.inv_jsd"),
 ]
 #: default inputs: dimensionless diphoton variables and the jets
@@ -132,7 +133,6 @@ class Config(_classify.ClassifierConfig):
     min_fit_events: int = 20
 
     def validate(self) -> None:
-        _classify.check_models(self.models, MODELS)
         super().validate()
         check_features(self.features, protected=self.protected)
         self.check(positive=("myy_bins", "luminosity_fb"))
@@ -307,7 +307,7 @@ def run(
     config
         The workflow configuration.
     strength
-        Overrides ``config.strength`` for the decorrelated models.
+        Shorthand for ``config.replace(strength=strength)`` (λ of the penalties).
     seed
         Seeds the subsample, the train/test split and the models.
     out
@@ -319,9 +319,8 @@ def run(
     """
     if not isinstance(config, Config):
         raise ConfigError(f"tth.run needs a tth.Config, got {type(config).__name__}")
-    lam = config.strength if strength is None else float(strength)
-    if lam < 0:
-        raise ConfigError(f"parameter 'strength' must be >= 0, got {lam}")
+    config = config.with_strength(strength)
+    specs = config.model_specs()
     df = read_inputs("diphoton_files", config.diphoton_files, load_diphotons)
     if "mcChannelNumber" not in df:
         raise ConfigError("tth: the diphoton files carry no mcChannelNumber (MC is needed)")
@@ -355,8 +354,9 @@ def run(
     fits: dict[str, Any] = {}
     estimators: dict[str, Any] = {}
     passed: dict[str, np.ndarray] = {}
-    for name in config.models:
-        est = _classify.build_model(name, config, strength=lam, seed=seed)
+    for spec in specs:
+        name = spec.name
+        est = _classify.build_model(spec, config, seed=seed)
         score, seconds = _classify.fit_predict(
             est, X[train], y[train], X[test], protected=myy[train], sample_weight=w_train
         )
@@ -400,10 +400,10 @@ def run(
         workflow=WORKFLOW,
         config=config.to_dict(),
         seed=int(seed),
-        strength=lam,
+        strength=config.strength,
         metrics=metrics,
         arrays=arrays,
-        hists={"myy": _hist_myy(list(config.models), arrays, passed, edges)},
+        hists={"myy": _hist_myy(list(config.model_names), arrays, passed, edges)},
         info={
             "n_train": len(train),
             "n_test": len(test),
@@ -412,6 +412,7 @@ def run(
         },
         estimators=estimators,
     )
+    result.info["models"] = _classify.describe_models(specs, config.strength)
     if out is not None:
         result.save(out)
     return result

@@ -129,10 +129,10 @@ def run(args: argparse.Namespace) -> int:
     """Run the scan, print the seed-averaged table and where the report is."""
     from decorr_af.report import write_report
     from decorr_af.scan import scan
-    from decorr_af.scan.engine import _workflow_name
+    from decorr_af.scan.engine import workflow_name
 
     spec = load_scan_config(args.config)
-    out = args.out or Path(spec["out"] or f"scan-{_workflow_name(spec['workflow'])}")
+    out = args.out or Path(spec["out"] or f"scan-{workflow_name(spec['workflow'])}")
     cluster = args.cluster or spec["cluster"]
     s = spec["scan"]
     flags = {k: s.get(k, default) for k, default in _SCAN_FLAGS.items()}

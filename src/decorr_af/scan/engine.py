@@ -22,6 +22,14 @@ Integrity rules:
   not retried; nested Dask computations of a point run in its own thread, so a
   worker with ``threads=1`` runs one point at a time;
 * an error while shutting the cluster down is one warning: the points are saved.
+
+λ is a plain config field: a point's config is ``config.replace(**params)`` for
+every key, ``strength`` included (:func:`point_config`), and the task calls
+``run(config, seed=...)``, so each saved ``RunResult.config`` is what was trained.
+A workflow whose ``Config`` has no ``strength`` field (one written before λ was
+a field) still gets ``run(config, strength=λ, seed=...)``.  The point id hashes
+``params`` (λ included) with the config *without* the scanned λ, so the ids of
+scans written before stay the same and their points are reused.
 """
 
 from __future__ import annotations
@@ -50,7 +58,7 @@ from decorr_af.errors import ConfigError, DecorrAFError, InputFileError
 from decorr_af.scan.lock import scan_lock
 from decorr_af.scan.results import POINTS_DIR, SCAN_FILE, ScanResult, load_scan, read_scan_json
 
-__all__ = ["ScanError", "expand_points", "point_id", "scan"]
+__all__ = ["ScanError", "expand_points", "point_config", "point_id", "scan", "workflow_name"]
 
 FORMAT_VERSION = 2
 
@@ -199,6 +207,7 @@ def _seed(value: Any) -> int:
 
 
 def _normalise(config: Any, params: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """(config to fingerprint: the point's without its λ, normalised params)."""
     changes = {k: v for k, v in params.items() if k != "strength"}
     cfg = config.replace(**changes) if changes else config  # raises ConfigError naming a key
     plain = cfg.to_dict()
@@ -215,34 +224,60 @@ def _normalise(config: Any, params: Mapping[str, Any]) -> tuple[Any, dict[str, A
             out[key] = float(value)
         else:
             out[key] = _plain(_lookup(plain, key))
+    point_config(cfg, {k: v for k, v in out.items() if k == "strength"})  # validates λ
     return cfg, out
 
 
-def _point_config(config: Any, params: Mapping[str, Any]) -> tuple[Any, float | None]:
-    changes = {k: v for k, v in params.items() if k != "strength"}
-    return (config.replace(**changes) if changes else config), params.get("strength")
+def _has_strength(config: Any) -> bool:
+    import dataclasses
+
+    return dataclasses.is_dataclass(config) and any(
+        f.name == "strength" for f in dataclasses.fields(config)
+    )
+
+
+def point_config(config: Any, params: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The config of a scan point and the extra keywords of its ``run`` call.
+
+    Every parameter, ``strength`` included, goes through ``config.replace``; the
+    keywords are empty unless the config has no ``strength`` field (an older
+    custom workflow: then ``{"strength": λ}``). A ``strength`` of None keeps the
+    config's own λ.
+
+    Examples
+    --------
+    >>> from decorr_af.workflows import calibration
+    >>> cfg, kw = point_config(calibration.Config(), {"strength": 3.0, "max_events": 10})
+    >>> cfg.strength, cfg.max_events, kw
+    (3.0, 10, {})
+    """
+    changes = {k: v for k, v in params.items() if not (k == "strength" and v is None)}
+    if "strength" in changes and not _has_strength(config):
+        legacy = {"strength": changes.pop("strength")}
+        return (config.replace(**changes) if changes else config), legacy
+    return (config.replace(**changes) if changes else config), {}
 
 
 # -- the task that runs on a worker --------------------------------------------
 def _run_point(
     payload: bytes,
-    strength: float | None,
     seed: int,
     point: dict[str, Any],
     directory: str | None,
 ) -> Any:
     """Run one point; save it to ``directory`` (on the worker) or return the result.
 
-    ``payload`` is ``cloudpickle.dumps((run, config))``: cloudpickle (unlike the
-    plain pickle Dask tries first) honours ``register_pickle_by_value``, so
-    workflows defined in notebooks or shipped by value reach the workers.
+    ``payload`` is ``cloudpickle.dumps((run, config, kwargs))`` (``kwargs``: see
+    :func:`point_config`): cloudpickle (unlike the plain pickle Dask tries first)
+    honours ``register_pickle_by_value``, so workflows defined in notebooks or
+    shipped by value reach the workers.
     """
     import cloudpickle
 
     t0 = time.perf_counter()
-    run, config = cloudpickle.loads(payload)
+    run, config, kwargs = cloudpickle.loads(payload)
     try:
-        result = _run_in_this_thread(run, config, strength, seed)
+        result = _run_in_this_thread(run, config, seed, **kwargs)
     except _errors.DETERMINISTIC as err:  # a retry cannot fix these: report, do not raise
         return {"id": point["id"], "error": type(err).__name__, "message": str(err)}
     worker = None
@@ -267,7 +302,7 @@ def _run_point(
     return {"id": point["id"], "metrics": dict(result.metrics)}
 
 
-def _run_in_this_thread(run: Callable[..., Any], config: Any, strength: Any, seed: int) -> Any:
+def _run_in_this_thread(run: Callable[..., Any], config: Any, seed: int, **kwargs: Any) -> Any:
     """Run a point with nested Dask computations on the synchronous scheduler.
 
     Otherwise a ``dask.compute`` inside the task goes through the worker's
@@ -277,9 +312,9 @@ def _run_in_this_thread(run: Callable[..., Any], config: Any, strength: Any, see
     try:
         import dask
     except ImportError:  # pragma: no cover - the scan runs on Dask
-        return run(config, strength=strength, seed=seed)
+        return run(config, seed=seed, **kwargs)
     with dask.config.set(scheduler="synchronous"):
-        return run(config, strength=strength, seed=seed)
+        return run(config, seed=seed, **kwargs)
 
 
 def _rebuild_error(value: Mapping[str, Any]) -> DecorrAFError:
@@ -399,9 +434,20 @@ def _diff(old: Any, new: Any) -> str:
     return f"{old!r} -> {new!r}"
 
 
-def _workflow_name(wf: ModuleType) -> str:
+def workflow_name(wf: ModuleType) -> str:
+    """The short name of a workflow module (``"photon_id"``; a custom module's own name).
+
+    Examples
+    --------
+    >>> from decorr_af.workflows import tth
+    >>> workflow_name(tth)
+    'tth'
+    """
     prefix = "decorr_af.workflows."
     return wf.__name__[len(prefix) :] if wf.__name__.startswith(prefix) else wf.__name__
+
+
+_workflow_name = workflow_name  # the name before it was public
 
 
 def _progress_bar(total: int, initial: int, desc: str, enabled: bool) -> Any:
@@ -439,8 +485,8 @@ def scan(
     config
         Base config (a ``Config``, a mapping, or ``None`` for the defaults).
     strengths, grid, points
-        What to scan, see :func:`expand_points`; ``strength`` goes to
-        ``run(..., strength=...)``, every other key to ``config.replace``.
+        What to scan, see :func:`expand_points`; every key, ``strength``
+        included, goes to ``config.replace`` (:func:`point_config`).
     seeds
         Seeds run for every parameter point.
     client, cluster
@@ -493,7 +539,7 @@ def scan(
 
     header = {
         "format": FORMAT_VERSION,
-        "workflow": _workflow_name(wf),
+        "workflow": workflow_name(wf),
         "workflow_module": wf.__name__,
         "decorr_af_version": __version__,
         "config": config.to_dict(),
@@ -633,14 +679,14 @@ def _submit(
     tag = uuid.uuid4().hex[:6]
     futures = {}
     for p in todo:
-        cfg, strength = _point_config(config, p["params"])
+        cfg, kwargs = point_config(config, p["params"])
         directory = str((out / POINTS_DIR / p["id"]).resolve()) if save_on_worker else None
         fut = client.submit(
-            _run_point, cloudpickle.dumps((wf.run, cfg)), strength, p["seed"], p, directory,
+            _run_point, cloudpickle.dumps((wf.run, cfg, kwargs)), p["seed"], p, directory,
             key=f"decorr-af-{p['id']}-{tag}", retries=retries, pure=False,
         )  # fmt: skip
         futures[fut] = p
-    bar = _progress_bar(len(definition), len(definition) - len(todo), _workflow_name(wf), progress)
+    bar = _progress_bar(len(definition), len(definition) - len(todo), workflow_name(wf), progress)
     failures = []
     try:
         for fut in as_completed(list(futures)):

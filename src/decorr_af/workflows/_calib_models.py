@@ -33,6 +33,7 @@ __all__ = [
     "feature_sets",
     "load_samples",
     "load_zee",
+    "make_model",
     "predict_correction",
     "train_models",
 ]
@@ -328,24 +329,32 @@ def _binned(c: _Context, spec: ModelSpec) -> Fitted:
     return Fitted(est.fit(c.s.mc_train, c.y, c.weights(spec)), None)
 
 
-def _estimator(c: _Context, spec: ModelSpec) -> Fitted:
-    """Build ``spec`` through the registries and fit it.
+def make_model(config: Any, spec: ModelSpec, *, seed: int, strength: float | None = None) -> Any:
+    """The unfitted regressor of ``spec`` at λ = ``strength`` (default ``config.strength``).
 
     Estimator keywords: ``device`` and the seed, then the config mapping named like
     the family (``mlp``, ``bdt``; each key must be a keyword of the class), then
-    the spec's ``params``. A domain penalty of strength > 0 on an estimator whose
-    ``fit`` takes ``penalty_weight`` (the MLP) compares like-for-like candidates
-    (:func:`_domain_fit_inputs`); otherwise ``domain_X`` holds the data rows.
+    the spec's ``params``.
     """
-    family = getattr(c.config, spec.estimator, None)
+    family = getattr(config, spec.estimator, None)
     strict = {spec.estimator: family} if isinstance(family, dict) else {}
-    est = build_estimator(
+    return build_estimator(
         spec,
         task="regression",
-        lam=c.strength,
-        defaults={"device": c.config.device, "random_state": c.seed},
+        lam=float(config.strength if strength is None else strength),
+        defaults={"device": config.device, "random_state": seed},
         strict=strict,
     )
+
+
+def _estimator(c: _Context, spec: ModelSpec) -> Fitted:
+    """Build ``spec`` (:func:`make_model`) and fit it.
+
+    A domain penalty of strength > 0 on an estimator whose ``fit`` takes
+    ``penalty_weight`` (the MLP) compares like-for-like candidates
+    (:func:`_domain_fit_inputs`); otherwise ``domain_X`` holds the data rows.
+    """
+    est = make_model(c.config, spec, seed=c.seed, strength=c.strength)
     cols, X, w = c.columns(spec), c.X(spec), c.weights(spec)
     lam = spec.penalty_strength(c.strength)
     if lam is None:

@@ -372,6 +372,7 @@ def run(
 
     if not isinstance(config, Config):
         raise ConfigError(f"run() needs a clustering Config, got {type(config).__name__}")
+    config = config.with_strength(strength)
     t0 = time.perf_counter()
     mc, data = probes(config, data=False), probes(config, data=True)
     rng = np.random.default_rng([int(seed), 0xC1])
@@ -387,7 +388,7 @@ def run(
     zee = _zee_alpha(config, seed)
 
     res = RunResult(workflow=config.workflow, config=config.to_dict(), seed=seed,
-                    strength=float(config.strength if strength is None else strength))  # fmt: skip
+                    strength=config.strength)  # fmt: skip
     res.info["binnings"] = {}
     if zee is not None:
         res.info["zee"] = zee

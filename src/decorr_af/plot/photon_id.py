@@ -48,6 +48,7 @@ LABELS = {
     "disco_mlp": "DisCo MLP",
     "disco_bdt": "DisCo BDT",
     "adv_mlp": "Adversarial MLP",
+    "adversary_mlp": "Adversarial MLP",
 }
 
 

@@ -22,7 +22,8 @@ spec's ``params``.
 
 Examples
 --------
->>> PRESETS.resolve("disco_bdt", ClassifierConfig(bdt_scale=0.5))["penalty"]
+>>> from decorr_af.workflows import tth
+>>> PRESETS.resolve("disco_bdt", tth.Config(bdt_scale=0.5))["penalty"]
 {'kind': 'DisCo', 'on': 'background', 'scale': 0.5}
 """
 

@@ -167,7 +167,7 @@ def test_old_configs_and_result_configs_still_load():
         ([{"estimator": "mlp"}], r"'models\[0\]\.name'"),
         ([{"name": "a.b", "estimator": "mlp"}], r"'models\[0\]\.name'"),
         ([{"name": "x", "estimator": "mlp", "colour": "red"}], r"'models\[0\]'.*colour"),
-        (["plain_svm"], r"'models\[0\]': unknown model 'plain_svm'"),
+        (["plain_svm"], r"'models': unknown model 'plain_svm' at models\[0\]"),
         ([{"name": "x", "preset": "nope"}], r"'models\[0\]\.preset'"),
         ([{"name": "x", "estimator": "cutbased", "penalty": "DisCo"}], r"'models\[0\]'.*no penalty"),
         ([3], r"'models\[0\]' must be a model name or a mapping"),

@@ -275,7 +275,7 @@ def _parse_one(i: int, entry: Any, config: Any, rules: ModelRules) -> ModelSpec:
     if isinstance(entry, str):
         if entry not in rules.presets:
             raise ConfigError(
-                f"parameter '{where}': unknown model {entry!r} "
+                f"parameter 'models': unknown model {entry!r} at {where} "
                 f"(presets: {', '.join(rules.presets.names())}; or give a spec mapping)"
             )
         data = {**rules.presets.resolve(entry, config), "name": entry}

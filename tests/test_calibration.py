@@ -234,7 +234,7 @@ def test_domain_penalty_compares_like_with_like(tmp_path, monkeypatch):
     )
     s = cm.load_samples(cfg, seed=3)
     calls: list = []
-    monkeypatch.setattr(cm, "_mlp", lambda config, seed, penalty=None: _FitRecorder(calls, penalty))
+    monkeypatch.setattr(cm, "make_model", lambda config, spec, **kw: _FitRecorder(calls))
     cm.train_models(cfg, s, strength=10.0, seed=3)
     (call,) = calls
     pw = call["pw"] if call["pw"] is not None else call["w"]

@@ -341,3 +341,47 @@ def test_workflow_name_is_public():
     from decorr_af.scan.engine import workflow_name
 
     assert workflow_name(calibration) == "calibration"
+
+
+class _Recorder:
+    """Stands in for a regressor: records the penalty and the ``fit`` keywords."""
+
+    def __init__(self, penalty):
+        self.penalty = penalty
+
+    def fit(self, X, y, *, sample_weight=None, domain_X=None, penalty_weight=None):
+        self.keywords = {"domain_X": domain_X is not None, "pw": penalty_weight is not None}
+        return self
+
+
+def test_calibration_records_effective_strengths(sample_dir, monkeypatch):
+    models = (
+        "disco_mlp",
+        {"name": "half", "preset": "disco_bdt", "penalty": {"scale": 0.5}},
+        {"name": "fixed", "estimator": "mlp", "inputs": "baseline",
+         "penalty": {"kind": "DomainDisCo", "strength": 0.0}},
+    )  # fmt: skip
+    cfg = calibration.Config(
+        mc_files=(str(sample_dir / "photons_mc" / "*.root"),),
+        data_files=(str(sample_dir / "photons_data" / "*.root"),),
+        models=models,
+        strength=6.0,
+        device="cpu",
+    )
+    s = cm.load_samples(cfg, seed=2)
+
+    def make(config, spec, *, seed, strength=None):
+        from decorr_af.workflows.specs import build_penalty
+
+        return _Recorder(build_penalty(spec, config.strength if strength is None else strength))
+
+    monkeypatch.setattr(cm, "make_model", make)
+    fitted, info = cm.train_models(cfg, s, seed=2)
+    strengths = {k: v["penalty"]["strength"] for k, v in info["models"].items()}
+    assert strengths == {"disco_mlp": 6.0, "half": 3.0, "fixed": 0.0}
+    assert info["models"]["fixed"]["inputs"] == "baseline"
+    assert fitted["fixed"].features == info["features"]["baseline"]
+    # λ > 0 on an estimator taking penalty_weight: the like-for-like domain rows
+    assert fitted["disco_mlp"].estimator.keywords == {"domain_X": True, "pw": True}
+    # λ = 0: the plain fit, data rows given but no penalty weights
+    assert fitted["fixed"].estimator.keywords == {"domain_X": True, "pw": False}

@@ -14,19 +14,24 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.exceptions import NotFittedError
 
 from decorr_af.decorrelation.penalties import penalty_from_dict
 from decorr_af.errors import ConfigError
 from decorr_af.models import io
 
-__all__ = ["check_fitted", "metadata", "read_estimator"]
+__all__ = ["ModelNotFittedError", "check_fitted", "metadata", "read_estimator"]
+
+
+class ModelNotFittedError(ConfigError, NotFittedError):
+    """A prediction asked of an unfitted estimator (also scikit-learn's ``NotFittedError``)."""
 
 
 def check_fitted(est: Any, attribute: str) -> None:
     """Raise :class:`ConfigError` unless ``est`` has the fitted ``attribute``."""
     if not hasattr(est, attribute):
         msg = f"this {type(est).__name__} is not fitted yet; call fit first"
-        raise ConfigError(msg)
+        raise ModelNotFittedError(msg)
 
 
 def metadata(est: Any, **extra: Any) -> dict[str, Any]:

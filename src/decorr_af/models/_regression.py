@@ -53,4 +53,5 @@ class StandardizedTargetOutput:
 
     def predict(self, X: Any) -> np.ndarray:
         """Predictions in the original target units."""
-        return self.y_mean_ + self.y_scale_ * self._raw(X)
+        raw = self._raw(X)  # raises if not fitted
+        return self.y_mean_ + self.y_scale_ * raw

@@ -267,6 +267,7 @@ class _DecorrelatedMLP(BaseEstimator):
             X,
             feature_names=None if names is None else list(names),
             n_features=self.n_features_in_,
+            owner=type(self).__name__,
         )
         device = next(self.model_.parameters()).device
         xt = torch.as_tensor(self._scale(Xa), dtype=torch.float32, device=device)

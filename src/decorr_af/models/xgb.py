@@ -316,7 +316,10 @@ class _DisCoXGB(BaseEstimator):
         _persist.check_fitted(self, "booster_")
         names = getattr(self, "feature_names_in_", None)
         Xa, _ = as_features(
-            X, feature_names=None if names is None else list(names), n_features=self.n_features_in_
+            X,
+            feature_names=None if names is None else list(names),
+            n_features=self.n_features_in_,
+            owner=type(self).__name__,
         )
         dm = xgb.DMatrix(Xa, base_margin=np.full(len(Xa), self.base_margin_))
         return self.booster_.predict(dm, output_margin=True).astype(np.float64)

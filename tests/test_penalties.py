@@ -186,3 +186,96 @@ def test_adversary_setup_does_not_touch_global_rng():
     Adversary().setup(task="classification", y=np.zeros(10), protected=np.arange(10.0))
     DomainAdversary().setup(task="classification")
     assert torch.equal(torch.rand(3), expected)
+
+
+# ----------------------------------------------------------------- the protocol
+@pytest.mark.parametrize("power", [1.0, 0.5])
+@pytest.mark.parametrize("on", ["background", "all"])
+def test_disco_boost_terms_match_torch_loss(toy_batch, on, power):
+    """boost_terms: the value and gradient of the torch loss, a trust-region Hessian."""
+    from decorr_af.decorrelation.penalties import trust_region_hessian
+
+    s, y, z, w = toy_batch
+    pen = DisCo(strength=2.0, power=power, on=on)
+    pen.setup(task="classification")
+    value, grad, hess = pen.boost_terms(s, y=y, weight=w, protected=z[:, None])
+    st = torch.as_tensor(s, dtype=torch.float64).requires_grad_(True)
+    loss = pen.loss(st, _batch(y, z, w))
+    loss.backward()
+    assert value == pytest.approx(float(loss.detach()), rel=1e-8)
+    np.testing.assert_allclose(grad, st.grad.numpy(), rtol=1e-6, atol=1e-12)
+    sel = np.ones(len(s), bool) if on == "all" else y == 0
+    np.testing.assert_allclose(hess[sel], trust_region_hessian(grad[sel], s[sel], w[sel]))
+    assert (hess[~sel] == 0).all()
+    assert (grad[~sel] == 0).all()
+
+
+def test_domain_disco_boost_terms_match_torch_loss():
+    rng = np.random.default_rng(5)
+    s = rng.random(120)
+    dom = np.zeros(120, bool)
+    dom[80:] = True
+    s[dom] += 0.3
+    w = np.where(dom, 0.0, rng.uniform(0.5, 2.0, 120))  # domain rows: weight 0 in the main loss
+    pen = DomainDisCo(strength=4.0)
+    pen.setup(task="regression")
+    value, grad, hess = pen.boost_terms(s, weight=w, is_domain=dom)
+    st = torch.as_tensor(s).requires_grad_(True)
+    batch = PenaltyBatch(
+        weight=torch.as_tensor(np.where(dom, 1.0, w)), is_domain=torch.as_tensor(dom)
+    )
+    loss = pen.loss(st, batch)
+    loss.backward()
+    assert value == pytest.approx(float(loss.detach()), rel=1e-8)
+    np.testing.assert_allclose(grad, st.grad.numpy(), rtol=1e-6, atol=1e-12)
+    assert (hess > 0).any()
+    assert (hess >= 0).all()
+
+
+def test_validation_term_is_lambda_times_powered_monitor(toy_batch):
+    s, y, z, w = toy_batch
+    pen = DisCo(strength=3.0, power=0.5, on="background")
+    pen.setup(task="classification")
+    stats = pen.monitor(s, y=y, weight=w, protected=z, names=["m"])
+    assert set(stats) == {"dcor2_m"}
+    assert stats["dcor2_m"] == pytest.approx(ref_dcor2(s[y == 0], z[y == 0], w[y == 0]), rel=1e-6)
+    assert pen.validation_term(stats) == pytest.approx(3.0 * stats["dcor2_m"] ** 0.5)
+    assert pen.validation_term({"dcor2_m": float("nan")}) == 0.0
+    # adversaries use the base class term: λ Σ dCor² of their monitor
+    assert Adversary(strength=2.0).validation_term({"a": 0.1, "b": 0.2}) == pytest.approx(0.6)
+
+
+def test_which_penalties_have_boosting_terms():
+    from decorr_af.decorrelation.penalties import Penalty
+
+    assert DisCo.supports_boosting()
+    assert DomainDisCo.supports_boosting()
+    assert not Adversary.supports_boosting()
+    assert not DomainAdversary.supports_boosting()
+    assert Adversary.adversarial
+    assert not DisCo.adversarial
+    with pytest.raises(
+        ConfigError, match="DomainAdversary has no boosting gradient; use estimator 'mlp'"
+    ):
+        DomainAdversary().boost_terms(np.zeros(3))
+    assert Penalty.rows(DisCo(), None, None, 5) is None  # base: every row
+
+
+def test_base_classes_are_not_registered_kinds():
+    from decorr_af.decorrelation.penalties import make_penalty, registered_penalties
+
+    kinds = set(registered_penalties())
+    assert {"DisCo", "DomainDisCo", "Adversary", "DomainAdversary"} <= kinds
+    assert not kinds & {"Penalty", "ProtectedPenalty", "DomainPenalty", "AdversarialPenalty"}
+    with pytest.raises(ConfigError, match=r"penalty\.kind"):
+        make_penalty("ProtectedPenalty")
+
+
+def test_default_monitor_measures_dcor_without_penalising():
+    from decorr_af.decorrelation.penalties import default_monitor
+
+    mon = default_monitor("classification")
+    assert mon.strength == 0.0
+    rows = mon.rows(np.array([0.0, 1.0, 0.0]), None, 3)
+    assert rows.tolist() == [True, False, True]
+    assert mon.validation_term({"dcor2_z": 0.4}) == 0.0

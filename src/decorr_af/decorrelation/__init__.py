@@ -3,8 +3,9 @@
 ``distance_correlation`` (exact O(N log N) weighted distance correlation for 1-D
 inputs, differentiable for torch tensors) and friends load only numpy here; numba
 and torch are imported on first use.  The penalty objects ``DisCo``,
-``Adversary``, ``DomainDisCo`` and ``DomainAdversary`` live in
-:mod:`decorr_af.decorrelation.penalties` and are re-exported lazily.
+``Adversary``, ``DomainDisCo`` and ``DomainAdversary``, the protocol base classes
+``Penalty``, ``ProtectedPenalty`` and ``DomainPenalty`` and ``make_penalty`` live in
+the package :mod:`decorr_af.decorrelation.penalties` and are re-exported lazily.
 """
 
 from __future__ import annotations
@@ -20,7 +21,17 @@ from decorr_af.decorrelation.distance import (
     distance_covariance_sq,
 )
 
-_PENALTIES = ("Adversary", "DisCo", "DomainAdversary", "DomainDisCo", "make_penalty")
+_PENALTIES = (
+    "Adversary",
+    "DisCo",
+    "DomainAdversary",
+    "DomainDisCo",
+    "DomainPenalty",
+    "Penalty",
+    "ProtectedPenalty",
+    "make_penalty",
+    "penalty_from_dict",
+)
 
 __all__ = [
     "CUDA_NAIVE_MAX_N",

@@ -4,7 +4,7 @@ Works for numpy arrays and torch tensors alike (``xp`` is ``numpy`` or ``torch``
 for any dimension of x and y (Euclidean distances).  Memory stays bounded: rows
 are processed in chunks of about ``chunk_elements / N`` and, when torch needs
 gradients and there is more than one chunk, every chunk is checkpointed
-(:func:`._torch.recompute`) so its N-wide matrices are recomputed in the backward
+(:func:`._checkpoint.recompute`) so its N-wide matrices are recomputed in the backward
 pass instead of being kept.
 """
 
@@ -64,7 +64,7 @@ def naive_dcov_terms(
         and (x.requires_grad or y.requires_grad)
     )
     if use_ckpt:
-        from decorr_af.decorrelation._torch import recompute as call
+        from decorr_af.decorrelation._checkpoint import recompute as call
     else:
 
         def call(fn: Any, *args: Any) -> Any:

@@ -16,7 +16,7 @@ from torch.autograd.function import once_differentiable
 from decorr_af.decorrelation._fast import value_and_grads
 from decorr_af.decorrelation._naive import naive_dcov_terms
 
-__all__ = ["FastDcorFunction", "HostInputs", "fast_torch", "host_f64", "naive_torch", "recompute"]
+__all__ = ["FastDcorFunction", "HostInputs", "fast_torch", "host_f64", "naive_torch"]
 
 
 def host_f64(t: torch.Tensor) -> np.ndarray:
@@ -99,39 +99,3 @@ def naive_torch(
         return f
     tiny = torch.finfo(f.dtype).tiny
     return torch.sqrt(f.clamp_min(tiny)) * (f > 0)
-
-
-class _Recompute(torch.autograd.Function):
-    """Checkpoint: run ``fn`` without a graph, rebuild it in the backward pass.
-
-    A minimal re-entrant checkpoint (``torch.utils.checkpoint`` pulls in
-    ``torch._dynamo``, seconds of import time).
-    """
-
-    @staticmethod
-    def forward(ctx: Any, fn: Any, *args: torch.Tensor) -> Any:  # type: ignore[override]
-        ctx.fn = fn
-        ctx.save_for_backward(*args)
-        with torch.no_grad():
-            return fn(*args)
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx: Any, *grads: torch.Tensor) -> tuple[Any, ...]:  # type: ignore[override]
-        needs = ctx.needs_input_grad[1:]
-        inputs = [a.detach().requires_grad_(n) for a, n in zip(ctx.saved_tensors, needs)]
-        with torch.enable_grad():
-            out = ctx.fn(*inputs)
-        out = out if isinstance(out, tuple) else (out,)
-        pairs = [(o, g) for o, g in zip(out, grads) if o.requires_grad]
-        wrt = [a for a in inputs if a.requires_grad]
-        got = iter([None] * len(wrt))
-        if wrt and pairs:
-            outs, gouts = zip(*pairs)
-            got = iter(torch.autograd.grad(outs, wrt, gouts, allow_unused=True))
-        return (None, *(next(got) if a.requires_grad else None for a in inputs))
-
-
-def recompute(fn: Any, *args: Any) -> Any:
-    """``fn(*args)`` whose intermediate tensors are recomputed, not stored, for backward."""
-    return _Recompute.apply(fn, *args)

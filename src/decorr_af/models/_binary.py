@@ -31,11 +31,26 @@ class BinaryClassifierOutput:
     _raw: Any  # the host estimator's signal logit, ``_raw(X) -> (n,)``
 
     def _encode_target(self, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+        from sklearn.utils.multiclass import type_of_target
+
+        kind = type_of_target(y)
+        if kind not in ("binary", "multiclass"):
+            msg = f"Unknown label type: {kind!r} y; a binary classifier needs two class labels"
+            raise ConfigError(msg)
         self.classes_ = np.unique(y)
         if len(self.classes_) != 2:
-            msg = f"y must have exactly two classes, got {len(self.classes_)}: {self.classes_[:5]}"
+            k = len(self.classes_)
+            msg = (
+                f"y must have exactly two classes, got {k} class{'es' if k != 1 else ''}: "
+                f"{self.classes_[:5]}. Only binary classification is supported."
+            )
             raise ConfigError(msg)
         return (y == self.classes_[1]).astype(np.float64)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()  # type: ignore[misc]
+        tags.classifier_tags.multi_class = False
+        return tags
 
     def _state(self) -> dict[str, Any]:
         return {**super()._state(), "classes": self.classes_.tolist()}  # type: ignore[misc]
@@ -55,7 +70,8 @@ class BinaryClassifierOutput:
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted class labels (threshold 0.5)."""
-        return self.classes_[(self._raw(X) > 0).astype(int)]
+        raw = self._raw(X)  # raises if not fitted
+        return self.classes_[(raw > 0).astype(int)]
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Event-weighted ROC AUC of the signal probability."""

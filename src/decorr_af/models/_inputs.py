@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from sklearn.exceptions import DataConversionWarning
 
 from decorr_af.errors import ConfigError, NonFiniteValueError
 
-__all__ = ["FitInputs", "as_features", "check_number", "prepare_fit", "split_indices"]
+__all__ = [
+    "FitInputs",
+    "NonNumericInputError",
+    "as_features",
+    "check_number",
+    "prepare_fit",
+    "split_indices",
+]
 
 
 def check_number(name: str, value: Any, *, low: float, strict: bool = False, integer: bool = False) -> None:  # fmt: skip
@@ -42,33 +51,65 @@ def _check_finite(arr: np.ndarray, name: str) -> None:
         raise NonFiniteValueError(msg)
 
 
+class NonNumericInputError(ConfigError, TypeError):
+    """An input that cannot be read as numbers (a :class:`ConfigError` and a ``TypeError``)."""
+
+
 def as_features(
-    X: Any, *, name: str = "X", feature_names: Sequence[str] | None = None, n_features: int | None = None
-) -> tuple[np.ndarray, list[str] | None]:  # fmt: skip
-    """2-D float64 array from numpy/pandas; DataFrames are matched by column name."""
+    X: Any,
+    *,
+    name: str = "X",
+    feature_names: Sequence[str] | None = None,
+    n_features: int | None = None,
+    owner: str = "the model",
+) -> tuple[np.ndarray, list[str] | None]:
+    """2-D float64 array from numpy/pandas; DataFrames are matched by column name.
+
+    A 1-D array is read as one feature column. Sparse and complex inputs, no
+    columns and a column count other than ``n_features`` (``owner`` names the
+    fitted estimator in that message) are refused with a :class:`ConfigError`.
+    """
     names = None
     if hasattr(X, "columns"):
-        cols = [str(c) for c in X.columns]
+        cols = {str(c): c for c in X.columns}
         if feature_names is not None:
             missing = [c for c in feature_names if c not in cols]
             if missing:
                 msg = f"{name} lacks feature column(s) {missing} seen in fit"
                 raise ConfigError(msg)
-            X = X[list(feature_names)]
-            cols = list(feature_names)
-        names = cols
+            X = X[[cols[c] for c in feature_names]]
+            cols = {c: c for c in feature_names}
+        names = list(cols)
+    if hasattr(X, "tocsr"):  # scipy.sparse matrices and arrays
+        msg = f"{name} is a sparse matrix; sparse input is not supported, pass a dense array"
+        raise ConfigError(msg)
     try:
-        arr = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError) as err:
+        arr = np.asarray(X)
+        complex_data = np.iscomplexobj(arr)
+        if not complex_data:
+            arr = arr.astype(np.float64, copy=False)
+    except TypeError as err:
+        msg = f"{name} must be numeric: {err}"
+        raise NonNumericInputError(msg) from None
+    except ValueError as err:
         msg = f"{name} must be numeric: {err}"
         raise ConfigError(msg) from None
+    if complex_data:
+        msg = f"{name} holds complex numbers: Complex data not supported"
+        raise ConfigError(msg)
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2 or arr.shape[0] == 0:
         msg = f"{name} must be a non-empty 2-D array, got shape {arr.shape}"
         raise ConfigError(msg)
+    if arr.shape[1] == 0:
+        msg = f"{name} has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required."
+        raise ConfigError(msg)
     if n_features is not None and arr.shape[1] != n_features:
-        msg = f"{name} has {arr.shape[1]} features but the model was fitted with {n_features}"
+        msg = (
+            f"{name} has {arr.shape[1]} features, but {owner} is expecting {n_features} "
+            "features as input (the number seen in fit)"
+        )
         raise ConfigError(msg)
     _check_finite(arr, name)
     return arr, names
@@ -77,6 +118,11 @@ def as_features(
 def _vector(v: Any, name: str, n: int) -> np.ndarray:
     arr = np.asarray(v)
     if arr.ndim == 2 and arr.shape[1] == 1:
+        msg = (
+            f"A column-vector {name} was passed when a 1d array was expected; "
+            "its shape is changed to (n_samples,)"
+        )
+        warnings.warn(msg, DataConversionWarning, stacklevel=3)
         arr = arr[:, 0]
     if arr.ndim != 1 or len(arr) != n:
         msg = f"{name} has shape {arr.shape} but X has {n} rows"
@@ -107,6 +153,9 @@ def prepare_fit(
     penalty: Any = None,
 ) -> FitInputs:
     """Convert and validate everything ``fit`` receives; errors name the argument."""
+    if y is None:
+        msg = "y is None: this estimator requires y to be passed, but the target y is None"
+        raise ConfigError(msg)
     Xa, names = as_features(X, name="X")
     n = len(Xa)
     ya = _vector(y, "y", n)

@@ -109,7 +109,7 @@ class PenaltyRowSampler:
 
         ``None`` when ``min_rows`` is 0 or the minibatches already hold enough
         penalty rows on average. Uses the penalty's ``rows(y, is_domain, n)`` mask
-        when it has one (all rows otherwise).
+        (``None``: all rows).
         """
         if int(min_rows) < 0:
             msg = f"min_penalty_rows={min_rows!r} must be an integer >= 0"
@@ -117,8 +117,7 @@ class PenaltyRowSampler:
         if min_rows == 0:
             return None
         n = len(train.X)
-        rows_fn = getattr(penalty, "rows", None)
-        mask = None if rows_fn is None else rows_fn(train.target, None, n)
+        mask = penalty.rows(train.target, None, n)
         positive = train.pweight > 0
         mask = positive if mask is None else (mask & positive)
         eligible = torch.nonzero(mask).reshape(-1)

@@ -18,9 +18,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
 from decorr_af._compat import optional_import
-from decorr_af.decorrelation.penalties import Penalty, penalty_from_dict
+from decorr_af.decorrelation.penalties import Penalty
 from decorr_af.errors import ConfigError
-from decorr_af.models import io
+from decorr_af.models import _persist, io
 from decorr_af.models._binary import BinaryClassifierOutput
 from decorr_af.models._inputs import (
     as_features,
@@ -29,6 +29,7 @@ from decorr_af.models._inputs import (
     prepare_fit,
     split_indices,
 )
+from decorr_af.models._regression import StandardizedTargetOutput
 
 torch = optional_import("torch", "torch")
 
@@ -256,9 +257,7 @@ class _DecorrelatedMLP(BaseEstimator):
         return (X - self.x_mean_) / self.x_scale_
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
-            msg = f"this {type(self).__name__} is not fitted yet; call fit first"
-            raise ConfigError(msg)
+        _persist.check_fitted(self, "model_")
 
     def _raw(self, X: Any) -> np.ndarray:
         """Raw network output (logit / standardised prediction) as float64."""
@@ -268,6 +267,7 @@ class _DecorrelatedMLP(BaseEstimator):
             X,
             feature_names=None if names is None else list(names),
             n_features=self.n_features_in_,
+            owner=type(self).__name__,
         )
         device = next(self.model_.parameters()).device
         xt = torch.as_tensor(self._scale(Xa), dtype=torch.float32, device=device)
@@ -293,21 +293,7 @@ class _DecorrelatedMLP(BaseEstimator):
         >>> DecorrelatedClassifier.load("model_dir").predict_proba(X)  # doctest: +SKIP
         """
         self._check_fitted()
-        params = self.get_params(deep=False)
-        penalty = params.pop("penalty")
-        params["device"] = str(params["device"])
-        names = getattr(self, "feature_names_in_", None)
-        meta = {
-            "class": type(self).__name__,
-            "params": params,
-            "penalty": None if penalty is None else penalty.to_dict(),
-            "strength": None if penalty is None else float(penalty.strength),
-            "features": None if names is None else list(names),
-            "n_features_in": int(self.n_features_in_),
-            "protected_names": self.protected_names_,
-            "state": self._state(),
-            "history": self.history_,
-        }
+        meta = _persist.metadata(self, history=self.history_)
         path = Path(path)
         io.write_metadata(path, meta)
         state = {k: v.detach().cpu() for k, v in self.model_.state_dict().items()}
@@ -317,17 +303,7 @@ class _DecorrelatedMLP(BaseEstimator):
     @classmethod
     def load(cls, path: str | Path, *, device: Any = "cpu") -> _DecorrelatedMLP:
         """Load a model saved with :meth:`save` (JSON + ``torch.load(weights_only=True)``)."""
-        meta = io.read_metadata(path, expected=cls.__name__)
-        params = dict(meta["params"])
-        params["hidden"] = tuple(params["hidden"])
-        pen = meta.get("penalty")
-        params["penalty"] = None if pen is None else penalty_from_dict(pen)
-        est = cls(**params)
-        est.n_features_in_ = int(meta["n_features_in"])
-        if meta.get("features") is not None:
-            est.feature_names_in_ = np.asarray(meta["features"], dtype=object)
-        est.protected_names_ = meta.get("protected_names")
-        est._set_state(meta["state"])
+        est, meta = _persist.read_estimator(cls, path)
         est.history_ = meta.get("history", {})
         dev = resolve_device(device)
         model = MLP(
@@ -410,19 +386,57 @@ class DecorrelatedClassifier(BinaryClassifierOutput, ClassifierMixin, _Decorrela
     _task = "classification"
     _losses = (LossName.BCE.value,)
 
-    def __init__(self, *, loss: str = "bce", **kwargs: Any) -> None:
-        super().__init__(loss=loss, **kwargs)
-
-    @classmethod
-    def _get_param_names(cls) -> list[str]:
-        return sorted(_PARAM_NAMES)
+    def __init__(
+        self,
+        *,
+        hidden: Sequence[int] = (64, 64),
+        activation: str = "relu",
+        dropout: float = 0.0,
+        loss: str = "bce",
+        optimizer: str = "adam",
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        epochs: int = 20,
+        batch_size: int = 4096,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.2,
+        patience: int = 5,
+        standardize: bool = True,
+        device: Any = "auto",
+        random_state: int | None = None,
+        penalty: Penalty | None = None,
+        penalty_warmup: float = 0.3,
+        min_penalty_rows: int = 1024,
+        verbose: bool = False,
+    ) -> None:
+        super().__init__(
+            hidden=hidden,
+            activation=activation,
+            dropout=dropout,
+            loss=loss,
+            optimizer=optimizer,
+            lr=lr,
+            weight_decay=weight_decay,
+            epochs=epochs,
+            batch_size=batch_size,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            patience=patience,
+            standardize=standardize,
+            device=device,
+            random_state=random_state,
+            penalty=penalty,
+            penalty_warmup=penalty_warmup,
+            min_penalty_rows=min_penalty_rows,
+            verbose=verbose,
+        )
 
     @staticmethod
     def _score_fn(out: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(out)
 
 
-class DecorrelatedRegressor(RegressorMixin, _DecorrelatedMLP):
+class DecorrelatedRegressor(StandardizedTargetOutput, RegressorMixin, _DecorrelatedMLP):
     """MLP regressor with an optional decorrelation penalty.
 
     Same parameters as :class:`DecorrelatedClassifier` except ``loss``: ``"mse"``,
@@ -444,31 +458,50 @@ class DecorrelatedRegressor(RegressorMixin, _DecorrelatedMLP):
     _task = "regression"
     _losses = tuple(v.value for v in LossName if v is not LossName.BCE)
 
-    def __init__(self, *, loss: str = "mse", **kwargs: Any) -> None:
-        super().__init__(loss=loss, **kwargs)
-
-    @classmethod
-    def _get_param_names(cls) -> list[str]:
-        return sorted(_PARAM_NAMES)
-
-    def _encode_target(self, y: np.ndarray, w: np.ndarray) -> np.ndarray:
-        y = y.astype(np.float64)
-        self.y_mean_ = float(np.average(y, weights=w))
-        sd = float(np.sqrt(np.average((y - self.y_mean_) ** 2, weights=w)))
-        self.y_scale_ = sd if sd > 0 else 1.0
-        return (y - self.y_mean_) / self.y_scale_
-
-    def _state(self) -> dict[str, Any]:
-        return {**super()._state(), "y_mean": self.y_mean_, "y_scale": self.y_scale_}
-
-    def _set_state(self, state: dict[str, Any]) -> None:
-        super()._set_state(state)
-        self.y_mean_ = float(state["y_mean"])
-        self.y_scale_ = float(state["y_scale"])
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Predicted targets in the original units."""
-        return self.y_mean_ + self.y_scale_ * self._raw(X)
+    def __init__(
+        self,
+        *,
+        hidden: Sequence[int] = (64, 64),
+        activation: str = "relu",
+        dropout: float = 0.0,
+        loss: str = "mse",
+        optimizer: str = "adam",
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        epochs: int = 20,
+        batch_size: int = 4096,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.2,
+        patience: int = 5,
+        standardize: bool = True,
+        device: Any = "auto",
+        random_state: int | None = None,
+        penalty: Penalty | None = None,
+        penalty_warmup: float = 0.3,
+        min_penalty_rows: int = 1024,
+        verbose: bool = False,
+    ) -> None:
+        super().__init__(
+            hidden=hidden,
+            activation=activation,
+            dropout=dropout,
+            loss=loss,
+            optimizer=optimizer,
+            lr=lr,
+            weight_decay=weight_decay,
+            epochs=epochs,
+            batch_size=batch_size,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            patience=patience,
+            standardize=standardize,
+            device=device,
+            random_state=random_state,
+            penalty=penalty,
+            penalty_warmup=penalty_warmup,
+            min_penalty_rows=min_penalty_rows,
+            verbose=verbose,
+        )
 
 
 def _penalty_weights(penalty_weight: Any, weight: np.ndarray) -> np.ndarray | None:
@@ -483,26 +516,3 @@ def _penalty_weights(penalty_weight: Any, weight: np.ndarray) -> np.ndarray | No
         msg = "penalty_weight must be finite, >= 0 and not all zero"
         raise ConfigError(msg)
     return pw
-
-
-_PARAM_NAMES = (
-    "hidden",
-    "activation",
-    "dropout",
-    "loss",
-    "optimizer",
-    "lr",
-    "weight_decay",
-    "epochs",
-    "batch_size",
-    "early_stopping",
-    "validation_fraction",
-    "patience",
-    "standardize",
-    "device",
-    "random_state",
-    "penalty",
-    "penalty_warmup",
-    "min_penalty_rows",
-    "verbose",
-)

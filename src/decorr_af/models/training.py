@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from decorr_af.decorrelation.penalties import DisCo, Penalty, PenaltyBatch
+from decorr_af.decorrelation.penalties import Penalty, PenaltyBatch, default_monitor
 from decorr_af.errors import ConfigError
 from decorr_af.models._warmup import PenaltyRowSampler, WarmupSchedule
 
@@ -191,7 +191,8 @@ def train_network(
         epoch), ``penalty_factor`` (warm-up factor at the end of the epoch),
         ``warmup_epochs`` (first epoch at the full λ), and for a validation split
         ``val_main_loss``, ``val_dcor2_<name>``, ``val_auc`` (classification) and
-        ``val_objective`` (= val main loss + λ Σ val dCor², used for early stopping).
+        ``val_objective`` (= val main loss + ``penalty.validation_term`` of the validation
+        monitor, e.g. λ Σ val dCor²; used for early stopping).
     """
     device = train.X.device
     classification = task == "classification"
@@ -200,8 +201,7 @@ def train_network(
     use_domain = active and penalty.requires == "domain" and train.domain_X is not None
     monitor = penalty
     if monitor is None and train.protected is not None:
-        monitor = DisCo(on="auto")
-        monitor.setup(task=task)
+        monitor = default_monitor(task)
     elif monitor is not None and monitor.requires == "domain" and not use_domain:
         monitor = None
     opt = make_optimizer(optimizer, model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -280,7 +280,7 @@ def train_network(
         if active:
             log("penalty_loss", means[2])
             log("penalty_factor", schedule.factor(step - 1))
-            if hasattr(penalty, "net_"):
+            if penalty.adversarial:
                 log("adversary_loss", means[3])
         for key, value in _monitor(
             monitor, scores, train, dom_scores, classification, protected_names
@@ -302,11 +302,7 @@ def train_network(
                 classification,
                 protected_names,
             )
-            strength = float(penalty.strength) if active else 0.0
-            power = float(getattr(penalty, "power", 1.0)) if active else 1.0
-            vobj = vmain + strength * sum(
-                max(v, 0.0) ** power for v in vstats.values() if np.isfinite(v)
-            )
+            vobj = vmain + (penalty.validation_term(vstats) if active else 0.0)
             log("val_main_loss", vmain)
             for key, value in vstats.items():
                 log(f"val_{key}", value)

@@ -1,26 +1,37 @@
-"""DisCo-regularised gradient boosting: ``xgboost.train`` with a custom objective.
+"""Decorrelation-regularised gradient boosting: ``xgboost.train`` with a custom objective.
 
 Objective (the same λ convention as the torch estimators)::
 
-    J(f) = Σ_i w_i l(f_i, y_i) / Σ_i w_i  +  λ Σ_k (dCor²(s, z_k | selected rows))^power
+    J(f) = Σ_i w_i l(f_i, y_i) / Σ_i w_i  +  P(s)      e.g. P = λ Σ_k (dCor²(s, z_k))^power
 
 * ``s`` is the penalised output: the signal **probability** ``σ(f)`` for the
   classifier (chain rule ``ds/df = σ(1-σ)``) and the standardised prediction ``f``
   for the regressor; ``l`` is the logistic loss or the squared error (targets are
   standardised internally).
-* xgboost sums per-row gradients, so it receives ``W ∂J/∂f`` with ``W = Σ w``. The
-  penalty gradient is exact (:func:`~decorr_af.decorrelation.distance.distance_correlation_sq_grad`,
+* The penalty supplies its value, gradient ``∂P/∂s`` and a diagonal curvature
+  ``H_s`` through the protocol method
+  :meth:`~decorr_af.decorrelation.penalties.Penalty.boost_terms`; a penalty without
+  it (an adversary) is rejected with a :class:`~decorr_af.errors.ConfigError`.
+  This module applies the chain rule: ``∂P/∂f = ∂P/∂s · s'(f)`` and the
+  Gauss-Newton curvature ``H_s · s'(f)²``.
+* xgboost sums per-row gradients, so it receives ``W ∂J/∂f`` with ``W = Σ w``. For
+  DisCo the penalty gradient is exact
+  (:func:`~decorr_af.decorrelation.distance.distance_correlation_sq_grad`,
   O(N log N), on **all** selected rows - no sub-sampling cap).
-* Hessian: the main-loss Hessian plus a positive diagonal term for the penalty,
-  ``h_i = |g_i| s'(f_i) / σ_s`` (``g_i`` the penalty gradient of row ``i``, ``σ_s``
-  the weighted standard deviation of ``s`` over the penalised rows). The Newton step
+* Hessian: the main-loss Hessian plus a positive diagonal term for the penalty.
+  The DisCo family uses ``H_s = |g_s| / σ_s``, i.e. ``h_i = |g_i| s'(f_i) / σ_s``
+  (``g_i`` the penalty gradient of row ``i`` with respect to ``f``, ``σ_s`` the
+  weighted standard deviation of ``s`` over the penalised rows;
+  :func:`~decorr_af.decorrelation.penalties.trust_region_hessian`). The Newton step
   of the penalty alone is then at most one output standard deviation per row (a
   trust region: dCor² is scale invariant, its curvature grows like 1/σ_s², so a
   fixed diagonal either freezes or overshoots); rows without penalty gradient keep
   the plain loss curvature, so a constant start (σ_s = 0, g = 0) trains normally.
-* ``DomainDisCo``: the unlabelled ``domain_X`` rows are appended with zero weight in
-  the main loss; the penalty is ``dCor²(s, domain)`` over MC + data rows with each
-  domain normalised to the same total weight.
+* Domain penalties (``requires == "domain"``, e.g. ``DomainDisCo``): the unlabelled
+  ``domain_X`` rows are appended with zero weight in the main loss; the penalty
+  sees them through ``is_domain``.
+* Early stopping monitors ``main loss + penalty.validation_term(penalty.monitor(s))``
+  on the validation rows, the same objective as the torch estimators.
 """
 
 from __future__ import annotations
@@ -32,15 +43,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
 from decorr_af._compat import optional_import
-from decorr_af.decorrelation.penalties import (
-    DisCo,
-    DomainDisCo,
-    Penalty,
-    _DomainMixin,
-    penalty_from_dict,
-)
+from decorr_af.decorrelation.penalties import Penalty
 from decorr_af.errors import ConfigError
-from decorr_af.models import io
+from decorr_af.models import _persist, io
 from decorr_af.models._binary import BinaryClassifierOutput, sigmoid
 from decorr_af.models._inputs import (
     as_features,
@@ -49,6 +54,7 @@ from decorr_af.models._inputs import (
     prepare_fit,
     split_indices,
 )
+from decorr_af.models._regression import StandardizedTargetOutput
 
 __all__ = ["DisCoObjective", "DisCoXGBClassifier", "DisCoXGBRegressor"]
 
@@ -63,11 +69,11 @@ class DisCoObjective:
     y, weight
         Targets (0/1 or standardised) and main-loss weights, per row (0 for domain rows).
     penalty
-        ``None``, :class:`DisCo` or :class:`DomainDisCo` (``setup`` already called).
+        ``None`` or a penalty with boosting terms (``setup`` already called).
     protected
-        ``(n, K)`` protected variables (DisCo) or ``None``.
+        ``(n, K)`` protected variables or ``None``.
     is_domain
-        Boolean mask of domain rows (DomainDisCo) or ``None``.
+        Boolean mask of domain rows (domain penalties) or ``None``.
 
     Examples
     --------
@@ -91,17 +97,17 @@ class DisCoObjective:
         self.weight = np.asarray(weight, np.float64)
         self.W = float(self.weight.sum())
         self.penalty = penalty if penalty is not None and float(penalty.strength) > 0 else None
-        self.terms: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (rows, z, w)
-        if isinstance(self.penalty, DomainDisCo):
-            dom = np.asarray(is_domain, bool)
-            bw = _DomainMixin._balanced(np.where(dom, 1.0, self.weight), dom)
-            if bw is not None:
-                self.terms.append((np.arange(len(dom)), dom.astype(np.float64), bw))
-        elif isinstance(self.penalty, DisCo):
-            mask = self.penalty.rows(self.y if self.classification else None, None, len(self.y))
-            rows = np.arange(len(self.y)) if mask is None else np.flatnonzero(mask)
-            z = np.asarray(protected, np.float64).reshape(len(self.y), -1)
-            self.terms += [(rows, z[rows, k], self.weight[rows]) for k in range(z.shape[1])]
+        if self.penalty is not None:
+            self.penalty.require_boosting()
+        n = len(self.y)
+        self._inputs = {
+            "y": self.y if self.classification else None,
+            "weight": self.weight,
+            "protected": None
+            if protected is None
+            else np.asarray(protected, np.float64).reshape(n, -1),
+            "is_domain": None if is_domain is None else np.asarray(is_domain, bool),
+        }
 
     def _score(self, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.classification:
@@ -118,22 +124,15 @@ class DisCoObjective:
         return float((self.weight * per).sum() / self.W)
 
     def value(self, f: np.ndarray) -> float:
-        """``J(f)``: mean main loss + λ Σ (dCor²)^power."""
-        from decorr_af.decorrelation.distance import distance_correlation
-
+        """``J(f)``: mean main loss + the penalty's validation term (λ Σ (dCor²)^power)."""
         total = self.main_loss(f)
         if self.penalty is not None:
-            s, _ = self._score(f)
-            p = float(self.penalty.power)
-            for rows, z, w in self.terms:
-                d2 = distance_correlation(s[rows], z, weights=w, squared=True)
-                total += float(self.penalty.strength) * max(d2, 0.0) ** p
+            s, _ = self._score(np.asarray(f, np.float64))
+            total += self.penalty.validation_term(self.penalty.monitor(s, **self._inputs))
         return total
 
     def gradient(self, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(W ∂J/∂f, Hessian approximation)`` per row."""
-        from decorr_af.decorrelation.distance import distance_correlation_sq_grad
-
         f = np.asarray(f, np.float64)
         if self.classification:
             prob = sigmoid(f)
@@ -145,17 +144,9 @@ class DisCoObjective:
         if self.penalty is None:
             return grad, hess
         s, ds = self._score(f)
-        lam_w = float(self.penalty.strength) * self.W
-        p = float(self.penalty.power)
-        for rows, z, w in self.terms:
-            if len(rows) < 3:
-                continue
-            d2, g = distance_correlation_sq_grad(s[rows], z, w)
-            factor = p * max(d2, 1e-12) ** (p - 1.0) if p != 1 else 1.0
-            g_pen = lam_w * factor * g * ds[rows]
-            grad[rows] += g_pen
-            sd = np.sqrt(np.average((s[rows] - np.average(s[rows], weights=w)) ** 2, weights=w))
-            hess[rows] += np.abs(g_pen) * ds[rows] / max(sd, 1e-12)
+        _, g_s, h_s = self.penalty.boost_terms(s, **self._inputs)
+        grad += self.W * g_s * ds  # chain rule: ∂P/∂f = ∂P/∂s · s'(f)
+        hess += self.W * h_s * ds * ds  # Gauss-Newton: H_s · s'(f)²
         return grad, hess
 
     def __call__(self, predt: np.ndarray, dtrain: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -220,9 +211,11 @@ class _DisCoXGB(BaseEstimator):
         if self.early_stopping_rounds is not None:
             check_number("early_stopping_rounds", self.early_stopping_rounds, low=1, integer=True)
         check_fraction("validation_fraction", self.validation_fraction)
-        if self.penalty is not None and not isinstance(self.penalty, DisCo | DomainDisCo):
-            msg = f"penalty={self.penalty!r}: xgboost estimators support DisCo and DomainDisCo only"
-            raise ConfigError(msg)
+        if self.penalty is not None:
+            if not isinstance(self.penalty, Penalty):
+                msg = f"penalty={self.penalty!r} must be a decorr_af penalty object or None"
+                raise ConfigError(msg)
+            self.penalty.require_boosting()
 
     def _encode_target(self, y: np.ndarray, w: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -255,7 +248,7 @@ class _DisCoXGB(BaseEstimator):
         pen = None if self.penalty is None else self.penalty.clone()
         if pen is not None:
             pen.setup(task=self._task)
-        use_domain = isinstance(pen, DomainDisCo) and float(pen.strength) > 0
+        use_domain = pen is not None and pen.requires == "domain" and float(pen.strength) > 0
         n = len(inp.X)
         rows, vrows = np.arange(n), None
         drows = dvrows = None if inp.domain_X is None else np.arange(len(inp.domain_X))
@@ -320,12 +313,13 @@ class _DisCoXGB(BaseEstimator):
 
     def _raw(self, X: Any) -> np.ndarray:
         xgb = optional_import("xgboost", "xgboost")
-        if not hasattr(self, "booster_"):
-            msg = f"this {type(self).__name__} is not fitted yet; call fit first"
-            raise ConfigError(msg)
+        _persist.check_fitted(self, "booster_")
         names = getattr(self, "feature_names_in_", None)
         Xa, _ = as_features(
-            X, feature_names=None if names is None else list(names), n_features=self.n_features_in_
+            X,
+            feature_names=None if names is None else list(names),
+            n_features=self.n_features_in_,
+            owner=type(self).__name__,
         )
         dm = xgb.DMatrix(Xa, base_margin=np.full(len(Xa), self.base_margin_))
         return self.booster_.predict(dm, output_margin=True).astype(np.float64)
@@ -338,22 +332,8 @@ class _DisCoXGB(BaseEstimator):
 
     def save(self, path: str | Path) -> Path:
         """Save to directory ``path``: ``metadata.json`` + ``model.json`` (xgboost JSON)."""
-        if not hasattr(self, "booster_"):
-            msg = f"this {type(self).__name__} is not fitted yet; call fit first"
-            raise ConfigError(msg)
-        params = self.get_params(deep=False)
-        penalty = params.pop("penalty")
-        names = getattr(self, "feature_names_in_", None)
-        meta = {
-            "class": type(self).__name__,
-            "params": params,
-            "penalty": None if penalty is None else penalty.to_dict(),
-            "strength": None if penalty is None else float(penalty.strength),
-            "features": None if names is None else list(names),
-            "n_features_in": int(self.n_features_in_),
-            "protected_names": self.protected_names_,
-            "state": self._state(),
-        }
+        _persist.check_fitted(self, "booster_")
+        meta = _persist.metadata(self)
         path = Path(path)
         io.write_metadata(path, meta)
         self.booster_.save_model(str(path / io.XGB_MODEL_FILE))
@@ -363,15 +343,7 @@ class _DisCoXGB(BaseEstimator):
     def load(cls, path: str | Path) -> _DisCoXGB:
         """Load a model saved with :meth:`save` (JSON only)."""
         xgb = optional_import("xgboost", "xgboost")
-        meta = io.read_metadata(path, expected=cls.__name__)
-        params = dict(meta["params"])
-        pen = meta.get("penalty")
-        est = cls(**params, penalty=None if pen is None else penalty_from_dict(pen))
-        est.n_features_in_ = int(meta["n_features_in"])
-        if meta.get("features") is not None:
-            est.feature_names_in_ = np.asarray(meta["features"], dtype=object)
-        est.protected_names_ = meta.get("protected_names")
-        est._set_state(meta["state"])
+        est, _ = _persist.read_estimator(cls, path)
         booster = xgb.Booster()
         booster.load_model(str(Path(path) / io.XGB_MODEL_FILE))
         est.booster_ = booster
@@ -405,7 +377,7 @@ class DisCoXGBClassifier(BinaryClassifierOutput, ClassifierMixin, _DisCoXGB):
         return float(np.log(p / (1 - p)))
 
 
-class DisCoXGBRegressor(RegressorMixin, _DisCoXGB):
+class DisCoXGBRegressor(StandardizedTargetOutput, RegressorMixin, _DisCoXGB):
     """Gradient-boosted regressor (squared error on standardised targets) with DisCo.
 
     The penalty acts on the prediction (``on="all"`` by default); ``score`` is R².
@@ -421,24 +393,5 @@ class DisCoXGBRegressor(RegressorMixin, _DisCoXGB):
 
     _task = "regression"
 
-    def _encode_target(self, y: np.ndarray, w: np.ndarray) -> np.ndarray:
-        y = y.astype(np.float64)
-        self.y_mean_ = float(np.average(y, weights=w))
-        sd = float(np.sqrt(np.average((y - self.y_mean_) ** 2, weights=w)))
-        self.y_scale_ = sd if sd > 0 else 1.0
-        return (y - self.y_mean_) / self.y_scale_
-
     def _base_margin(self, t: np.ndarray, w: np.ndarray) -> float:
         return 0.0
-
-    def _state(self) -> dict[str, Any]:
-        return {**super()._state(), "y_mean": self.y_mean_, "y_scale": self.y_scale_}
-
-    def _set_state(self, state: dict[str, Any]) -> None:
-        super()._set_state(state)
-        self.y_mean_ = float(state["y_mean"])
-        self.y_scale_ = float(state["y_scale"])
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Predictions in the original target units."""
-        return self.y_mean_ + self.y_scale_ * self._raw(X)

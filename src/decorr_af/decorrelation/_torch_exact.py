@@ -1,0 +1,424 @@
+"""Exact weighted distance covariance / correlation from torch operations only (any device).
+
+The quantities, conventions and gradient formulas are those of :mod:`._fast`
+(read its docstring first: ``V_xy``, ``S_xy``, ``D_k``); here they are computed
+with sorts, cumulative sums, gathers and scatters, so CUDA tensors never leave
+the device.  Everything runs in float64; the result and the gradients come back
+in the inputs' dtypes.  Weights are constants (no gradient).
+
+Algorithm (``N`` samples, ``P`` = the next power of two, ``L = log2 P``)
+-------------------------------------------------------------------------
+1. Order the samples by ``(x, y)`` (two stable sorts); ``p_k`` is k's position.
+   Row sums ``r^x_k = sum_j w_j |x_k - x_j|`` (and ``r^y``) are prefix sums.
+2. ``S_xy = 2 sum_k w_k sum_{p_j < p_k} w_j (x_k - x_j) |y_k - y_j|`` (pairs with
+   ``x_j = x_k`` add nothing).  With the prefix sums ``T_k`` of
+   ``w_j (x_k - x_j)(y_k - y_j)`` over ``p_j < p_k`` (four cumsums) and ``U_k``, the
+   same sum restricted to ``y_j > y_k``: ``S_xy = 2 sum_k w_k (T_k - 2 U_k)``.
+3. ``U_k`` is a two-dimensional dominance sum of the four columns ``w, w x, w y,
+   w x y``.  :func:`dominance_sums` computes it with a merge sort run backwards:
+   the positions, kept in y order, are split level by level (block size ``P/2``
+   down to 1) into the left and right halves of their block; at each level a
+   cumsum of the left-half values along the y order gives, for every right-half
+   sample, the sum over the left half with larger y.  A stable split is one
+   cumsum of a 0/1 flag and a scatter, so each level is O(N): O(N log N) time,
+   O(N) memory, about 12 kernel launches per level.
+4. The gradients (``D_k = sum_j w_j sign(x_k - x_j) |y_k - y_j|`` and the signed
+   sums of :func:`._fast._gradients`) come from the same sums: with the tie
+   group ``G(k)`` of equal x sorted by y, ``D_k = 2 R_k - r^y_k + sum_{j in G(k)}
+   w_j (y_j - y_k)``, where ``R_k = T^y_k - 2 U^y_k`` is the sum of
+   ``w_j |y_k - y_j|`` over ``p_j < p_k``.  The gradient with respect to ``y`` is
+   the same computation with the roles swapped (one more sort).
+
+Exact ties in y need no care: a tied pair contributes ``0`` to every sum, on
+whichever side the tie is broken.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+from torch.autograd.function import once_differentiable
+
+from decorr_af.errors import ConfigError, NonFiniteValueError
+
+__all__ = [
+    "TorchExactDcorFunction",
+    "dcov_terms",
+    "dominance_sums",
+    "exact_dcor",
+    "ratio_grad",
+    "ratio_value",
+    "value_and_grads",
+]
+
+_F64 = torch.float64
+
+
+class Terms(NamedTuple):
+    """``V_xy, V_xx, V_yy`` (0-d float64 tensors) and optionally ``dV_xy/dx, dV_xx/dx``.
+
+    ``ox`` is the ``(x, y)`` order, reused by the swapped-role call.
+    """
+
+    vxy: torch.Tensor
+    vxx: torch.Tensor
+    vyy: torch.Tensor
+    grad_xy: torch.Tensor | None
+    grad_xx: torch.Tensor | None
+    ox: torch.Tensor
+
+
+def _stable_argsort(v: torch.Tensor) -> torch.Tensor:
+    return torch.sort(v, stable=True).indices
+
+
+def _exclusive_cumsum(v: torch.Tensor) -> torch.Tensor:
+    return v.cumsum(0) - v
+
+
+def dominance_sums(order: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """``out_k = sum of values_j over j < k that come after k in ``order``.
+
+    Parameters
+    ----------
+    order
+        A permutation of ``0..N-1`` (int64): the positions listed in ascending y.
+    values
+        (N, F) tensor of per-position values.
+
+    Returns
+    -------
+    torch.Tensor
+        (N, F): for every position k the sum over the positions j < k that
+        ``order`` lists after k (larger y).  O(N log N) work, O(N F) memory.
+
+    Examples
+    --------
+    >>> import torch
+    >>> order = torch.tensor([2, 0, 3, 1])  # y ranks 1, 3, 0, 2 at positions 0..3
+    >>> dominance_sums(order, torch.tensor([[1.0], [2.0], [4.0], [8.0]])).reshape(-1)
+    tensor([0., 0., 3., 2.])
+    """
+    n, nf = values.shape
+    levels = max(1, (n - 1).bit_length())
+    p = 1 << levels
+    dev = values.device
+    vals = values.new_zeros(p, nf)  # padding: zero values at positions n..p-1, last in y
+    vals[:n] = values
+    ordp = torch.cat([order, torch.arange(n, p, device=dev)])
+    acc = values.new_zeros(p, nf)
+    ar = torch.arange(p, device=dev)
+    for lev in range(levels - 1, -1, -1):
+        half = 1 << lev
+        block = 2 * half
+        is_r = (ordp >> lev) & 1  # right half of the block (larger positions)
+        is_l = 1 - is_r
+        v = vals[ordp] * is_l.unsqueeze(1).to(vals.dtype)
+        cs = v.view(p // block, block, nf).cumsum(1)
+        after = (cs[:, -1:, :] - cs).reshape(p, nf)  # left values later in y order
+        acc.index_add_(0, ordp, after * is_r.unsqueeze(1).to(vals.dtype))
+        if lev == 0:
+            break
+        # stable split of every block: its left half first, then its right half
+        cl = is_l.view(p // block, block).cumsum(1).reshape(p)
+        j = ar & (block - 1)
+        newpos = (ar - j) + torch.where(is_r.bool(), half + j - cl, cl - 1)
+        nxt = torch.empty_like(ordp)
+        nxt[newpos] = ordp
+        ordp = nxt
+    return acc[:n]
+
+
+def _row_sums(s: torch.Tensor, ws: torch.Tensor) -> torch.Tensor:
+    """``r_k = sum_j w_j |s_k - s_j|`` for ascending ``s`` (prefix sums)."""
+    cw = ws.cumsum(0)
+    cws = (ws * s).cumsum(0)
+    return s * (2.0 * cw - cw[-1]) - 2.0 * cws + cws[-1]
+
+
+def _self_term(s: torch.Tensor, ws: torch.Tensor, a: torch.Tensor) -> tuple[Any, Any]:
+    """``(V_ss, abar)`` with ``a_k = abar_k`` the row means (any order)."""
+    n = s.shape[0]
+    sws = (ws * s).sum()
+    s_ss = 2.0 * n * (ws * s * s).sum() - 2.0 * sws * sws
+    abar = (ws * a).sum() / n
+    v = s_ss / (n * n) - 2.0 * (ws * a * a).sum() / n + abar * abar
+    return v.clamp_min(0.0), abar
+
+
+def _tie_groups(xs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """First and last index of the group of equal values of every element (ascending ``xs``)."""
+    n = xs.shape[0]
+    ar = torch.arange(n, device=xs.device)
+    new = torch.ones(n, dtype=torch.bool, device=xs.device)
+    new[1:] = xs[1:] != xs[:-1]
+    last = torch.ones_like(new)
+    last[:-1] = new[1:]
+    start = torch.where(new, ar, 0).cummax(0).values
+    end = torch.where(last, ar, n - 1).flip(0).cummin(0).values.flip(0)
+    return start, end
+
+
+def dcov_terms(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    w: torch.Tensor,
+    *,
+    grad: bool = False,
+    y_order: torch.Tensor | None = None,
+) -> Terms:
+    """``V_xy, V_xx, V_yy`` and, with ``grad``, ``dV_xy/dx`` and ``dV_xx/dx``.
+
+    Parameters
+    ----------
+    x, y, w
+        1-D float64 tensors on one device; ``w`` normalised to mean 1.
+    grad
+        Also compute the gradients with respect to ``x`` (input order).
+    y_order
+        Any argsort of ``y`` (saves a sort: pass ``ox`` of the call with the
+        roles swapped).
+
+    Examples
+    --------
+    >>> import torch
+    >>> t = dcov_terms(torch.tensor([0.0, 1.0]), torch.tensor([0.0, 2.0]), torch.ones(2))
+    >>> float(t.vxy)
+    0.5
+    """
+    n = x.shape[0]
+    x = x - x.mean()  # distances are translation invariant; centring limits cancellation
+    y = y - y.mean()
+    o1 = _stable_argsort(y) if y_order is None else y_order
+    o2 = _stable_argsort(x[o1])
+    ox = o1[o2]  # (x, y) order
+    order = torch.empty_like(o2)  # x-order positions listed in y order
+    order[o2] = torch.arange(n, device=x.device)
+    xs, ys, ws = x[ox], y[ox], w[ox]
+    rsx = _row_sums(xs, ws)
+    rsy = _row_sums(y[o1], w[o1])[o2]
+    a, b = rsx / n, rsy / n
+    vxx, abar = _self_term(xs, ws, a)
+    vyy, bbar = _self_term(ys, ws, b)
+    wx, wy = ws * xs, ws * ys
+    cols = torch.stack([ws, wx, wy, wx * ys], 1)
+    before = _exclusive_cumsum(cols)  # sums over p_j < p_k
+    dom = dominance_sums(order, cols)  # ... and y_j > y_k
+
+    def pair_sum(m: torch.Tensor) -> torch.Tensor:  # sum w_j (x_k - x_j)(y_k - y_j)
+        return xs * ys * m[:, 0] - xs * m[:, 2] - ys * m[:, 1] + m[:, 3]
+
+    s_xy = 2.0 * (ws * (pair_sum(before) - 2.0 * pair_sum(dom))).sum()
+    vxy = s_xy / (n * n) - 2.0 * (ws * a * b).sum() / n + abar * bbar
+    if not grad:
+        return Terms(vxy, vxx, vyy, None, None, ox)
+    r_before = (ys * before[:, 0] - before[:, 2]) - 2.0 * (ys * dom[:, 0] - dom[:, 2])
+    start, end = _tie_groups(xs)
+    h = torch.stack([ws, wy, ws * a, ws * b], 1)
+    hc = h.cumsum(0)
+    lt = hc[start] - h[start]  # sums over strictly smaller x
+    grp = hc[end] - lt  # sums over the tie group
+    sgn = 2.0 * lt + grp - hc[-1]  # sum_j w_j sign(x_k - x_j) (1, abar_j, bbar_j)
+    d = 2.0 * r_before - rsy + grp[:, 1] - ys * grp[:, 0]
+    gb = d - (b - bbar) * sgn[:, 0] - sgn[:, 3]
+    ga = n * xs - wx.sum() - (a - abar) * sgn[:, 0] - sgn[:, 2]
+    scale = 2.0 / (n * n)
+    g_xy = torch.empty_like(xs)
+    g_xx = torch.empty_like(xs)
+    g_xy[ox] = scale * ws * gb
+    g_xx[ox] = 2.0 * scale * ws * ga
+    return Terms(vxy, vxx, vyy, g_xy, g_xx, ox)
+
+
+def ratio_value(vxy: torch.Tensor, vxx: torch.Tensor, vyy: torch.Tensor, kind: str) -> Any:
+    """Value for ``kind`` in ``"dcor2"``, ``"dcor"``, ``"dcov2"`` (0 if a variance is 0)."""
+    if kind == "dcov2":
+        return vxy.clamp_min(0.0)
+    den = vxx * vyy
+    pos = den > 0
+    f = torch.where(pos, vxy / torch.sqrt(torch.where(pos, den, 1.0)), 0.0).clamp(0.0, 1.0)
+    return f.sqrt() if kind == "dcor" else f
+
+
+def ratio_grad(
+    kind: str,
+    value: torch.Tensor,
+    vxy: torch.Tensor,
+    v_self: torch.Tensor,
+    v_other: torch.Tensor,
+    g_cross: torch.Tensor,
+    g_self: torch.Tensor,
+) -> torch.Tensor:
+    """Gradient of ``kind`` with respect to one variable (as :func:`._fast.ratio_grad`).
+
+    Branch-free (no host synchronisation): zero where the value is pinned to 0.
+    """
+    if kind == "dcov2":
+        return g_cross
+    den = v_self * v_other
+    ok = (den > 0) & (value > 0)
+    root = torch.sqrt(torch.where(ok, den, 1.0))
+    f = vxy / root
+    g = g_cross / root - (0.5 * f / torch.where(ok, v_self, 1.0)) * g_self
+    if kind == "dcor":
+        g = g / (2.0 * torch.sqrt(torch.where(ok, f, 1.0)))
+    return torch.where(ok, g, 0.0)
+
+
+def value_and_grads(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    w: torch.Tensor,
+    kind: str,
+    *,
+    grad_x: bool = False,
+    grad_y: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """``(value, d value/dx, d value/dy)`` in float64 for 1-D float64 tensors, mean-1 ``w``.
+
+    A gradient not asked for is ``None`` and costs nothing.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from decorr_af.decorrelation import _fast
+    >>> x = torch.arange(6.0, dtype=torch.float64)
+    >>> value, gx, gy = value_and_grads(x, x**2, torch.ones(6, dtype=torch.float64), "dcor2")
+    >>> ref, _, _ = _fast.value_and_grads(x.numpy(), (x**2).numpy(), np.ones(6), "dcor2")
+    >>> abs(float(value) - ref) < 1e-12, gx, gy
+    (True, None, None)
+    """
+    t = dcov_terms(x, y, w, grad=grad_x)
+    value = ratio_value(t.vxy, t.vxx, t.vyy, kind)
+    gx = gy = None
+    if grad_x:
+        gx = ratio_grad(kind, value, t.vxy, t.vxx, t.vyy, t.grad_xy, t.grad_xx)
+    if grad_y:
+        s = dcov_terms(y, x, w, grad=True, y_order=t.ox)
+        gy = ratio_grad(kind, value, t.vxy, t.vyy, t.vxx, s.grad_xy, s.grad_xx)
+    return value, gx, gy
+
+
+class TorchExactDcorFunction(torch.autograd.Function):
+    """dCor², dCor or dCov² of 1-D tensors with exact gradients, on their device.
+
+    ``forward(x, y, w, kind, grad_x, grad_y)``: ``w`` float64 on the device,
+    normalised to mean 1; the gradients asked for are computed with the value
+    and kept until backward, which only scales them by the incoming gradient.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        w: torch.Tensor,
+        kind: str,
+        grad_x: bool,
+        grad_y: bool,
+    ) -> torch.Tensor:  # type: ignore[override]
+        value, gx, gy = value_and_grads(
+            x.detach().to(_F64), y.detach().to(_F64), w, kind, grad_x=grad_x, grad_y=grad_y
+        )
+        ctx.grads = (gx, gy)
+        ctx.dtypes = (x.dtype, y.dtype)
+        return value.to(torch.promote_types(x.dtype, y.dtype))
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Any, ...]:  # type: ignore[override]
+        out: list[torch.Tensor | None] = [None] * 6
+        for i in (0, 1):
+            g = ctx.grads[i]
+            if ctx.needs_input_grad[i] and g is not None:
+                out[i] = (g * grad_out).to(ctx.dtypes[i])
+        return tuple(out)
+
+
+def _as_tensor(v: Any, like: torch.Tensor | None) -> torch.Tensor:
+    if isinstance(v, torch.Tensor):
+        return v
+    arr = np.asarray(v)
+    if like is None:
+        return torch.as_tensor(np.asarray(arr, dtype=np.float64))
+    dtype = like.dtype if like.dtype.is_floating_point else None
+    return torch.as_tensor(arr, dtype=dtype, device=like.device)
+
+
+def _as_1d(v: torch.Tensor, name: str) -> torch.Tensor:
+    if v.ndim == 1:
+        return v
+    if v.ndim == 2 and v.shape[1] == 1:
+        return v[:, 0]
+    if v.ndim == 2:
+        raise ConfigError(f"method='torch' needs 1-D x and y; {name} has shape {tuple(v.shape)}")
+    raise ConfigError(f"{name} must be 1-D (N,) or 2-D (N, d); got shape {tuple(v.shape)}")
+
+
+def _weights(weights: Any, n: int, device: torch.device) -> torch.Tensor:
+    if weights is None:
+        return torch.ones(n, dtype=_F64, device=device)
+    if isinstance(weights, torch.Tensor):
+        w = weights.detach().to(device=device, dtype=_F64).reshape(-1)
+    else:
+        w = torch.as_tensor(np.asarray(weights, dtype=np.float64).reshape(-1), device=device)
+    if w.shape[0] != n:
+        raise ConfigError(f"weights has length {w.shape[0]} but x and y have length {n}")
+    return w
+
+
+def exact_dcor(x: Any, y: Any, weights: Any, kind: str) -> Any:
+    """``method="torch"``: validate, then :class:`TorchExactDcorFunction` on x's device.
+
+    ``kind`` is ``"dcor2"``, ``"dcor"`` or ``"dcov2"``.  Tensors give a 0-d tensor
+    (the promoted dtype of x and y, integers to the default dtype) differentiable
+    with respect to x and y; numpy input gives a float (computed on the CPU).  The
+    input checks share one device-to-host transfer of five numbers.
+
+    Examples
+    --------
+    >>> exact_dcor([0.0, 1.0, 2.0], [0.0, 1.0, 4.0], None, "dcov2") > 0
+    True
+    """
+    use_torch = isinstance(x, torch.Tensor) or isinstance(y, torch.Tensor)
+    ref = x if isinstance(x, torch.Tensor) else y if use_torch else None
+    x, y = _as_1d(_as_tensor(x, ref), "x"), _as_1d(_as_tensor(y, ref), "y")
+    if x.device != y.device:
+        raise ConfigError(f"x is on {x.device} but y is on {y.device}")
+    n = x.shape[0]
+    if y.shape[0] != n:
+        raise ConfigError(f"x and y must have the same length; got {n} and {y.shape[0]}")
+    if n < 2:
+        raise ConfigError(f"distance correlation needs at least 2 samples; got {n}")
+    dtype = torch.promote_types(x.dtype, y.dtype)
+    if not dtype.is_floating_point:
+        dtype = torch.get_default_dtype()
+        x, y = x.to(dtype), y.to(dtype)
+    w = _weights(weights, n, x.device)
+    fin_w = w.isfinite()
+    checks = torch.stack(
+        [
+            (~x.isfinite()).sum().to(_F64),
+            (~y.isfinite()).sum().to(_F64),
+            (~fin_w).sum().to(_F64),
+            (w < 0).sum().to(_F64),
+            torch.where(fin_w, w, 0.0).sum(),
+        ]
+    ).tolist()  # the one host synchronisation
+    bad_x, bad_y, bad_w, neg_w, total = checks
+    for name, bad in (("x", bad_x), ("y", bad_y), ("weights", bad_w)):
+        if bad:
+            raise NonFiniteValueError(f"{name} contains {int(bad)} NaN or infinite value(s)")
+    if neg_w:
+        raise ConfigError(f"weights must be non-negative; {int(neg_w)} are negative")
+    if total <= 0:
+        raise ConfigError("weights sum to zero; at least one weight must be positive")
+    w = w * (n / total)
+    grad_on = torch.is_grad_enabled()
+    value = TorchExactDcorFunction.apply(
+        x, y, w, kind, grad_on and x.requires_grad, grad_on and y.requires_grad
+    )
+    value = value.to(dtype)
+    return value if use_torch else float(value)

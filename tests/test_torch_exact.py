@@ -51,7 +51,11 @@ def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a - b).abs().max() / b.abs().max().clamp_min(1e-300))
 
 
-def test_dominance_sums_match_brute_force() -> None:
+@pytest.mark.parametrize("kernel", ["split", "batched", "batched_small"])
+def test_dominance_sums_match_brute_force(kernel: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if kernel == "batched_small":  # one level per batch
+        monkeypatch.setattr(_torch_exact, "BATCH_ELEMENTS", 1)
+    fn = getattr(_torch_exact, "dominance_sums_" + kernel.removesuffix("_small"))
     rng = np.random.default_rng(6)
     for n in (1, 2, 3, 5, 8, 13, 64, 100):
         y = rng.integers(0, 5, size=n)  # ties in y: broken by position in ``order``
@@ -64,7 +68,7 @@ def test_dominance_sums_match_brute_force() -> None:
             for j in range(k):
                 if rank[j] > rank[k]:
                     want[k] += vals[j]
-        got = _torch_exact.dominance_sums(torch.tensor(order), torch.tensor(vals))
+        got = fn(torch.tensor(order), torch.tensor(vals))
         np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=1e-12)
 
 
@@ -79,8 +83,14 @@ def test_values_and_gradients_match_naive(data: str, kind: str) -> None:
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-13)
 
 
-@pytest.mark.parametrize("data", ["smooth", "ties"])
-def test_agrees_with_numba_at_20000(data: str) -> None:
+@pytest.mark.parametrize(("data", "kernel"), [("smooth", "cpu"), ("ties", "cpu"), ("ties", "gpu")])
+def test_agrees_with_numba_at_20000(
+    data: str, kernel: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``kernel="gpu"``: the batched dominance kernel other devices use, here on the CPU."""
+    if kernel == "gpu":
+        monkeypatch.setattr(_torch_exact, "DOMINANCE_KERNELS", {})
+        monkeypatch.setattr(_torch_exact, "BATCH_ELEMENTS", 20_000 * 4 * 5)  # 3 batches
     x, y, w = _sample(data, 20_000, seed=20_000)
     got = _value_and_grads(x, y, w, "torch", "dcor2")
     ref = _value_and_grads(x, y, w, "fast", "dcor2")

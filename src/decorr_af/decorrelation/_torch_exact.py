@@ -6,8 +6,8 @@ with sorts, cumulative sums, gathers and scatters, so CUDA tensors never leave
 the device.  Everything runs in float64; the result and the gradients come back
 in the inputs' dtypes.  Weights are constants (no gradient).
 
-Algorithm (``N`` samples, ``P`` = the next power of two, ``L = log2 P``)
--------------------------------------------------------------------------
+Algorithm (``N`` samples)
+-------------------------
 1. Order the samples by ``(x, y)`` (two stable sorts); ``p_k`` is k's position.
    Row sums ``r^x_k = sum_j w_j |x_k - x_j|`` (and ``r^y``) are prefix sums.
 2. ``S_xy = 2 sum_k w_k sum_{p_j < p_k} w_j (x_k - x_j) |y_k - y_j|`` (pairs with
@@ -15,13 +15,13 @@ Algorithm (``N`` samples, ``P`` = the next power of two, ``L = log2 P``)
    ``w_j (x_k - x_j)(y_k - y_j)`` over ``p_j < p_k`` (four cumsums) and ``U_k``, the
    same sum restricted to ``y_j > y_k``: ``S_xy = 2 sum_k w_k (T_k - 2 U_k)``.
 3. ``U_k`` is a two-dimensional dominance sum of the four columns ``w, w x, w y,
-   w x y``.  :func:`dominance_sums` computes it with a merge sort run backwards:
-   the positions, kept in y order, are split level by level (block size ``P/2``
-   down to 1) into the left and right halves of their block; at each level a
-   cumsum of the left-half values along the y order gives, for every right-half
-   sample, the sum over the left half with larger y.  A stable split is one
-   cumsum of a 0/1 flag and a scatter, so each level is O(N): O(N log N) time,
-   O(N) memory, about 12 kernel launches per level.
+   w x y`` over the levels of a merge sort: at the level of blocks of ``2h``
+   positions, every position in a block's right half gets the sum over the left
+   half with larger y, from a cumsum of the left-half values along the block's
+   y order (:func:`dominance_sums`).  On the CPU the block orders come level by
+   level from the previous one by a stable split (O(N) per level, O(N) memory);
+   on other devices all levels are rows of one sort, gather, cumsum and scatter
+   (a few dozen kernel launches in all, O(N log N) memory).
 4. The gradients (``D_k = sum_j w_j sign(x_k - x_j) |y_k - y_j|`` and the signed
    sums of :func:`._fast._gradients`) come from the same sums: with the tie
    group ``G(k)`` of equal x sorted by y, ``D_k = 2 R_k - r^y_k + sum_{j in G(k)}
@@ -47,6 +47,8 @@ __all__ = [
     "TorchExactDcorFunction",
     "dcov_terms",
     "dominance_sums",
+    "dominance_sums_batched",
+    "dominance_sums_split",
     "exact_dcor",
     "ratio_grad",
     "ratio_value",
@@ -79,7 +81,12 @@ def _exclusive_cumsum(v: torch.Tensor) -> torch.Tensor:
 
 
 def dominance_sums(order: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-    """``out_k = sum of values_j over j < k that come after k in ``order``.
+    """``out_k`` = sum of ``values_j`` over the positions ``j < k`` that ``order`` lists after k.
+
+    The kernel is chosen by device (:data:`DOMINANCE_KERNELS`): on the CPU the
+    level-by-level split (:func:`dominance_sums_split`, O(N) memory), elsewhere the
+    levels batched into a few large operations (:func:`dominance_sums_batched`,
+    fewer kernel launches).
 
     Parameters
     ----------
@@ -92,7 +99,7 @@ def dominance_sums(order: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     -------
     torch.Tensor
         (N, F): for every position k the sum over the positions j < k that
-        ``order`` lists after k (larger y).  O(N log N) work, O(N F) memory.
+        ``order`` lists after k (larger y).  O(N log N) work.
 
     Examples
     --------
@@ -101,11 +108,25 @@ def dominance_sums(order: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     >>> dominance_sums(order, torch.tensor([[1.0], [2.0], [4.0], [8.0]])).reshape(-1)
     tensor([0., 0., 3., 2.])
     """
+    kernel = DOMINANCE_KERNELS.get(values.device.type, dominance_sums_batched)
+    return kernel(order, values)
+
+
+def dominance_sums_split(order: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """:func:`dominance_sums` level by level: ``log2 N`` rounds of ~20 O(N) operations.
+
+    A merge sort run backwards.  The positions (padded to a power of two ``P``
+    with zero values listed last) are kept in y order within their block; at the
+    level of block size ``2h`` a cumsum of the left-half values along that order
+    gives, for every right-half position, the sum over its block's left half with
+    larger y; then every block is split stably into its halves (one cumsum of the
+    0/1 flag and a scatter).  O(N F) memory.
+    """
     n, nf = values.shape
     levels = max(1, (n - 1).bit_length())
     p = 1 << levels
     dev = values.device
-    vals = values.new_zeros(p, nf)  # padding: zero values at positions n..p-1, last in y
+    vals = values.new_zeros(p, nf)
     vals[:n] = values
     ordp = torch.cat([order, torch.arange(n, p, device=dev)])
     acc = values.new_zeros(p, nf)
@@ -121,7 +142,6 @@ def dominance_sums(order: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
         acc.index_add_(0, ordp, after * is_r.unsqueeze(1).to(vals.dtype))
         if lev == 0:
             break
-        # stable split of every block: its left half first, then its right half
         cl = is_l.view(p // block, block).cumsum(1).reshape(p)
         j = ar & (block - 1)
         newpos = (ar - j) + torch.where(is_r.bool(), half + j - cl, cl - 1)
@@ -129,6 +149,46 @@ def dominance_sums(order: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
         nxt[newpos] = ordp
         ordp = nxt
     return acc[:n]
+
+
+#: Elements (levels x N x F) one batch of :func:`dominance_sums_batched` may hold.
+BATCH_ELEMENTS = 1 << 24
+
+
+def dominance_sums_batched(order: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """:func:`dominance_sums` with many levels per operation (~20 launches per batch).
+
+    For the level with blocks of ``2h`` positions, a stable sort of ``order`` by
+    block (``pos // 2h``) lists every block's positions in y order; a cumsum of
+    the left-half values along each row, differenced at the block's last entry,
+    gives every right-half position the sum over its block's left half with
+    larger y.  All levels (as many as fit :data:`BATCH_ELEMENTS`) are rows of one
+    sort, one gather, one cumsum and one scatter: O(N log² N) work for the sort,
+    O(N F log N) memory at most.
+    """
+    n, nf = values.shape
+    levels = max(1, (n - 1).bit_length())
+    dev = values.device
+    out = values.new_zeros(n, nf)
+    ar = torch.arange(n, device=dev)
+    per = max(1, BATCH_ELEMENTS // (n * nf))
+    key_dtype = torch.int32 if n < 2**31 else torch.int64
+    for first in range(0, levels, per):
+        lev = torch.arange(first, min(levels, first + per), device=dev).unsqueeze(1)
+        keys = (order.unsqueeze(0) >> (lev + 1)).to(key_dtype)  # block of each entry
+        rows = order[torch.sort(keys, dim=1, stable=True).indices]  # (levels, n) positions
+        is_r = ((rows >> lev) & 1).to(values.dtype).unsqueeze(2)
+        cs = (values[rows] * (1.0 - is_r)).cumsum(1)
+        last = torch.clamp_max(ar | ((2 << lev) - 1), n - 1)  # last entry of the block
+        after = (cs.gather(1, last.unsqueeze(2).expand(-1, -1, nf)) - cs) * is_r
+        part = torch.zeros_like(after)
+        part.scatter_(1, rows.unsqueeze(2).expand(-1, -1, nf), after)
+        out += part.sum(0)
+    return out
+
+
+#: :func:`dominance_sums` kernel by ``torch.device.type``; others use the batched one.
+DOMINANCE_KERNELS = {"cpu": dominance_sums_split}
 
 
 def _row_sums(s: torch.Tensor, ws: torch.Tensor) -> torch.Tensor:

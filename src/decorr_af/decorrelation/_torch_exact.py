@@ -35,6 +35,7 @@ whichever side the tie is broken.
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -74,10 +75,6 @@ class Terms(NamedTuple):
 
 def _stable_argsort(v: torch.Tensor) -> torch.Tensor:
     return torch.sort(v, stable=True).indices
-
-
-def _exclusive_cumsum(v: torch.Tensor) -> torch.Tensor:
-    return v.cumsum(0) - v
 
 
 def dominance_sums(order: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -192,32 +189,20 @@ DOMINANCE_KERNELS = {"cpu": dominance_sums_split}
 
 
 def _row_sums(s: torch.Tensor, ws: torch.Tensor) -> torch.Tensor:
-    """``r_k = sum_j w_j |s_k - s_j|`` for ascending ``s`` (prefix sums)."""
-    cw = ws.cumsum(0)
-    cws = (ws * s).cumsum(0)
-    return s * (2.0 * cw - cw[-1]) - 2.0 * cws + cws[-1]
-
-
-def _self_term(s: torch.Tensor, ws: torch.Tensor, a: torch.Tensor) -> tuple[Any, Any]:
-    """``(V_ss, abar)`` with ``a_k = abar_k`` the row means (any order)."""
-    n = s.shape[0]
-    sws = (ws * s).sum()
-    s_ss = 2.0 * n * (ws * s * s).sum() - 2.0 * sws * sws
-    abar = (ws * a).sum() / n
-    v = s_ss / (n * n) - 2.0 * (ws * a * a).sum() / n + abar * abar
-    return v.clamp_min(0.0), abar
+    """``r_k = sum_j w_j |s_k - s_j|`` for rows ``s`` ascending along the last axis."""
+    cw = ws.cumsum(-1)
+    cws = (ws * s).cumsum(-1)
+    return s * (2.0 * cw - cw[..., -1:]) - 2.0 * cws + cws[..., -1:]
 
 
 def _tie_groups(xs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """First and last index of the group of equal values of every element (ascending ``xs``)."""
     n = xs.shape[0]
     ar = torch.arange(n, device=xs.device)
-    new = torch.ones(n, dtype=torch.bool, device=xs.device)
-    new[1:] = xs[1:] != xs[:-1]
-    last = torch.ones_like(new)
-    last[:-1] = new[1:]
-    start = torch.where(new, ar, 0).cummax(0).values
-    end = torch.where(last, ar, n - 1).flip(0).cummin(0).values.flip(0)
+    edge = torch.ones(n + 1, dtype=torch.bool, device=xs.device)
+    edge[1:-1] = xs[1:] != xs[:-1]  # edge[k]: a group starts at k (ends at k - 1)
+    start = torch.where(edge[:-1], ar, 0).cummax(0).values
+    end = torch.where(edge[1:], ar, n - 1).flip(0).cummin(0).values.flip(0)
     return start, end
 
 
@@ -249,47 +234,51 @@ def dcov_terms(
     0.5
     """
     n = x.shape[0]
-    x = x - x.mean()  # distances are translation invariant; centring limits cancellation
-    y = y - y.mean()
-    o1 = _stable_argsort(y) if y_order is None else y_order
-    o2 = _stable_argsort(x[o1])
+    xy = torch.stack([x, y])
+    xy = xy - xy.mean(1, keepdim=True)  # translation invariant; centring limits cancellation
+    o1 = _stable_argsort(xy[1]) if y_order is None else y_order
+    o2 = _stable_argsort(xy[0, o1])
     ox = o1[o2]  # (x, y) order
     order = torch.empty_like(o2)  # x-order positions listed in y order
     order[o2] = torch.arange(n, device=x.device)
-    xs, ys, ws = x[ox], y[ox], w[ox]
-    rsx = _row_sums(xs, ws)
-    rsy = _row_sums(y[o1], w[o1])[o2]
-    a, b = rsx / n, rsy / n
-    vxx, abar = _self_term(xs, ws, a)
-    vyy, bbar = _self_term(ys, ws, b)
+    xs, ys = xy[:, ox]
+    ws = w[ox]
+    # row means a (x order), b (y order, then x order)
+    rows = _row_sums(torch.stack([xs, xy[1, o1]]), torch.stack([ws, w[o1]])) / n
+    a, b = rows[0], rows[1, o2]
     wx, wy = ws * xs, ws * ys
     cols = torch.stack([ws, wx, wy, wx * ys], 1)
-    before = _exclusive_cumsum(cols)  # sums over p_j < p_k
+    before = cols.cumsum(0) - cols  # sums over p_j < p_k
     dom = dominance_sums(order, cols)  # ... and y_j > y_k
-
-    def pair_sum(m: torch.Tensor) -> torch.Tensor:  # sum w_j (x_k - x_j)(y_k - y_j)
-        return xs * ys * m[:, 0] - xs * m[:, 2] - ys * m[:, 1] + m[:, 3]
-
-    s_xy = 2.0 * (ws * (pair_sum(before) - 2.0 * pair_sum(dom))).sum()
-    vxy = s_xy / (n * n) - 2.0 * (ws * a * b).sum() / n + abar * bbar
+    # sum_j w_j (x_k - x_j)(y_k - y_j) over those j, from the four column sums
+    pair = (
+        torch.stack([before, dom]) * torch.stack([xs * ys, -ys, -xs, torch.ones_like(xs)], 1)
+    ).sum(-1)
+    terms = torch.stack(
+        [xs, ys, xs * xs, ys * ys, a, b, a * a, b * b, a * b, pair[0] - 2 * pair[1]]
+    )
+    sums = terms @ ws  # weighted sums; 2 sums[-1] = S_xy (module docstring)
+    mean = sums[0:2] / n  # sum_k w_k x_k / n, ... (pairs: x then y)
+    abar = sums[4:6] / n
+    v_self = 2.0 * sums[2:4] / n - 2.0 * mean * mean - 2.0 * sums[6:8] / n + abar * abar
+    vxx, vyy = v_self.clamp_min(0.0)
+    vxy = 2.0 * sums[9] / (n * n) - 2.0 * sums[8] / n + abar[0] * abar[1]
     if not grad:
         return Terms(vxy, vxx, vyy, None, None, ox)
-    r_before = (ys * before[:, 0] - before[:, 2]) - 2.0 * (ys * dom[:, 0] - dom[:, 2])
+    # R_k = sum_{p_j < p_k} w_j |y_k - y_j| = T^y_k - 2 U^y_k
+    r_before = (before[:, 0] - 2.0 * dom[:, 0]) * ys - (before[:, 2] - 2.0 * dom[:, 2])
     start, end = _tie_groups(xs)
     h = torch.stack([ws, wy, ws * a, ws * b], 1)
     hc = h.cumsum(0)
     lt = hc[start] - h[start]  # sums over strictly smaller x
     grp = hc[end] - lt  # sums over the tie group
-    sgn = 2.0 * lt + grp - hc[-1]  # sum_j w_j sign(x_k - x_j) (1, abar_j, bbar_j)
-    d = 2.0 * r_before - rsy + grp[:, 1] - ys * grp[:, 0]
-    gb = d - (b - bbar) * sgn[:, 0] - sgn[:, 3]
-    ga = n * xs - wx.sum() - (a - abar) * sgn[:, 0] - sgn[:, 2]
-    scale = 2.0 / (n * n)
-    g_xy = torch.empty_like(xs)
-    g_xx = torch.empty_like(xs)
-    g_xy[ox] = scale * ws * gb
-    g_xx[ox] = 2.0 * scale * ws * ga
-    return Terms(vxy, vxx, vyy, g_xy, g_xx, ox)
+    sgn = 2.0 * lt + grp - hc[-1]  # sum_j w_j sign(x_k - x_j) (1, y_j, abar_j, bbar_j)
+    d = 2.0 * r_before - n * b + grp[:, 1] - ys * grp[:, 0]
+    gb = d - (b - abar[1]) * sgn[:, 0] - sgn[:, 3]
+    ga = n * (xs - mean[0]) - (a - abar[0]) * sgn[:, 0] - sgn[:, 2]
+    g = torch.empty(2, n, dtype=xs.dtype, device=xs.device)
+    g[:, ox] = (2.0 / (n * n)) * torch.stack([gb, 2.0 * ga]) * ws
+    return Terms(vxy, vxx, vyy, g[0], g[1], ox)
 
 
 def ratio_value(vxy: torch.Tensor, vxx: torch.Tensor, vyy: torch.Tensor, kind: str) -> Any:
@@ -429,13 +418,35 @@ def _weights(weights: Any, n: int, device: torch.device) -> torch.Tensor:
     return w
 
 
+def _checked_total(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> float:
+    """The sum of the weights, after checking x, y and w (one host transfer of 4 numbers).
+
+    A finite sum means finite elements; only when a sum is not finite, a weight
+    negative or the total not positive are the elements counted, for the error.
+    """
+    parts = [x.detach().sum().to(_F64), y.detach().sum().to(_F64), w.sum(), w.min()]
+    sums = torch.stack(parts).tolist()
+    if all(math.isfinite(v) for v in sums) and sums[3] >= 0 and sums[2] > 0:
+        return sums[2]
+    for name, v in (("x", x), ("y", y), ("weights", w)):
+        bad = int((~v.isfinite()).sum())
+        if bad:
+            raise NonFiniteValueError(f"{name} contains {bad} NaN or infinite value(s)")
+    neg = int((w < 0).sum())
+    if neg:
+        raise ConfigError(f"weights must be non-negative; {neg} are negative")
+    if sums[2] <= 0:
+        raise ConfigError("weights sum to zero; at least one weight must be positive")
+    return sums[2]  # finite elements whose float32 sum overflowed
+
+
 def exact_dcor(x: Any, y: Any, weights: Any, kind: str) -> Any:
     """``method="torch"``: validate, then :class:`TorchExactDcorFunction` on x's device.
 
     ``kind`` is ``"dcor2"``, ``"dcor"`` or ``"dcov2"``.  Tensors give a 0-d tensor
     (the promoted dtype of x and y, integers to the default dtype) differentiable
     with respect to x and y; numpy input gives a float (computed on the CPU).  The
-    input checks share one device-to-host transfer of five numbers.
+    input checks share one device-to-host transfer of four numbers.
 
     Examples
     --------
@@ -457,24 +468,7 @@ def exact_dcor(x: Any, y: Any, weights: Any, kind: str) -> Any:
         dtype = torch.get_default_dtype()
         x, y = x.to(dtype), y.to(dtype)
     w = _weights(weights, n, x.device)
-    fin_w = w.isfinite()
-    checks = torch.stack(
-        [
-            (~x.isfinite()).sum().to(_F64),
-            (~y.isfinite()).sum().to(_F64),
-            (~fin_w).sum().to(_F64),
-            (w < 0).sum().to(_F64),
-            torch.where(fin_w, w, 0.0).sum(),
-        ]
-    ).tolist()  # the one host synchronisation
-    bad_x, bad_y, bad_w, neg_w, total = checks
-    for name, bad in (("x", bad_x), ("y", bad_y), ("weights", bad_w)):
-        if bad:
-            raise NonFiniteValueError(f"{name} contains {int(bad)} NaN or infinite value(s)")
-    if neg_w:
-        raise ConfigError(f"weights must be non-negative; {int(neg_w)} are negative")
-    if total <= 0:
-        raise ConfigError("weights sum to zero; at least one weight must be positive")
+    total = _checked_total(x, y, w)
     w = w * (n / total)
     grad_on = torch.is_grad_enabled()
     value = TorchExactDcorFunction.apply(

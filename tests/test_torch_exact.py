@@ -217,3 +217,19 @@ def test_auto_dispatch(monkeypatch: pytest.MonkeyPatch) -> None:
     assert calls == []  # numpy: numba
     distance_correlation(x, x**2, method="torch")
     assert len(calls) == 1
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_fast_and_stays_on_device() -> None:
+    x, y, w = _sample("ties", 20_000, seed=14)
+    ref = _value_and_grads(x, y, w, "fast", "dcor2", dtype=torch.float32)
+    xt = torch.tensor(x, dtype=torch.float32, device="cuda", requires_grad=True)
+    yt = torch.tensor(y, dtype=torch.float32, device="cuda", requires_grad=True)
+    wt = torch.tensor(w, device="cuda")
+    value = distance_correlation(xt, yt, weights=wt, method="torch", squared=True)
+    value.backward()
+    assert value.device.type == "cuda"
+    assert xt.grad.device.type == "cuda"
+    assert xt.grad.dtype == torch.float32
+    for a, b in zip((value.detach(), xt.grad, yt.grad), ref):
+        assert _rel(a.cpu(), b) < 1e-5

@@ -30,7 +30,17 @@ Algorithm (``N`` samples)
    the same computation with the roles swapped (one more sort).
 
 Exact ties in y need no care: a tied pair contributes ``0`` to every sum, on
-whichever side the tie is broken.
+whichever side the tie is broken.  Agreement with the numba kernels is ~1e-13
+relative (values and gradients, N = 20,000, weighted, with and without ties).
+
+Speed (``benchmarks/bench_disco.py --only torch``, DisCo forward + backward of
+float32 tensors, weighted): on the CPU numba stays ~10x faster, so
+``method="auto"`` keeps ``fast`` there.  Measured on a shared 2-core host, one
+thread, best of 5-20: N = 4096: 6.9 ms (``fast`` 0.58 ms); N = 65,536: 122 ms
+(``fast`` 10.9 ms); with the host loaded 4x, 15 / 0.54 ms and 510 / 50 ms.  On
+a GPU the value and the x-gradient take about 150 kernel launches (the batched
+dominance kernel, three sorts), independent of N up to its memory bound; not yet
+measured (target < 5 ms at N = 65,536 on an H100).
 """
 
 from __future__ import annotations

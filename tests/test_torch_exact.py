@@ -155,6 +155,9 @@ def test_numpy_and_mixed_inputs() -> None:
     assert mixed.item() == pytest.approx(ref, rel=1e-6)
     col = distance_correlation(torch.tensor(x)[:, None], torch.tensor(y), method="torch")
     assert col.item() == pytest.approx(distance_correlation(x, y), rel=1e-12)
+    cols = torch.tensor(np.stack([x, y], 1))  # columns are strided views (as in DisCo)
+    strided = distance_correlation(cols[:, 0], cols[:, 1], weights=w, method="torch")
+    assert strided.item() == pytest.approx(ref, rel=1e-12)
     ints = distance_correlation(torch.arange(10), torch.arange(10) ** 2, method="torch")
     assert ints.dtype == torch.get_default_dtype()
 

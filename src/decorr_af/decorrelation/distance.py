@@ -78,9 +78,10 @@ CUDA_NAIVE_MAX_N = 0
 
 #: Smallest N for which ``method="auto"`` computes 1-D CUDA tensors with the exact
 #: device-native ``method="torch"`` (read at call time).  Not yet measured on a GPU:
-#: the torch path is launch-bound (~16 kernels per level of log2 N levels), so it
-#: should beat the host round-trip (3.0 ms at 16384, 31 ms at 65536 on an H100)
-#: from a few thousand samples on; set it from ``benchmarks/bench_disco.py``, part (d).
+#: the torch path costs about 150 kernel launches whatever N (launch-bound up to
+#: ~10⁵), so it should beat the host round-trip (3.0 ms at 16384, 31 ms at 65536
+#: on an H100) from several thousand samples on; set it from
+#: ``benchmarks/bench_disco.py --only torch``.
 CUDA_TORCH_MIN_N = 8192
 
 _CHUNK_CPU = 1 << 22

@@ -203,23 +203,26 @@ def test_auto_dispatch(monkeypatch: pytest.MonkeyPatch) -> None:
     """``auto`` sends large 1-D CUDA tensors to ``torch``, everything else elsewhere."""
     calls = []
     monkeypatch.setattr(_torch_exact, "exact_dcor", lambda *a: calls.append(a) or 0.0)
+    x = np.random.default_rng(0).normal(size=50)
+    xt = torch.tensor(x)
+    assert not distance_mod._auto_is_torch(xt, xt)  # CPU tensors: numba
+    distance_correlation(xt, xt**2, method="auto")
+    distance_correlation(x, x**2, method="auto")
+    assert calls == []
+    distance_correlation(x, x**2, method="torch")
+    assert len(calls) == 1
 
-    class FakeCuda:
+    class FakeCuda:  # enough of a CUDA tensor for the dispatch
         ndim = 1
         shape = (distance_mod.CUDA_TORCH_MIN_N,)
         device = torch.device("cuda")  # a device object needs no GPU
 
     fake = FakeCuda()
     monkeypatch.setattr(distance_mod, "_is_torch", lambda v: isinstance(v, FakeCuda))
-    assert distance_mod._auto_is_torch(fake, fake)
+    distance_correlation(fake, fake, method="auto")
+    assert len(calls) == 2
     monkeypatch.setattr(distance_mod, "CUDA_TORCH_MIN_N", fake.shape[0] + 1)
     assert not distance_mod._auto_is_torch(fake, fake)
-    x = np.random.default_rng(0).normal(size=50)
-    assert not distance_mod._auto_is_torch(torch.tensor(x), torch.tensor(x))  # CPU tensors
-    distance_correlation(x, x**2, method="auto")
-    assert calls == []  # numpy: numba
-    distance_correlation(x, x**2, method="torch")
-    assert len(calls) == 1
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -434,7 +434,7 @@ def _checked_total(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> float:
     A finite sum means finite elements; only when a sum is not finite, a weight
     negative or the total not positive are the elements counted, for the error.
     """
-    parts = [x.detach().sum().to(_F64), y.detach().sum().to(_F64), w.sum(), w.min()]
+    parts = [x.detach().sum(dtype=_F64), y.detach().sum(dtype=_F64), w.sum(), w.min()]
     sums = torch.stack(parts).tolist()
     if all(math.isfinite(v) for v in sums) and sums[3] >= 0 and sums[2] > 0:
         return sums[2]
@@ -447,7 +447,7 @@ def _checked_total(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> float:
         raise ConfigError(f"weights must be non-negative; {neg} are negative")
     if sums[2] <= 0:
         raise ConfigError("weights sum to zero; at least one weight must be positive")
-    return sums[2]  # finite elements whose float32 sum overflowed
+    return sums[2]  # finite elements whose float64 sum overflowed
 
 
 def exact_dcor(x: Any, y: Any, weights: Any, kind: str) -> Any:

@@ -9,6 +9,9 @@ Run ``python benchmarks/bench_disco.py [--quick]``.
     ``dcor.distance_correlation(..., method="mergesort")`` (target ratio ≤ 1.0).
 (c) with CUDA only: GPU O(N²) versus CPU O(N log N) round-trip, the measurement
     behind ``decorr_af.decorrelation.CUDA_NAIVE_MAX_N``.
+(d) exact device-native ``method="torch"`` versus the numba ``method="fast"``
+    (DisCo forward + backward): on the GPU when CUDA is present (target < 5 ms at
+    N = 65,536; the measurement behind ``distance.CUDA_TORCH_MIN_N``), else on the CPU.
 
 Numba compile time is excluded (every path is warmed up first); each timing is
 the minimum over repeats.
@@ -121,11 +124,36 @@ def bench_cuda(quick: bool) -> None:
         print(f"{n:>8} {1e3 * t_naive:15.2f} {1e3 * t_fast:15.2f}")
 
 
+def bench_torch_exact(quick: bool) -> None:
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    sync = device == "cuda"
+    where = torch.cuda.get_device_name() if sync else "CPU"
+    print(f"\n(d) exact method='torch' on {where} vs numba 'fast', DisCo forward+backward")
+    print(f"{'N':>8} {'torch [ms]':>11} {'fast [ms]':>11} {'ratio':>8}")
+    for method in ("torch", "fast"):
+        _disco_step(*_inputs(64, device), method)  # warm-up: compile, cache, CUDA context
+    if sync:
+        sizes = [4096, 16384, 65536] if quick else [1024, 2048, 4096, 8192, 16384, 65536, 262144]
+    else:
+        sizes = [4096, 65536]
+    t_big = None
+    for n in sizes:
+        args = _inputs(n, device)
+        t_torch = _best(lambda a=args: _disco_step(*a, "torch"), 3 if quick else 7, sync)
+        t_fast = _best(lambda a=args: _disco_step(*a, "fast"), 3 if quick else 7, sync)
+        if n == 65536:
+            t_big = t_torch
+        print(f"{n:>8} {1e3 * t_torch:11.2f} {1e3 * t_fast:11.2f} {t_fast / t_torch:7.2f}x")
+    if sync and t_big is not None:
+        verdict = "meets" if t_big < 5e-3 else "MISSES"
+        print(f"    torch at N=65536: {1e3 * t_big:.2f} ms ({verdict} the < 5 ms target)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer sizes and repeats")
     parser.add_argument(
-        "--only", choices=["disco", "large", "cuda"], default=None, help="run one part"
+        "--only", choices=["disco", "large", "cuda", "torch"], default=None, help="run one part"
     )
     parser.add_argument(
         "--threads", type=int, default=None, help="torch intra-op threads (default: torch's)"
@@ -136,6 +164,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} intra-op thread(s)")
     torch.manual_seed(0)
     parts = {"disco": bench_disco, "large": bench_large, "cuda": bench_cuda}
+    parts["torch"] = bench_torch_exact
     for name, fn in parts.items():
         if args.only in (None, name):
             fn(args.quick)

@@ -33,10 +33,13 @@ tensors (the DisCo penalty's case) take a lean entry point, :func:`_fast_torch_1
 one float64 host copy per input and all input checks in one compiled pass.
 ``naive``: literal O(N²) formula in numpy or torch (differentiable, any dimension),
 chunked over rows so memory stays bounded (torch checkpointing under autograd).
+``torch``: exact O(N log N) from torch operations only (1-D; :mod:`._torch_exact`),
+on the tensors' device in float64: CUDA tensors never leave the GPU.  Numpy input
+runs on the CPU.
 ``auto``: ``naive`` for multi-dimensional input; for 1-D, ``fast`` for numpy and
-CPU tensors; for CUDA tensors ``naive`` on the GPU while ``N <=``
-:data:`CUDA_NAIVE_MAX_N`, ``fast`` beyond.  Measured on an H100 the CPU round-trip
-of the fast path wins at every N (see that constant), so its default is 0.
+CPU tensors (on the CPU numba is several times faster than ``torch``); for CUDA
+tensors ``naive`` on the GPU while ``N <=`` :data:`CUDA_NAIVE_MAX_N`, ``torch``
+from :data:`CUDA_TORCH_MIN_N` on, ``fast`` (a host round-trip) in between.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from decorr_af.errors import ConfigError, NonFiniteValueError
 
 __all__ = [
     "CUDA_NAIVE_MAX_N",
+    "CUDA_TORCH_MIN_N",
     "DcorMethod",
     "distance_correlation",
     "distance_correlation_sq_grad",
@@ -72,6 +76,14 @@ __all__ = [
 #: time) on hosts whose CPU is much slower or busy.
 CUDA_NAIVE_MAX_N = 0
 
+#: Smallest N for which ``method="auto"`` computes 1-D CUDA tensors with the exact
+#: device-native ``method="torch"`` (read at call time).  Not yet measured on a GPU:
+#: the torch path costs about 150 kernel launches whatever N (launch-bound up to
+#: ~10⁵), so it should beat the host round-trip (3.0 ms at 16384, 31 ms at 65536
+#: on an H100) from several thousand samples on; set it from
+#: ``benchmarks/bench_disco.py --only torch``.
+CUDA_TORCH_MIN_N = 8192
+
 _CHUNK_CPU = 1 << 22
 _CHUNK_CUDA = 1 << 26
 
@@ -82,6 +94,7 @@ class DcorMethod(str, Enum):
     AUTO = "auto"
     FAST = "fast"
     NAIVE = "naive"
+    TORCH = "torch"
 
 
 def _is_torch(v: Any) -> bool:
@@ -225,8 +238,24 @@ def _fast_torch_1d(x: Any, y: Any, weights: Any, kind: str) -> Any:
     return _torch.fast_torch(x, y, _torch.HostInputs(xh, yh, w, kind, dtype))
 
 
+def _auto_is_torch(x: Any, y: Any) -> bool:
+    """``method="auto"``: the device-native exact path for large 1-D CUDA tensors."""
+    return (
+        _is_torch(x)
+        and x.device.type == "cuda"
+        and x.ndim == 1
+        and getattr(y, "ndim", 0) == 1
+        and x.shape[0] >= CUDA_TORCH_MIN_N
+        and x.shape[0] > CUDA_NAIVE_MAX_N
+    )
+
+
 def _compute(x: Any, y: Any, weights: Any, method: DcorMethod | str, kind: str) -> Any:
     how = _method(method)
+    if how is DcorMethod.TORCH or (how is DcorMethod.AUTO and _auto_is_torch(x, y)):
+        from decorr_af.decorrelation._torch_exact import exact_dcor
+
+        return exact_dcor(x, y, weights, kind)
     if (
         _is_torch(x)
         and _is_torch(y)
@@ -282,7 +311,7 @@ def distance_correlation(
         Non-negative per-sample weights (normalised internally to mean 1); constants.
     method
         :class:`DcorMethod` or its value: ``"auto"``, ``"fast"`` (1-D, O(N log N)),
-        ``"naive"`` (O(N²)).
+        ``"naive"`` (O(N²)), ``"torch"`` (1-D, O(N log N) on the tensors' device).
     squared
         Return dCor² instead of dCor (the DisCo paper's ``power=1`` quantity).
 

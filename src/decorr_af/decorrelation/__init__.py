@@ -9,9 +9,7 @@ and torch are imported on first use.  The penalty objects ``DisCo``,
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from decorr_af._lazy import lazy_exports
 from decorr_af.decorrelation.distance import (
     CUDA_NAIVE_MAX_N,
     DcorMethod,
@@ -22,21 +20,14 @@ from decorr_af.decorrelation.distance import (
 
 _PENALTIES = ("Adversary", "DisCo", "DomainAdversary", "DomainDisCo", "make_penalty")
 
-__all__ = [
-    "CUDA_NAIVE_MAX_N",
-    "DcorMethod",
-    "distance_correlation",
-    "distance_correlation_sq_grad",
-    "distance_covariance_sq",
-    *_PENALTIES,
-]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _PENALTIES:
-        return getattr(importlib.import_module("decorr_af.decorrelation.penalties"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    dict.fromkeys(_PENALTIES, "penalties"),
+    eager=(
+        "CUDA_NAIVE_MAX_N",
+        "DcorMethod",
+        "distance_correlation",
+        "distance_correlation_sq_grad",
+        "distance_covariance_sq",
+    ),
+)

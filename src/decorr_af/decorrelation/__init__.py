@@ -20,14 +20,15 @@ from decorr_af.decorrelation.distance import (
 
 _PENALTIES = ("Adversary", "DisCo", "DomainAdversary", "DomainDisCo", "make_penalty")
 
-__getattr__, __dir__, __all__ = lazy_exports(
-    __name__,
-    dict.fromkeys(_PENALTIES, "penalties"),
-    eager=(
-        "CUDA_NAIVE_MAX_N",
-        "DcorMethod",
-        "distance_correlation",
-        "distance_correlation_sq_grad",
-        "distance_covariance_sq",
-    ),
+__all__ = [
+    "CUDA_NAIVE_MAX_N",
+    "DcorMethod",
+    "distance_correlation",
+    "distance_correlation_sq_grad",
+    "distance_covariance_sq",
+    *_PENALTIES,
+]
+
+__getattr__, __dir__, _ = lazy_exports(
+    __name__, dict.fromkeys(_PENALTIES, "penalties"), eager=__all__
 )

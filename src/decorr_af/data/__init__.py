@@ -23,6 +23,10 @@ _LAZY: dict[str, str] = {
     "simulate_diphoton": "diphoton",
     "simulate_zee": "electrons",
     "simulate_zmumug": "radiative_z",
+    # file layout and sample descriptions
+    "PHYSLITE": "layout",
+    "PhysliteLayout": "layout",
+    "signal_dsids": "samples",
     # reading and tables
     "open_events": "readers",
     "photon_table": "table",

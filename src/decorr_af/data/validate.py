@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from decorr_af.data.schema import RNTUPLE_NAME, TREE_NAME
+from decorr_af.data.layout import PHYSLITE
 from decorr_af.errors import ConfigError, InputFileError, MissingBranchError, NonFiniteValueError
 
 __all__ = [
@@ -187,10 +187,10 @@ def inspect_file(path: str | os.PathLike, *, tree: str | None = None) -> FileInf
         containers = _containers(handle)
         listing = ", ".join(f"{k} ({v})" for k, v in containers.items()) or "none"
         if tree is None:
-            name = next((n for n in (TREE_NAME, RNTUPLE_NAME) if n in containers), None)
+            name = next((n for n in (PHYSLITE.tree, PHYSLITE.rntuple) if n in containers), None)
             if name is None:
                 raise InputFileError(
-                    f"{path} has neither a '{TREE_NAME}' TTree nor an '{RNTUPLE_NAME}' "
+                    f"{path} has neither a '{PHYSLITE.tree}' TTree nor an '{PHYSLITE.rntuple}' "
                     f"RNTuple; trees in the file: {listing} (pass tree=... to choose one)"
                 )
         elif tree not in containers:

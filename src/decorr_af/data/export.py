@@ -148,8 +148,10 @@ def export_table(
 
     Examples
     --------
-    >>> export_table("tests/data/PHYSLITE_example.root", "/tmp/photons.parquet")  # doctest: +SKIP
-    PosixPath('/tmp/photons.parquet')
+    >>> import tempfile
+    >>> out = export_table("tests/data/PHYSLITE_example.root", f"{tempfile.mkdtemp()}/photons.parquet")
+    >>> out.name, len(read_table(out))
+    ('photons.parquet', 292)
     """
     path = Path(path)
     fmt = _format(path, format)

@@ -223,8 +223,8 @@ class PhysliteLayout:
 
         Examples
         --------
-        >>> PHYSLITE.in_gev("pt", np.array([25000.0], dtype=np.float32))
-        array([25.], dtype=float32)
+        >>> PHYSLITE.in_gev("pt", np.array([25000.0, 1500.0]))
+        array([25. ,  1.5])
         >>> PHYSLITE.in_gev("eta", np.array([1.5]))
         array([1.5])
         """

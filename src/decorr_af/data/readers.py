@@ -130,7 +130,7 @@ def is_simulation(infos: Sequence[FileInfo], *, layout: PhysliteLayout = PHYSLIT
     Examples
     --------
     >>> from decorr_af.data.validate import validate_files
-    >>> is_simulation(validate_files("tests/data/PHYSLITE_example.root"))  # doctest: +SKIP
+    >>> is_simulation(validate_files("tests/data/PHYSLITE_example.root"))
     True
     """
     uproot = optional_import("uproot", "io")

@@ -91,7 +91,7 @@ def expand_sources(files: str | os.PathLike | Iterable[str | os.PathLike]) -> li
 
     Examples
     --------
-    >>> expand_sources("tests/data/PHYSLITE_example.root")  # doctest: +SKIP
+    >>> expand_sources("tests/data/PHYSLITE_example.root")
     [PosixPath('tests/data/PHYSLITE_example.root')]
     """
     if isinstance(files, (str, os.PathLike)):
@@ -176,7 +176,7 @@ def inspect_file(path: str | os.PathLike, *, tree: str | None = None) -> FileInf
 
     Examples
     --------
-    >>> info = inspect_file("tests/data/PHYSLITE_example.root")  # doctest: +SKIP
+    >>> info = inspect_file("tests/data/PHYSLITE_example.root")
     >>> info.tree, info.num_entries
     ('CollectionTree', 100)
     """
@@ -221,8 +221,9 @@ def validate_files(
 
     Examples
     --------
-    >>> [i.num_entries for i in validate_files("tests/data/PHYSLITE_*.root")]  # doctest: +SKIP
-    [100, 100]
+    >>> files = ["tests/data/DAOD_PHYSLITE_21.2.108.0.art.pool.root", "tests/data/PHYSLITE_example.root"]
+    >>> [i.num_entries for i in validate_files(files)]
+    [40, 100]
     """
     infos = [inspect_file(p, tree=tree) for p in expand_sources(files)]
     kinds = {i.rntuple for i in infos}

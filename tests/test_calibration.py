@@ -81,9 +81,28 @@ def test_calibration_plots(zee_result, tmp_path):
     art3 = plot_zee_scales(res, quantity="alpha")
     assert set(art3.lines) == {"raw", *cfg.models}
     art4 = plot_mee(res, model="shapes_mlp")
-    for name, a in (("resp", art), ("dist", art2), ("scales", art3), ("mee", art4)):
-        a.ax.figure.savefig(tmp_path / f"{name}.png")
-        assert (tmp_path / f"{name}.png").stat().st_size > 1000
+    # the values drawn are the result's: resolution per pT bin, ratio to the first model
+    binned = res.tables["binned"]
+    binned = binned[binned["variable"] == "pt"]
+    first = next(iter(art.mc))
+    for name, bars in art.mc.items():
+        want = binned.loc[binned["model"] == name, "resolution_mc"].to_numpy()
+        np.testing.assert_allclose(np.asarray(bars.lines[0].get_ydata(), float), want)
+    np.testing.assert_allclose(art.ratio[first].lines[0].get_ydata(), 1.0)
+    # E_pred/E_true densities integrate to one
+    for step in art2.lines.values():
+        values, edges = step.get_data().values, step.get_data().edges
+        assert np.sum(values * np.diff(edges)) == pytest.approx(1.0, rel=1e-6)
+    scales = res.tables["zee_scales"]
+    for name, bars in art3.lines.items():
+        want = scales.loc[scales["model"] == name, "alpha"].to_numpy()
+        np.testing.assert_allclose(np.asarray(bars.lines[0].get_ydata(), float), want)
+    # m_ee: data points are the data histogram, the MC is normalised to the data
+    h = res.hists["mee"][{"model": "shapes_mlp", "dataset": "data"}]
+    np.testing.assert_allclose(art4.data.lines[0].get_ydata(), h.values())
+    assert art4.mc.get_data().values.sum() == pytest.approx(h.values().sum(), rel=1e-9)
+    for a in (art, art2, art3, art4):
+        a.ax.figure.savefig(tmp_path / "figure.png")  # renders without error
     with pytest.raises(ConfigError, match="not in the result"):
         plot_mee(res, model="nope")
     with pytest.raises(ConfigError, match="alpha or cprime"):

@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import make_toys
 from decorr_af.errors import ConfigError, InputFileError
 from decorr_af.workflows import calibration as cal
 from decorr_af.workflows.base import RunResult
@@ -14,13 +15,9 @@ BDT = {"n_estimators": 80, "max_depth": 4, "learning_rate": 0.15}
 @pytest.fixture(scope="module")
 def zee_result(tmp_path_factory):
     """Own photon and Z→ee samples (data mismodelled, no truth in data) and one run."""
-    from decorr_af.data import generate
-
-    work = tmp_path_factory.mktemp("calib")
-    for sample, kind, n, seed in (("photons", "mc", 8000, 27183), ("photons", "data", 8000, 31416),
-                                  ("zee", "mc", 16000, 16180), ("zee", "data", 16000, 14142)):  # fmt: skip
-        generate(work / f"{sample}_{kind}", sample=sample, kind=kind, events=n, files=1, seed=seed,
-                 mismodelling=1.0 if kind == "data" else 0.0)  # fmt: skip
+    work = make_toys(tmp_path_factory.mktemp("calib"),
+                     (("photons", "mc", 8000, 27183), ("photons", "data", 8000, 31416),
+                      ("zee", "mc", 16000, 16180), ("zee", "data", 16000, 14142)))  # fmt: skip
     cfg = cal.Config(
         mc_files=(str(work / "photons_mc" / "*.root"),),
         data_files=(str(work / "photons_data" / "*.root"),),
@@ -239,12 +236,10 @@ def test_domain_penalty_compares_like_with_like(tmp_path, monkeypatch):
     identified data (fakes included, ID cut on the mismodelled shapes), populations
     that differ in η, E and conversions although the truth physics is identical.
     """
-    from decorr_af.data import generate
     from decorr_af.workflows import _calib_models as cm
 
-    for kind, seed in (("mc", 5150), ("data", 6160)):
-        generate(tmp_path / kind, sample="photons", kind=kind, events=12000, files=1, seed=seed,
-                 mismodelling=1.5)  # fmt: skip
+    specs = (("photons", "mc", 12000, 5150), ("photons", "data", 12000, 6160))
+    make_toys(tmp_path, specs, mismodelling=1.5, name="{kind}")
     cfg = cal.Config(
         mc_files=(str(tmp_path / "mc" / "*.root"),),
         data_files=(str(tmp_path / "data" / "*.root"),),

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import make_toys
 from decorr_af.errors import ConfigError, InputFileError, MissingBranchError
 from decorr_af.workflows import clustering as cl
 
@@ -11,14 +12,9 @@ from decorr_af.workflows import clustering as cl
 @pytest.fixture(scope="module")
 def samples(tmp_path_factory):
     """Own radiative-Z and Z→ee samples; data mismodelled and without truth."""
-    from decorr_af.data import generate
-
-    out = tmp_path_factory.mktemp("clu_samples")
-    for sample, kind, n, seed in (("zmumug", "mc", 24000, 70411), ("zmumug", "data", 24000, 70423),
-                                  ("zee", "mc", 12000, 70433), ("zee", "data", 12000, 70439)):  # fmt: skip
-        generate(out / f"{sample}_{kind}", sample=sample, kind=kind, events=n, seed=seed,
-                 mismodelling=1.0 if kind == "data" else 0.0)  # fmt: skip
-    return out
+    specs = (("zmumug", "mc", 24000, 70411), ("zmumug", "data", 24000, 70423),
+             ("zee", "mc", 12000, 70433), ("zee", "data", 12000, 70439))  # fmt: skip
+    return make_toys(tmp_path_factory.mktemp("clu_samples"), specs)
 
 
 def _config(samples, **kw):

@@ -129,9 +129,12 @@ def is_simulation(infos: Sequence[FileInfo], *, layout: PhysliteLayout = PHYSLIT
 
     Examples
     --------
+    >>> import tempfile
+    >>> from decorr_af.data import generate
     >>> from decorr_af.data.validate import validate_files
-    >>> is_simulation(validate_files("tests/data/PHYSLITE_example.root"))
-    True
+    >>> (path,) = generate(tempfile.mkdtemp(), sample="photons", kind="data", events=100, seed=1)
+    >>> is_simulation(validate_files(path))
+    False
     """
     uproot = optional_import("uproot", "io")
     for info in infos:

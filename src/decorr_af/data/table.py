@@ -88,7 +88,7 @@ def _prepare(
             layout=layout,
         )
         return None, plan
-    infos = validate_files(source, tree=tree)
+    infos = validate_files(source, tree=tree, layout=layout)
     plan = plan_fields(
         infos,
         [file_fields(i, layout) for i in infos],

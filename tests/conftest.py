@@ -15,6 +15,25 @@ REAL_TTREE_RUN2 = DATA_DIR / "DAOD_PHYSLITE_21.2.108.0.art.pool.root"
 REAL_RNTUPLE = DATA_DIR / "PHYSLITE_rntuple_example.root"
 
 
+def make_toys(out, specs, *, files=1, mismodelling=1.0, name="{sample}_{kind}", reuse=False):
+    """Generate toy samples ``out/<name>`` from ``(sample, kind, events, seed)`` rows.
+
+    Data samples get ``mismodelling`` (MC ignores it); ``name`` is formatted with
+    ``sample`` and ``kind``; with ``reuse`` a directory that already holds ROOT
+    files is left as it is. Returns ``out``.
+    """
+    from decorr_af.data import generate
+
+    out = Path(out)
+    for sample, kind, events, seed in specs:
+        target = out / name.format(sample=sample, kind=kind)
+        if reuse and any(target.glob("*.root")):
+            continue
+        generate(target, sample=sample, kind=kind, events=events, files=files, seed=seed,
+                 mismodelling=mismodelling if kind == "data" else 0.0)  # fmt: skip
+    return out
+
+
 def write_collection_tree(path, branches, *, tree="CollectionTree"):
     """Write ``branches`` with the generator's PHYSLITE layout (``outer.inner``, ``n<coll>``)."""
     import uproot
@@ -66,18 +85,6 @@ def sample_dir(tmp_path_factory):
 
     Seeds differ from anything the generator or the methods were tuned on.
     """
-    from decorr_af.data import generate
-
-    out = tmp_path_factory.mktemp("samples")
-    generate(out / "photons_mc", sample="photons", kind="mc", events=6000, files=2, seed=9173)
-    generate(
-        out / "photons_data",
-        sample="photons",
-        kind="data",
-        events=6000,
-        files=2,
-        seed=5521,
-        mismodelling=1.0,
-    )
-    generate(out / "diphoton_mc", sample="diphoton", kind="mc", events=6000, files=2, seed=4407)
-    return out
+    specs = (("photons", "mc", 6000, 9173), ("photons", "data", 6000, 5521),
+             ("diphoton", "mc", 6000, 4407))  # fmt: skip
+    return make_toys(tmp_path_factory.mktemp("samples"), specs, files=2)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import make_toys
 from decorr_af.errors import ConfigError, InputFileError
 from decorr_af.workflows import calibration as cal
 from decorr_af.workflows.base import RunResult
@@ -14,13 +15,9 @@ BDT = {"n_estimators": 80, "max_depth": 4, "learning_rate": 0.15}
 @pytest.fixture(scope="module")
 def zee_result(tmp_path_factory):
     """Own photon and Z→ee samples (data mismodelled, no truth in data) and one run."""
-    from decorr_af.data import generate
-
-    work = tmp_path_factory.mktemp("calib")
-    for sample, kind, n, seed in (("photons", "mc", 8000, 27183), ("photons", "data", 8000, 31416),
-                                  ("zee", "mc", 16000, 16180), ("zee", "data", 16000, 14142)):  # fmt: skip
-        generate(work / f"{sample}_{kind}", sample=sample, kind=kind, events=n, files=1, seed=seed,
-                 mismodelling=1.0 if kind == "data" else 0.0)  # fmt: skip
+    work = make_toys(tmp_path_factory.mktemp("calib"),
+                     (("photons", "mc", 8000, 27183), ("photons", "data", 8000, 31416),
+                      ("zee", "mc", 16000, 16180), ("zee", "data", 16000, 14142)))  # fmt: skip
     cfg = cal.Config(
         mc_files=(str(work / "photons_mc" / "*.root"),),
         data_files=(str(work / "photons_data" / "*.root"),),
@@ -81,9 +78,28 @@ def test_calibration_plots(zee_result, tmp_path):
     art3 = plot_zee_scales(res, quantity="alpha")
     assert set(art3.lines) == {"raw", *cfg.models}
     art4 = plot_mee(res, model="shapes_mlp")
-    for name, a in (("resp", art), ("dist", art2), ("scales", art3), ("mee", art4)):
-        a.ax.figure.savefig(tmp_path / f"{name}.png")
-        assert (tmp_path / f"{name}.png").stat().st_size > 1000
+    # the values drawn are the result's: resolution per pT bin, ratio to the first model
+    binned = res.tables["binned"]
+    binned = binned[binned["variable"] == "pt"]
+    first = next(iter(art.mc))
+    for name, bars in art.mc.items():
+        want = binned.loc[binned["model"] == name, "resolution_mc"].to_numpy()
+        np.testing.assert_allclose(np.asarray(bars.lines[0].get_ydata(), float), want)
+    np.testing.assert_allclose(art.ratio[first].lines[0].get_ydata(), 1.0)
+    # E_pred/E_true densities integrate to one
+    for step in art2.lines.values():
+        values, edges = step.get_data().values, step.get_data().edges
+        assert np.sum(values * np.diff(edges)) == pytest.approx(1.0, rel=1e-6)
+    scales = res.tables["zee_scales"]
+    for name, bars in art3.lines.items():
+        want = scales.loc[scales["model"] == name, "alpha"].to_numpy()
+        np.testing.assert_allclose(np.asarray(bars.lines[0].get_ydata(), float), want)
+    # m_ee: data points are the data histogram, the MC is normalised to the data
+    h = res.hists["mee"][{"model": "shapes_mlp", "dataset": "data"}]
+    np.testing.assert_allclose(art4.data.lines[0].get_ydata(), h.values())
+    assert art4.mc.get_data().values.sum() == pytest.approx(h.values().sum(), rel=1e-9)
+    for a in (art, art2, art3, art4):
+        a.ax.figure.savefig(tmp_path / "figure.png")  # renders without error
     with pytest.raises(ConfigError, match="not in the result"):
         plot_mee(res, model="nope")
     with pytest.raises(ConfigError, match="alpha or cprime"):
@@ -220,12 +236,10 @@ def test_domain_penalty_compares_like_with_like(tmp_path, monkeypatch):
     identified data (fakes included, ID cut on the mismodelled shapes), populations
     that differ in η, E and conversions although the truth physics is identical.
     """
-    from decorr_af.data import generate
     from decorr_af.workflows import _calib_models as cm
 
-    for kind, seed in (("mc", 5150), ("data", 6160)):
-        generate(tmp_path / kind, sample="photons", kind=kind, events=12000, files=1, seed=seed,
-                 mismodelling=1.5)  # fmt: skip
+    specs = (("photons", "mc", 12000, 5150), ("photons", "data", 12000, 6160))
+    make_toys(tmp_path, specs, mismodelling=1.5, name="{kind}")
     cfg = cal.Config(
         mc_files=(str(tmp_path / "mc" / "*.root"),),
         data_files=(str(tmp_path / "data" / "*.root"),),

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import make_toys
 from decorr_af.errors import ConfigError, InputFileError, MissingBranchError
 from decorr_af.workflows import clustering as cl
 
@@ -11,14 +12,9 @@ from decorr_af.workflows import clustering as cl
 @pytest.fixture(scope="module")
 def samples(tmp_path_factory):
     """Own radiative-Z and Z→ee samples; data mismodelled and without truth."""
-    from decorr_af.data import generate
-
-    out = tmp_path_factory.mktemp("clu_samples")
-    for sample, kind, n, seed in (("zmumug", "mc", 24000, 70411), ("zmumug", "data", 24000, 70423),
-                                  ("zee", "mc", 12000, 70433), ("zee", "data", 12000, 70439)):  # fmt: skip
-        generate(out / f"{sample}_{kind}", sample=sample, kind=kind, events=n, seed=seed,
-                 mismodelling=1.0 if kind == "data" else 0.0)  # fmt: skip
-    return out
+    specs = (("zmumug", "mc", 24000, 70411), ("zmumug", "data", 24000, 70423),
+             ("zee", "mc", 12000, 70433), ("zee", "data", 12000, 70439))  # fmt: skip
+    return make_toys(tmp_path_factory.mktemp("clu_samples"), specs)
 
 
 def _config(samples, **kw):
@@ -150,18 +146,29 @@ def test_plots(result, tmp_path):
 
     cfg, res = result
     mc = cl.probes(cfg, data=False)
-    a1 = plot_bins(cl.Binning.from_dict(res.info["binnings"]["kmeans"]), mc)
-    a1.ax.figure.savefig(tmp_path / "bins.png")
+    binning = cl.Binning.from_dict(res.info["binnings"]["kmeans"])
+    a1 = plot_bins(binning, mc)
+    # one point per photon at (|eta|, pT), coloured by its bin
+    shown = mc.iloc[:20000]
+    np.testing.assert_allclose(a1.scatter.get_offsets(), shown[["abs_eta", "pt"]].to_numpy())
+    np.testing.assert_array_equal(a1.scatter.get_array(), cl.assign_bins(binning, shown))
     a2 = plot_scale_factors(res, method="grid")
-    a2.ax.figure.savefig(tmp_path / "sf.png")
     a4 = plot_scale_factors(res, method="grid", kind="energy_scale")
-    a4.ax.figure.savefig(tmp_path / "es.png")
+    grid = res.tables["bins_grid"]
+    for art, kind in ((a2, "id_sf"), (a4, "energy_scale")):
+        drawn = np.concatenate([np.asarray(c.lines[0].get_ydata()) for c in art.ax.containers])
+        want = grid[kind].to_numpy(dtype=float)
+        np.testing.assert_allclose(np.sort(drawn.astype(float)), np.sort(want))
     a3 = plot_k_scan(res)
     assert set(a3.lines) == {"kmeans", "gmm"}
-    assert a3.reference is not None
-    a3.ax.figure.savefig(tmp_path / "scan.png")
-    for f in ("bins.png", "sf.png", "es.png", "scan.png"):
-        assert (tmp_path / f).stat().st_size > 1000
+    scan = res.tables["k_scan"]
+    for method, line in a3.lines.items():
+        t = scan[scan["method"] == method]
+        np.testing.assert_allclose(line.get_xdata(), t["n_bins"])
+        np.testing.assert_allclose(line.get_ydata(), t["closure"])
+    assert a3.reference.get_ydata()[0] == pytest.approx(res.metrics["grid.closure"])
+    for art in (a1, a2, a3, a4):
+        art.ax.figure.savefig(tmp_path / "figure.png")  # renders without error
     with pytest.raises(ConfigError, match="closure or spread"):
         plot_k_scan(res, quantity="auc")
     with pytest.raises(ConfigError, match="id_sf or energy_scale"):

@@ -5,7 +5,7 @@ at module level or inside a function, ``TYPE_CHECKING`` blocks included.
 
 Layers (lowest first; a module may import its own layer or a lower one):
 
-0. kernels: ``errors, _compat, _version, columnar, decorrelation, metrics, egamma``
+0. kernels: ``errors, _compat, _lazy, _version, columnar, decorrelation, metrics, egamma``
    (and the package root, a facade over ``errors`` and ``_version``)
 1. ``data``, ``models``
 2. ``workflows``
@@ -30,6 +30,7 @@ LAYERS = {
     "": 0,
     "errors": 0,
     "_compat": 0,
+    "_lazy": 0,
     "_version": 0,
     "columnar": 0,
     "decorrelation": 0,

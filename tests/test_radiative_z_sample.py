@@ -6,17 +6,15 @@ import awkward as ak
 import numpy as np
 import pytest
 
-from decorr_af.data import generate, radiative_z_table, simulate_zmumug
+from conftest import make_toys
+from decorr_af.data import radiative_z_table, simulate_zmumug
 from decorr_af.data.schema import TRUTH_ORIGIN, TRUTH_TYPE, ZMUMUG_CHANNELS
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    out = tmp_path_factory.mktemp("zmumug")
-    for kind, seed in (("mc", 66241), ("data", 18839)):
-        generate(out / kind, sample="zmumug", kind=kind, events=4000, files=2, seed=seed,
-                 mismodelling=1.0)  # fmt: skip
-    return out
+    specs = (("zmumug", "mc", 4000, 66241), ("zmumug", "data", 4000, 18839))
+    return make_toys(tmp_path_factory.mktemp("zmumug"), specs, files=2, name="{kind}")
 
 
 def _atlas_selection(df):

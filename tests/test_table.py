@@ -120,6 +120,14 @@ def test_diphoton_table(sample_dir):
     )
     assert (df["pt1"] >= df["pt2"]).all()
     assert abs(df.loc[df.is_signal, "myy"].median() - 125.0) < 5.0
+    # the label comes from the sample description, overridable per call
+    other = diphoton_table(
+        sample_dir / "diphoton_mc", mode="eager", signal_dsids=[DIPHOTON_CHANNELS["ttyy"]]
+    )
+    np.testing.assert_array_equal(
+        other["is_signal"], other["mcChannelNumber"] == DIPHOTON_CHANNELS["ttyy"]
+    )
+    pd.testing.assert_frame_equal(other.drop(columns="is_signal"), df.drop(columns="is_signal"))
     assert df.loc[df.is_signal, "n_jets"].mean() > df.loc[~df.is_signal, "n_jets"].mean()
     assert ((df["abs_costheta_star"] >= 0) & (df["abs_costheta_star"] <= 1 + 1e-6)).all()
     assert (df["n_bjets"] <= df["n_jets"]).all()
@@ -164,3 +172,31 @@ def test_histogram_table_and_lazy(sample_dir):
     events = open_events(sample_dir / "photons_mc", mode="dask")
     lazy = histogram(events, "Photons.eta", bins=[-2.5, 0.0, 2.5])
     np.testing.assert_array_equal(lazy.compute().values(), edges.values())
+
+
+def test_readers_assign_no_analysis_label():
+    """Only the sample description (decorr_af.data.samples) names signal processes."""
+    from pathlib import Path
+
+    import decorr_af.data
+
+    root = Path(decorr_af.data.__file__).parent
+    for name in ("readers.py", "layout.py", "tableplan.py", "validate.py", "writer.py"):
+        text = (root / name).read_text(encoding="utf-8")
+        assert "is_signal" not in text, name
+        assert "DIPHOTON_CHANNELS" not in text, name
+
+
+def test_layout_in_gev_and_a_gev_layout():
+    from decorr_af.data.layout import PHYSLITE, PhysliteLayout
+    from decorr_af.errors import ConfigError
+
+    pt = np.array([25_000.0, 40_000.0], dtype=np.float32)
+    np.testing.assert_allclose(PHYSLITE.in_gev("pt", pt), [25.0, 40.0])
+    assert PHYSLITE.in_gev("pt", pt).dtype == np.float32
+    np.testing.assert_array_equal(PHYSLITE.in_gev("eta", pt), pt)  # not an energy
+    gev = PhysliteLayout(energy_unit="GeV", collections={"EventInfo": "Event", "Photons": "ph"})
+    assert gev.in_gev("pt", pt) is pt
+    assert gev.branch("Photons", "pt") == "phAuxDyn.pt"
+    with pytest.raises(ConfigError, match="energy_unit"):
+        PhysliteLayout(energy_unit="TeV")

@@ -6,6 +6,7 @@ import awkward as ak
 import numpy as np
 import pytest
 
+from conftest import make_toys
 from decorr_af.columnar.features import pair_mass
 from decorr_af.data import electron_table, generate, simulate_zee
 from decorr_af.data.calo import standard_calibration
@@ -21,11 +22,8 @@ def zee():
 
 @pytest.fixture(scope="module")
 def zee_files(tmp_path_factory):
-    out = tmp_path_factory.mktemp("zee")
-    for kind, seed in (("mc", 31877), ("data", 52903)):
-        generate(out / kind, sample="zee", kind=kind, events=3000, files=2, seed=seed,
-                 mismodelling=1.0)  # fmt: skip
-    return out
+    specs = (("zee", "mc", 3000, 31877), ("zee", "data", 3000, 52903))
+    return make_toys(tmp_path_factory.mktemp("zee"), specs, files=2, name="{kind}")
 
 
 def _mass(pt, eta, phi):

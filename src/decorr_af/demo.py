@@ -38,7 +38,7 @@ def demo_plan(*, quick: bool = False, events: int | None = None, seed: int = 0) 
     Examples
     --------
     >>> demo_plan(quick=True)["scans"]["photon_id"]["strengths"]
-    [0.0, 1.0, 10.0]
+    [0.0, 3.0, 30.0]
     """
     n = int(events or (8_000 if quick else 100_000))
     if n < 1000:

@@ -13,9 +13,7 @@ Examples
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-from typing import Any
+from decorr_af._lazy import lazy_exports
 
 #: public name -> submodule of decorr_af.data that defines it
 _LAZY: dict[str, str] = {
@@ -25,6 +23,10 @@ _LAZY: dict[str, str] = {
     "simulate_diphoton": "diphoton",
     "simulate_zee": "electrons",
     "simulate_zmumug": "radiative_z",
+    # file layout and sample descriptions
+    "PHYSLITE": "layout",
+    "PhysliteLayout": "layout",
+    "signal_dsids": "samples",
     # reading and tables
     "open_events": "readers",
     "photon_table": "table",
@@ -42,38 +44,5 @@ _LAZY: dict[str, str] = {
 }
 
 
-def _available() -> list[str]:
-    names = []
-    for name, module in _LAZY.items():
-        spec = importlib.util.find_spec(f"{__name__}.{module}")
-        if spec is not None:
-            names.append(name)
-    return names
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    try:
-        mod = importlib.import_module(f"{__name__}.{module}")
-    except ModuleNotFoundError as err:
-        if err.name == f"{__name__}.{module}":
-            raise AttributeError(
-                f"module {__name__!r} has no attribute {name!r} ({module}.py not built)"
-            ) from err
-        raise
-    try:
-        value = getattr(mod, name)
-    except AttributeError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(_available())
-
-
-#: names whose submodule exists (resolved lazily by ``__getattr__``)
-__all__ = sorted(_available())
+#: public names (resolved lazily by ``__getattr__``)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY)

@@ -6,7 +6,7 @@ isolation and the same energy response as the single-photon sample), jets,
 electrons and muons. Energies are GeV here and MeV in the returned arrays.
 
 Processes (:data:`PROCESSES`, ``mcChannelNumber`` from
-:data:`~decorr_af.data.schema.DIPHOTON_CHANNELS`)
+:data:`~decorr_af.data.samples.DIPHOTON_CHANNELS`)
 -----------------------------------------------------------------------------------
 * ``ttH_yy``: ttH, H→γγ, σ×BR = 507 fb × 2.27·10⁻³ = 1.15 fb (13.6 TeV-like).
   :math:`m_{\gamma\gamma}^{true} = 125` GeV,
@@ -105,7 +105,8 @@ from decorr_af.data.photons import (
     standard_calibration,
     to_collection,
 )
-from decorr_af.data.schema import DIPHOTON_CHANNELS, MEV_COLUMNS, TRUTH_ORIGIN
+from decorr_af.data.samples import DIPHOTON_CHANNELS
+from decorr_af.data.schema import MEV_COLUMNS, TRUTH_ORIGIN
 from decorr_af.errors import ConfigError
 
 __all__ = [

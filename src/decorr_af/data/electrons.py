@@ -1,6 +1,6 @@
 r"""Z→ee toy: the standard candle of the ATLAS energy-scale calibration.
 
-Events (``mcChannelNumber``, :data:`~decorr_af.data.schema.ZEE_CHANNELS`)
+Events (``mcChannelNumber``, :data:`~decorr_af.data.samples.ZEE_CHANNELS`)
 -------------------------------------------------------------------------
 * **Z→ee** (96 % of the events): a Breit-Wigner Z/γ* and its
   :math:`1+\cos^2\theta^*` decay (:mod:`~decorr_af.data.zboson`).
@@ -38,7 +38,8 @@ import numpy as np
 
 from decorr_af.data.calo import NOMINAL, Conditions, draw_mu, shower, tracker_material
 from decorr_af.data.photons import _event_info, to_collection
-from decorr_af.data.schema import CALO_VARIABLES, SHOWER_SHAPES, ZEE_CHANNELS
+from decorr_af.data.samples import ZEE_CHANNELS
+from decorr_af.data.schema import CALO_VARIABLES, SHOWER_SHAPES
 from decorr_af.data.zboson import decay_two_body, draw_masses, eta_phi_e, z_momenta
 from decorr_af.errors import ConfigError
 

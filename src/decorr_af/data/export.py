@@ -148,8 +148,12 @@ def export_table(
 
     Examples
     --------
-    >>> export_table("tests/data/PHYSLITE_example.root", "/tmp/photons.parquet")  # doctest: +SKIP
-    PosixPath('/tmp/photons.parquet')
+    >>> import tempfile
+    >>> from decorr_af.data import generate
+    >>> (path,) = generate(tempfile.mkdtemp(), sample="photons", kind="mc", events=300, seed=1)
+    >>> out = export_table(path, f"{tempfile.mkdtemp()}/photons.parquet", features=["Reta"])
+    >>> out.name, read_table(out).columns[-5:].tolist()
+    ('photons.parquet', ['Reta', 'truthType', 'truthOrigin', 'truth_e', 'is_prompt'])
     """
     path = Path(path)
     fmt = _format(path, format)

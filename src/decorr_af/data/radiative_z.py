@@ -1,6 +1,6 @@
 r"""Radiative Z→μμγ toy: a clean source of prompt photons in data.
 
-Events (``mcChannelNumber``, :data:`~decorr_af.data.schema.ZMUMUG_CHANNELS`)
+Events (``mcChannelNumber``, :data:`~decorr_af.data.samples.ZMUMUG_CHANNELS`)
 ---------------------------------------------------------------------------
 * **Z→μμγ** (:data:`FSR_FRACTION` = 50 % generated, ~40 % after the filter
   below): final-state radiation, the
@@ -44,7 +44,8 @@ from decorr_af.data.photons import (
     reconstruct_photons,
     to_collection,
 )
-from decorr_af.data.schema import TRUTH_ORIGIN, ZMUMUG_CHANNELS
+from decorr_af.data.samples import ZMUMUG_CHANNELS
+from decorr_af.data.schema import TRUTH_ORIGIN
 from decorr_af.data.zboson import decay_fsr, decay_two_body, draw_masses, eta_phi_e, z_momenta
 from decorr_af.errors import ConfigError
 

@@ -32,20 +32,14 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from decorr_af._compat import optional_import
-from decorr_af.data.schema import IS_SIMULATION, TRUTH
+from decorr_af.data.layout import PHYSLITE, PhysliteLayout
 from decorr_af.data.validate import FileInfo, validate_files
 from decorr_af.errors import ConfigError, InputFileError, MissingBranchError
 
 __all__ = ["COLLECTIONS", "ReadMode", "check_schema_branches", "is_simulation", "open_events"]
 
-#: coffea collection name -> PHYSLITE container name (RNTuple mirror and flat tables)
-COLLECTIONS = {
-    "EventInfo": "EventInfo",
-    "Photons": "AnalysisPhotons",
-    "Electrons": "AnalysisElectrons",
-    "Muons": "AnalysisMuons",
-    "Jets": "AnalysisJets",
-}
+#: coffea collection name -> PHYSLITE container name (from :data:`~decorr_af.data.layout.PHYSLITE`)
+COLLECTIONS = dict(PHYSLITE.collections)
 
 
 #: coordinates coffea's Lorentz-vector mixins need: (what, accepted fields); the first
@@ -128,48 +122,42 @@ def open_events(
     return events if is_simulation(infos) else _without_truth(events, mode)
 
 
-def _bitmask_branch(info: FileInfo) -> str | None:
-    for name in (
-        f"EventInfoAuxDyn{info.sep}eventTypeBitmask",
-        "EventInfoAux./EventInfoAux.eventTypeBitmask",
-    ):
-        if info.has(name):
-            return name
-    return None
-
-
-def is_simulation(infos: Sequence[FileInfo]) -> bool:
+def is_simulation(infos: Sequence[FileInfo], *, layout: PhysliteLayout = PHYSLITE) -> bool:
     """False when a file's ``eventTypeBitmask`` (first event) lacks IS_SIMULATION.
 
     Files without the bitmask count as simulation (their truth, if any, is kept).
 
     Examples
     --------
+    >>> import tempfile
+    >>> from decorr_af.data import generate
     >>> from decorr_af.data.validate import validate_files
-    >>> is_simulation(validate_files("tests/data/PHYSLITE_example.root"))  # doctest: +SKIP
-    True
+    >>> (path,) = generate(tempfile.mkdtemp(), sample="photons", kind="data", events=100, seed=1)
+    >>> is_simulation(validate_files(path))
+    False
     """
     uproot = optional_import("uproot", "io")
     for info in infos:
-        name = _bitmask_branch(info)
+        name = layout.bitmask_branch(info)
         if name is None:
             continue
         with uproot.open(info.path) as handle:
             raw = handle[info.tree].arrays(filter_name=[name], entry_stop=1)
         value = raw[name if name in raw.fields else name.split("/")[-1]]
-        if not int(value[0]) & IS_SIMULATION:
+        if not layout.simulated([int(value[0])]):
             return False
     return True
 
 
-def _without_truth(events: Any, mode: ReadMode) -> Any:
+def _without_truth(events: Any, mode: ReadMode, layout: PhysliteLayout = PHYSLITE) -> Any:
     """Project the truth fields out of every collection (data events)."""
     lib = optional_import("dask_awkward" if mode is ReadMode.DASK else "awkward", "io")
     behavior = getattr(events, "behavior", None)
+    truth = set(layout.truth_fields)
     for coll in events.fields:
         fields = events[coll].fields
-        if set(fields) & set(TRUTH):
-            kept = events[coll][[f for f in fields if f not in TRUTH]]
+        if set(fields) & truth:
+            kept = events[coll][[f for f in fields if f not in truth]]
             events = lib.with_field(events, kept, coll)
     if mode is ReadMode.EAGER and behavior is not None:
         ak = optional_import("awkward", "io")
@@ -258,9 +246,11 @@ def _open_coffea(infos: list[FileInfo], *, mode: ReadMode, steps: int) -> Any:
         ).events()
 
 
-def collection_fields(info: FileInfo, container: str) -> list[str]:
+def collection_fields(
+    info: FileInfo, container: str, *, layout: PhysliteLayout = PHYSLITE
+) -> list[str]:
     """Field names of ``<container>AuxDyn<sep><field>`` branches (no sub-branches)."""
-    prefix = f"{container}AuxDyn{info.sep}"
+    prefix = layout.container_branch(container, "", sep=info.sep)
     return sorted(
         k[len(prefix) :]
         for k in info.keys
@@ -282,20 +272,25 @@ def _is_numeric(form: Any, *, jagged: bool) -> bool:
 
 
 def _open_rntuple(
-    infos: list[FileInfo], *, mode: ReadMode, collections: Sequence[str] | None, steps: int
+    infos: list[FileInfo],
+    *,
+    mode: ReadMode,
+    collections: Sequence[str] | None,
+    steps: int,
+    layout: PhysliteLayout = PHYSLITE,
 ) -> Any:
     uproot = optional_import("uproot", "io")
-    wanted = list(collections) if collections is not None else list(COLLECTIONS)
-    unknown = [c for c in wanted if c not in COLLECTIONS]
+    known = layout.collections
+    wanted = list(collections) if collections is not None else list(known)
+    unknown = [c for c in wanted if c not in known]
     if unknown:
-        raise ConfigError(f"collections={unknown} unknown; choose from {', '.join(COLLECTIONS)}")
+        raise ConfigError(f"collections={unknown} unknown; choose from {', '.join(known)}")
     first = infos[0]
     names: dict[str, dict[str, str]] = {}
     for coll in wanted:
-        fields = collection_fields(first, COLLECTIONS[coll])
-        fields = [f for f in fields if "link" not in f.lower()]
+        fields = [f for f in layout.fields(first, coll) if "link" not in f.lower()]
         if fields:
-            names[coll] = {f: f"{COLLECTIONS[coll]}AuxDyn{first.sep}{f}" for f in fields}
+            names[coll] = {f: layout.branch(coll, f, sep=first.sep) for f in fields}
     if not names:
         raise InputFileError(
             f"{first.path}: none of the collections {wanted} found in '{first.tree}'"
@@ -322,7 +317,7 @@ def _open_rntuple(
         form = raw.layout.form
     out = {}
     for coll, fields in names.items():
-        event_level = coll == "EventInfo"
+        event_level = coll == layout.event_collection
         keep = {}
         for field, b in fields.items():
             if b not in raw.fields:

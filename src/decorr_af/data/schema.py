@@ -1,15 +1,22 @@
-"""Branch naming shared by the generator and the readers.
+"""Field-name vocabulary of the toy samples and the flat tables.
 
-Generated files follow ATLAS DAOD_PHYSLITE conventions: one TTree
-``CollectionTree``, branches ``<Collection>AuxDyn.<field>``, energies in MeV.
+Branch naming, units and the truth/simulation conventions belong to
+:class:`decorr_af.data.layout.PhysliteLayout` (the names ``TREE_NAME``,
+``MEV_COLUMNS``, ``TRUTH``, ``IS_SIMULATION``, ``branch`` here are read from
+:data:`~decorr_af.data.layout.PHYSLITE`); the processes and their
+``mcChannelNumber`` belong to :mod:`decorr_af.data.samples` (re-exported here).
 The flat tables returned by :func:`decorr_af.data.photon_table` use the short
 field names below and **GeV** for every energy-like column.
 """
 
 from __future__ import annotations
 
+from decorr_af.data.layout import PHYSLITE
+from decorr_af.data.samples import DIPHOTON_CHANNELS, ZEE_CHANNELS, ZMUMUG_CHANNELS
+
 __all__ = [
     "CALO_VARIABLES",
+    "DIPHOTON_CHANNELS",
     "DIPHOTON_EVENT_FEATURES",
     "ELECTRON_COLLECTION",
     "EVENTINFO",
@@ -29,13 +36,13 @@ __all__ = [
     "branch",
 ]
 
-TREE_NAME = "CollectionTree"
-RNTUPLE_NAME = "EventData"
-PHOTON_COLLECTION = "AnalysisPhotons"
-JET_COLLECTION = "AnalysisJets"
-ELECTRON_COLLECTION = "AnalysisElectrons"
-MUON_COLLECTION = "AnalysisMuons"
-EVENTINFO = "EventInfo"
+TREE_NAME = PHYSLITE.tree
+RNTUPLE_NAME = PHYSLITE.rntuple
+PHOTON_COLLECTION = PHYSLITE.container("Photons")
+JET_COLLECTION = PHYSLITE.container("Jets")
+ELECTRON_COLLECTION = PHYSLITE.container("Electrons")
+MUON_COLLECTION = PHYSLITE.container("Muons")
+EVENTINFO = PHYSLITE.container("EventInfo")
 
 #: photon kinematics; pt is built from the *uncalibrated* cluster energy E_raw
 KINEMATICS = ("pt", "eta", "phi", "m")
@@ -69,11 +76,11 @@ CALO_VARIABLES = (
 #: conversionType: 0 unconverted, 1..5 converted (ATLAS xAOD::EgammaParameters)
 CONVERSION = ("conversionType",)
 #: truth information (MCTruthClassifier codes); written for MC only, never for data
-TRUTH = ("truthType", "truthOrigin", "truth_e")
+TRUTH = PHYSLITE.truth_fields
 #: every truth-derived column a table may hold (never returned for data)
 TRUTH_COLUMNS = (*TRUTH, "is_prompt", "is_signal", "is_prompt1", "is_prompt2")
 #: bit of ``EventInfo.eventTypeBitmask`` set for simulation (xAOD::EventInfo::IS_SIMULATION)
-IS_SIMULATION = 1
+IS_SIMULATION = PHYSLITE.simulation_bit
 EVENT_FIELDS = (
     "averageInteractionsPerCrossing",
     "eventNumber",
@@ -102,31 +109,8 @@ TRUTH_ORIGIN = {
 }
 
 #: columns stored in MeV in files, converted to GeV in flat tables
-MEV_COLUMNS = (
-    "pt",
-    "m",
-    "truth_e",
-    "DeltaE",
-    "topoetcone20",
-    "topoetcone40",
-    "ptcone20",
-    "E0",
-    "E1",
-    "E2",
-    "E3",
-)
+MEV_COLUMNS = PHYSLITE.energy_fields
 
-#: mcChannelNumber of the diphoton toy processes
-DIPHOTON_CHANNELS = {
-    "ttH_yy": 346525,
-    "ttyy": 346526,
-    "yy_continuum": 364352,
-    "gamma_jet": 364353,
-}
-#: mcChannelNumber of the Z->ee toy processes (Powheg Z->ee-like id; continuum ee)
-ZEE_CHANNELS = {"Zee": 361106, "ee_continuum": 361666}
-#: mcChannelNumber of the radiative-Z toy processes (Z->mumu gamma FSR; Z(->mumu)+jets)
-ZMUMUG_CHANNELS = {"Zmumugamma": 700771, "Zmumu_jets": 700323}
 #: per-event features of the diphoton flat table (GeV)
 DIPHOTON_EVENT_FEATURES = (
     "myy",
@@ -148,5 +132,4 @@ def branch(collection: str, field: str, *, rntuple: bool = False) -> str:
 
     RNTuple files use ``:`` instead of ``.`` between collection and field.
     """
-    sep = ":" if rntuple else "."
-    return f"{collection}AuxDyn{sep}{field}"
+    return PHYSLITE.container_branch(collection, field, sep=":" if rntuple else ".")

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from decorr_af.data.schema import RNTUPLE_NAME, TREE_NAME
+from decorr_af.data.layout import PHYSLITE, PhysliteLayout
 from decorr_af.errors import ConfigError, InputFileError, MissingBranchError, NonFiniteValueError
 
 __all__ = [
@@ -91,7 +91,7 @@ def expand_sources(files: str | os.PathLike | Iterable[str | os.PathLike]) -> li
 
     Examples
     --------
-    >>> expand_sources("tests/data/PHYSLITE_example.root")  # doctest: +SKIP
+    >>> expand_sources("tests/data/PHYSLITE_example.root")
     [PosixPath('tests/data/PHYSLITE_example.root')]
     """
     if isinstance(files, (str, os.PathLike)):
@@ -157,7 +157,9 @@ def _containers(handle: Any) -> dict[str, str]:
     return {k.split(";")[0]: v for k, v in classes.items() if v in (_TTREE, _RNTUPLE)}
 
 
-def inspect_file(path: str | os.PathLike, *, tree: str | None = None) -> FileInfo:
+def inspect_file(
+    path: str | os.PathLike, *, tree: str | None = None, layout: PhysliteLayout = PHYSLITE
+) -> FileInfo:
     """Open one file cheaply and return its :class:`FileInfo`.
 
     Parameters
@@ -165,8 +167,10 @@ def inspect_file(path: str | os.PathLike, *, tree: str | None = None) -> FileInf
     path
         The ROOT file.
     tree
-        Name of the TTree/RNTuple; by default ``CollectionTree`` (TTree) or
-        ``EventData`` (RNTuple), whichever exists.
+        Name of the TTree/RNTuple; by default the layout's ``CollectionTree``
+        (TTree) or ``EventData`` (RNTuple), whichever exists.
+    layout
+        The file layout naming the default event stores.
 
     Raises
     ------
@@ -176,7 +180,7 @@ def inspect_file(path: str | os.PathLike, *, tree: str | None = None) -> FileInf
 
     Examples
     --------
-    >>> info = inspect_file("tests/data/PHYSLITE_example.root")  # doctest: +SKIP
+    >>> info = inspect_file("tests/data/PHYSLITE_example.root")
     >>> info.tree, info.num_entries
     ('CollectionTree', 100)
     """
@@ -187,10 +191,10 @@ def inspect_file(path: str | os.PathLike, *, tree: str | None = None) -> FileInf
         containers = _containers(handle)
         listing = ", ".join(f"{k} ({v})" for k, v in containers.items()) or "none"
         if tree is None:
-            name = next((n for n in (TREE_NAME, RNTUPLE_NAME) if n in containers), None)
+            name = next((n for n in (layout.tree, layout.rntuple) if n in containers), None)
             if name is None:
                 raise InputFileError(
-                    f"{path} has neither a '{TREE_NAME}' TTree nor an '{RNTUPLE_NAME}' "
+                    f"{path} has neither a '{layout.tree}' TTree nor an '{layout.rntuple}' "
                     f"RNTuple; trees in the file: {listing} (pass tree=... to choose one)"
                 )
         elif tree not in containers:
@@ -213,7 +217,10 @@ def inspect_file(path: str | os.PathLike, *, tree: str | None = None) -> FileInf
 
 
 def validate_files(
-    files: str | os.PathLike | Iterable[str | os.PathLike], *, tree: str | None = None
+    files: str | os.PathLike | Iterable[str | os.PathLike],
+    *,
+    tree: str | None = None,
+    layout: PhysliteLayout = PHYSLITE,
 ) -> list[FileInfo]:
     """Expand ``files`` and :func:`inspect_file` each one.
 
@@ -221,10 +228,11 @@ def validate_files(
 
     Examples
     --------
-    >>> [i.num_entries for i in validate_files("tests/data/PHYSLITE_*.root")]  # doctest: +SKIP
-    [100, 100]
+    >>> files = ["tests/data/DAOD_PHYSLITE_21.2.108.0.art.pool.root", "tests/data/PHYSLITE_example.root"]
+    >>> [i.num_entries for i in validate_files(files)]
+    [40, 100]
     """
-    infos = [inspect_file(p, tree=tree) for p in expand_sources(files)]
+    infos = [inspect_file(p, tree=tree, layout=layout) for p in expand_sources(files)]
     kinds = {i.rntuple for i in infos}
     if len(kinds) > 1:
         listing = ", ".join(f"{i.path.name} ({'RNTuple' if i.rntuple else 'TTree'})" for i in infos)

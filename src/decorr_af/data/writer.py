@@ -41,9 +41,9 @@ import numpy as np
 
 from decorr_af.data.diphoton import simulate_diphoton
 from decorr_af.data.electrons import simulate_zee
+from decorr_af.data.layout import PHYSLITE, PhysliteLayout
 from decorr_af.data.photons import simulate_photons
 from decorr_af.data.radiative_z import simulate_zmumug
-from decorr_af.data.schema import EVENTINFO, IS_SIMULATION, TREE_NAME, TRUTH
 from decorr_af.errors import ConfigError
 
 __all__ = ["BLOCK_EVENTS", "Kind", "Sample", "as_recorded", "generate", "iter_chunks"]
@@ -100,7 +100,9 @@ def _simulate(sample: Sample, n: int, *, kind: Kind, mismodelling: float, rng, f
     return as_recorded(events, kind=kind.value)
 
 
-def as_recorded(events: dict[str, Any], *, kind: str) -> dict[str, Any]:
+def as_recorded(
+    events: dict[str, Any], *, kind: str, layout: PhysliteLayout = PHYSLITE
+) -> dict[str, Any]:
     """What the detector records: no truth in data, ``eventTypeBitmask``, no MC channel.
 
     The simulators keep truth in memory for both kinds (so the data-side
@@ -119,16 +121,18 @@ def as_recorded(events: dict[str, Any], *, kind: str) -> dict[str, Any]:
     """
     out: dict[str, Any] = {}
     data = kind == Kind.DATA.value
+    event_info = layout.container(layout.event_collection)
+    truth = layout.truth_fields
     for name, val in events.items():
-        if name == EVENTINFO:
+        if name == event_info:
             info = dict(val)
             n = len(info["eventNumber"])
-            info["eventTypeBitmask"] = np.full(n, 0 if data else IS_SIMULATION, dtype=np.uint32)
+            info[layout.bitmask_field] = layout.bitmask(n, simulation=not data)
             if data:
                 info["mcChannelNumber"] = np.zeros(n, dtype=np.uint32)
             out[name] = info
-        elif data and any(f in val.fields for f in TRUTH):
-            out[name] = val[[f for f in val.fields if f not in TRUTH]]
+        elif data and any(f in val.fields for f in truth):
+            out[name] = val[[f for f in val.fields if f not in truth]]
         else:
             out[name] = val
     return out
@@ -144,16 +148,18 @@ def _compression(uproot: Any) -> Any:
     return uproot.LZ4(1)
 
 
-def _to_branches(events: dict[str, Any]) -> dict[str, ak.Array]:
-    info = dict(events[EVENTINFO])
+def _to_branches(events: dict[str, Any], layout: PhysliteLayout = PHYSLITE) -> dict[str, ak.Array]:
+    """Containers -> uproot branch groups (``<Container>AuxDyn``; the weight vector alone)."""
+    event_info = layout.container(layout.event_collection)
+    info = dict(events[event_info])
     weights = info.pop("mcEventWeights")
     out = {
-        f"{EVENTINFO}AuxDyn": ak.zip(info, depth_limit=1),
-        f"{EVENTINFO}AuxDyn.mcEventWeights": weights,
+        layout.aux(event_info): ak.zip(info, depth_limit=1),
+        layout.container_branch(event_info, "mcEventWeights"): weights,
     }
     for name, arr in events.items():
-        if name != EVENTINFO:
-            out[f"{name}AuxDyn"] = arr
+        if name != event_info:
+            out[layout.aux(name)] = arr
     return out
 
 
@@ -314,14 +320,14 @@ def generate(
                 branches = _to_branches(chunk)
                 if tree is None:
                     tree = fout.mktree(
-                        TREE_NAME,
+                        PHYSLITE.tree,
                         {name: arr.type for name, arr in branches.items()},
                         field_name=lambda outer, inner: f"{outer}.{inner}",
                         counter_name=lambda counted: "n" + counted.replace(".", "_"),
                     )
                 tree.extend(branches)
                 if bar is not None:
-                    bar.update(len(branches[f"{EVENTINFO}AuxDyn"]))
+                    bar.update(len(branches[PHYSLITE.aux(PHYSLITE.container("EventInfo"))]))
         os.replace(tmp, path)
         paths.append(path)
         first += n

@@ -1,6 +1,6 @@
 """Flat tables of the data-driven control samples: Z→ee pairs and radiative Z→μμγ.
 
-Both are registered :class:`~decorr_af.data.table.TableSpec` tables, read with
+Both are registered :class:`~decorr_af.data.tableplan.TableSpec` tables, read with
 the same machinery as :func:`~decorr_af.data.photon_table` (eager or Dask,
 files or opened events, non-finite policy, selection) and never return truth
 for data.
@@ -14,18 +14,11 @@ from typing import Any
 import numpy as np
 
 from decorr_af._compat import optional_import
+from decorr_af.data.frames import Selection, object_columns
 from decorr_af.data.readers import ReadMode
 from decorr_af.data.schema import CALO_VARIABLES, SHOWER_SHAPES
-from decorr_af.data.table import (
-    STANDARD_FEATURES,
-    Selection,
-    Source,
-    TableSpec,
-    _Plan,
-    _table,
-    object_columns,
-    register_table,
-)
+from decorr_af.data.table import Source, _table
+from decorr_af.data.tableplan import STANDARD_FEATURES, FieldPlan, TableSpec, register_table
 from decorr_af.data.validate import NonFinitePolicy
 
 __all__ = ["ELECTRON_FEATURES", "electron_table", "radiative_z_table"]
@@ -33,7 +26,6 @@ __all__ = ["ELECTRON_FEATURES", "electron_table", "radiative_z_table"]
 #: optional electron features, in table order
 ELECTRON_FEATURES = (*SHOWER_SHAPES, *CALO_VARIABLES)
 _MUON_MASS = 0.1056584  # GeV
-_SCALE = 1e-3
 
 
 def _counts(jagged: Any) -> np.ndarray:
@@ -58,7 +50,7 @@ def _opposite_pairs(coll: Any) -> tuple[np.ndarray, np.ndarray]:
     return two & (prod < 0), counts
 
 
-def _electron_frame(events: Any, plan: _Plan, options: dict[str, Any]) -> Any:
+def _electron_frame(events: Any, plan: FieldPlan, options: dict[str, Any]) -> Any:
     pd = optional_import("pandas", "io")
     from decorr_af.columnar.features import pair_mass
 
@@ -90,7 +82,7 @@ def _mass(p: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(p[..., 0] ** 2 - np.sum(p[..., 1:] ** 2, axis=-1), 0.0))
 
 
-def _radiative_z_frame(events: Any, plan: _Plan, options: dict[str, Any]) -> Any:
+def _radiative_z_frame(events: Any, plan: FieldPlan, options: dict[str, Any]) -> Any:
     pd = optional_import("pandas", "io")
     cols = object_columns(events, plan, "Photons")
     muons = events["Muons"]
@@ -103,7 +95,7 @@ def _radiative_z_frame(events: Any, plan: _Plan, options: dict[str, Any]) -> Any
     mu = {
         f: _flat(muons[f])[mu_rows].astype(np.float64).reshape(k, 2) for f in ("pt", "eta", "phi")
     }
-    mu["pt"] = mu["pt"] * _SCALE
+    mu["pt"] = plan.layout.in_gev("pt", mu["pt"])
     per_photon = np.repeat(np.arange(k), ph_counts[ok])
     p_mu = _four(mu["pt"], mu["eta"], mu["phi"], _MUON_MASS)[per_photon]  # (rows, 2, 4)
     p_mumu = p_mu[:, 0] + p_mu[:, 1]

@@ -10,9 +10,7 @@ the package :mod:`decorr_af.decorrelation.penalties` and are re-exported lazily.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from decorr_af._lazy import lazy_exports
 from decorr_af.decorrelation.distance import (
     CUDA_NAIVE_MAX_N,
     DcorMethod,
@@ -42,12 +40,6 @@ __all__ = [
     *_PENALTIES,
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _PENALTIES:
-        return getattr(importlib.import_module("decorr_af.decorrelation.penalties"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, _ = lazy_exports(
+    __name__, dict.fromkeys(_PENALTIES, "penalties"), eager=__all__
+)

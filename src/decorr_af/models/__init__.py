@@ -16,8 +16,7 @@ Examples
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from decorr_af._lazy import lazy_exports
 
 _EXPORTS = {
     "DecorrelatedClassifier": "decorr_af.models.estimators",
@@ -32,15 +31,4 @@ _EXPORTS = {
     "resolve_device": "decorr_af.models.device",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    msg = f"module {__name__!r} has no attribute {name!r}"
-    raise AttributeError(msg)
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -18,8 +18,7 @@ does not import matplotlib.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from decorr_af._lazy import lazy_exports
 
 __all__ = [
     "atlas_label",
@@ -75,13 +74,4 @@ _LAZY = {
     "metric_vs_param": "scan",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        module = importlib.import_module(f"{__name__}.{_LAZY[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, _ = lazy_exports(__name__, _LAZY)

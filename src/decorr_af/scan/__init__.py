@@ -10,8 +10,7 @@ Dask is imported only when these are used.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from decorr_af._lazy import lazy_exports
 
 __all__ = [
     "ClusterKind",
@@ -45,12 +44,4 @@ _WHERE = {
     "pareto_front": "results",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"decorr_af.scan.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'decorr_af.scan' has no attribute '{name}'")
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, _ = lazy_exports(__name__, _WHERE)

@@ -15,10 +15,7 @@ Examples
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
-__all__ = ["DataMCInspector", "DiscoScanner", "ResolutionInspector"]
+from decorr_af._lazy import lazy_exports
 
 _WHERE = {
     "DiscoScanner": "decorr_af.widgets.scanner",
@@ -26,12 +23,4 @@ _WHERE = {
     "ResolutionInspector": "decorr_af.widgets.resolution",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(importlib.import_module(_WHERE[name]), name)
-    raise AttributeError(f"module 'decorr_af.widgets' has no attribute '{name}'")
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _WHERE)

@@ -19,7 +19,7 @@ permutations of y (weights stay with x), in parallel over permutations: the
 x side (sorted x, row sums, ``V_xx``) and the sorted y values with their dense
 ranks are computed once; a permutation only re-gathers y, its rank and row sum
 into x order (plus, for non-uniform weights, the y row sums and ``V_yy``, O(N))
-before one Fenwick pass.
+before one Fenwick pass.  The permutations are drawn inside the compiled loop.
 """
 
 from __future__ import annotations
@@ -38,7 +38,15 @@ from decorr_af.decorrelation._fast import (
     argsort,
 )
 
-__all__ = ["Sorted", "pair_sums", "permuted_dcor2", "self_pair_sums", "sort_pair", "y_side"]
+__all__ = [
+    "Sorted",
+    "pair_sums",
+    "permuted_dcor2",
+    "self_pair_sums",
+    "sort_pair",
+    "v_terms",
+    "y_side",
+]
 
 
 class Sorted(NamedTuple):
@@ -106,20 +114,31 @@ def self_pair_sums(x: np.ndarray, w: np.ndarray) -> tuple[float, float, float]:
 
 
 @njit(cache=True, parallel=True)
-def permuted_dcor2(xs, ws, rsx, vxx, yv, yr, nrank, rsy_unit, perms, weighted):  # pragma: no cover
-    """dCor² (V-statistic) of ``(xs, yv[perms[b]])`` for every row ``b`` of ``perms``.
+def permuted_dcor2(
+    xs, ws, rsx, vxx, yv, yr, nrank, rsy_unit, p_obs, seeds, weighted
+):  # pragma: no cover
+    """dCor² (V-statistic) of x and a shuffled y, one value per entry of ``seeds``.
 
     ``xs``, ``ws``, ``rsx`` and ``vxx`` describe x in ascending order; ``yv`` are
     the ascending (centred) y values with dense 1-based ranks ``yr``;
-    ``perms[b, k]`` is the index into ``yv`` of the y value paired with the k-th
-    smallest x.  ``rsy_unit`` are the row sums of ``yv`` for uniform weights
-    (``weighted`` False); with ``weighted`` they are recomputed per permutation,
-    as the weights travel with x.
+    ``p_obs[k]`` is the index into ``yv`` of the y value of the k-th smallest x.
+    Entry ``b`` shuffles ``p_obs`` (Fisher–Yates, numba's generator seeded with
+    ``seeds[b]`` in that iteration, so the result does not depend on the
+    threads); a negative seed keeps ``p_obs`` (the observed value).
+    ``rsy_unit`` are the row sums of ``yv`` for uniform weights (``weighted``
+    False); with ``weighted`` they are recomputed, as the weights travel with x.
     """
-    nperm, n = perms.shape
-    out = np.empty(nperm)
-    for b in prange(nperm):
-        p = perms[b]
+    n = xs.shape[0]
+    out = np.empty(seeds.shape[0])
+    for b in prange(seeds.shape[0]):
+        p = p_obs.copy()
+        if seeds[b] >= 0:
+            np.random.seed(seeds[b])  # noqa: NPY002  (numba: per-thread legacy state)
+            for i in range(n - 1, 0, -1):
+                j = np.random.randint(0, i + 1)  # noqa: NPY002
+                t = p[i]
+                p[i] = p[j]
+                p[j] = t
         if weighted:
             wsy = np.empty(n)
             for k in range(n):
@@ -141,3 +160,15 @@ def permuted_dcor2(xs, ws, rsx, vxx, yv, yr, nrank, rsy_unit, perms, weighted): 
         den = vxx * vyy
         out[b] = min(max(vxy / math.sqrt(den), 0.0), 1.0) if den > 0 else 0.0
     return out
+
+
+def v_terms(s: Sorted) -> tuple[float, float, float, float, float]:
+    """``(V_xy, V_xx, V_yy, abar, bbar)``: the weighted V-statistics of ``s`` and mean distances.
+
+    ``abar = 1/N² sum_ij w_i w_j |x_i - x_j|`` (weights of mean 1), same for ``bbar``.
+    """
+    vxx, abar = _self_terms(s.xs, s.ws, s.rsx)
+    vyy, bbar = _self_terms(s.ys, s.ws, s.rsy)
+    pk, qk, _ = _fenwick_pass(s.xs, s.ys, s.ws, s.yrank, s.nrank, s.rsy, False)
+    vxy = _cross_value(s.xs, s.ws, s.rsx, s.rsy, pk, qk)
+    return float(vxy), float(vxx), float(vyy), float(abar), float(bbar)

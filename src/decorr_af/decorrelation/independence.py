@@ -20,11 +20,17 @@ methods (registered classes, see :func:`register_independence_test`) are
     without the argsorts.
 ``asymptotic`` (:class:`AsymptoticTest`)
     Large-N null distribution: ``n_eff V_xy`` (with ``n_eff = (Σw)² / Σw²``)
-    converges to ``Σ λ_k Z_k²`` with ``Σ λ_k = E|X-X'| E|Y-Y'|`` and
-    ``2 Σ λ_k² = 2 dVar²(X) dVar²(Y)`` (Székely, Rizzo & Bakirov 2007; the
-    distance-induced kernel of Sejdinovic et al. 2013).  It is approximated by
-    the gamma distribution with this mean and variance (as for HSIC, Gretton et
-    al. 2008).  One O(N log N) evaluation; use it for N ≳ 10⁴.
+    converges to ``Σ_ij λ_ij Z_ij²``, ``λ_ij = 4 μ_i ν_j`` with ``μ``, ``ν`` the
+    eigenvalues of the centred distance-induced kernels of x and y, ``Σ λ =
+    E|X-X'| E|Y-Y'|`` (Székely, Rizzo & Bakirov 2007; Sejdinovic et al. 2013).
+    The leading eigenvalues are estimated on a seeded subsample (600 events),
+    the rest of ``Σ λ`` enters as its mean, and the tail probability of the
+    weighted χ² sum is Imhof's (1961) integral.  One O(N log N) evaluation plus
+    two 600×600 eigen-decompositions (~0.1 s); use it for N ≳ 10⁴.  Checked
+    against the permutation null (normal and exponential × uniform data,
+    N = 3000): p = 0.05 and 0.01 come out within 10 %.  A gamma fit of the
+    first two moments (as for HSIC) was tried and rejected: its tail is too
+    light (a permutation p of 0.01 came out several times smaller).
 
 ``method="auto"`` takes ``permutation`` up to :data:`AUTO_PERMUTATION_MAX_N`
 events and ``asymptotic`` beyond.  Inputs are 1-D (the fast kernels).

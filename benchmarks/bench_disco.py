@@ -9,6 +9,8 @@ Run ``python benchmarks/bench_disco.py [--quick]``.
     ``dcor.distance_correlation(..., method="mergesort")`` (target ratio ≤ 1.0).
 (c) with CUDA only: GPU O(N²) versus CPU O(N log N) round-trip, the measurement
     behind ``decorr_af.decorrelation.CUDA_NAIVE_MAX_N``.
+(d) independence test: 1,000 permutations at N = 10⁵ (target < 10 s on 2 cores),
+    unweighted and weighted, and the asymptotic test at the same N.
 
 Numba compile time is excluded (every path is warmed up first); each timing is
 the minimum over repeats.
@@ -23,7 +25,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from decorr_af.decorrelation import distance_correlation
+from decorr_af.decorrelation import distance_correlation, independence_test
 
 
 def _best(fn: Callable[[], object], repeats: int, sync: bool = False) -> float:
@@ -121,11 +123,37 @@ def bench_cuda(quick: bool) -> None:
         print(f"{n:>8} {1e3 * t_naive:15.2f} {1e3 * t_fast:15.2f}")
 
 
+def bench_permutation(quick: bool) -> None:
+    import numba
+
+    n, n_perm = 100_000, (200 if quick else 1000)
+    print(
+        f"\n(d) independence test, N = {n:,}: {n_perm} permutations"
+        f" ({numba.get_num_threads()} numba thread(s))"
+    )
+    rng = np.random.default_rng(20240612)
+    x = rng.normal(size=n)
+    y = 0.01 * x**2 + rng.normal(size=n)
+    w = rng.uniform(0.2, 2.0, size=n)
+    independence_test(x[:100], y[:100], n_permutations=2)  # warm-up: numba cache load
+    independence_test(x[:100], y[:100], weights=w[:100], n_permutations=2)
+    for label, weights in (("unweighted", None), ("weighted", w)):
+        t0 = time.perf_counter()
+        r = independence_test(x, y, weights=weights, method="permutation", n_permutations=n_perm)
+        dt = time.perf_counter() - t0
+        print(f"{'permutation, ' + label:>30} {dt:8.2f} s   {r}")
+    t0 = time.perf_counter()
+    r = independence_test(x, y, method="asymptotic")
+    print(f"{'asymptotic':>30} {time.perf_counter() - t0:8.2f} s   {r}")
+    if not quick:
+        print("    target: 1,000 permutations at N = 10^5 in < 10 s on 2 cores")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer sizes and repeats")
     parser.add_argument(
-        "--only", choices=["disco", "large", "cuda"], default=None, help="run one part"
+        "--only", choices=["disco", "large", "cuda", "perm"], default=None, help="run one part"
     )
     parser.add_argument(
         "--threads", type=int, default=None, help="torch intra-op threads (default: torch's)"
@@ -135,7 +163,12 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} intra-op thread(s)")
     torch.manual_seed(0)
-    parts = {"disco": bench_disco, "large": bench_large, "cuda": bench_cuda}
+    parts = {
+        "disco": bench_disco,
+        "large": bench_large,
+        "cuda": bench_cuda,
+        "perm": bench_permutation,
+    }
     for name, fn in parts.items():
         if args.only in (None, name):
             fn(args.quick)

@@ -25,8 +25,9 @@ methods (registered classes, see :func:`register_independence_test`) are
     E|X-X'| E|Y-Y'|`` (Székely, Rizzo & Bakirov 2007; Sejdinovic et al. 2013).
     The leading eigenvalues are estimated on a seeded subsample (600 events),
     the rest of ``Σ λ`` enters as its mean, and the tail probability of the
-    weighted χ² sum is Imhof's (1961) integral.  One O(N log N) evaluation plus
-    two 600×600 eigen-decompositions (~0.1 s); use it for N ≳ 10⁴.  Checked
+    weighted χ² sum is Imhof's (1961) integral (below 1e-8 its Chernoff bound).
+    One O(N log N) evaluation plus two 600×600 eigen-decompositions (~0.1 s);
+    use it for N ≳ 10⁴.  Checked
     against the permutation null (normal and exponential × uniform data,
     N = 3000): p = 0.05 and 0.01 come out within 10 %.  A gamma fit of the
     first two moments (as for HSIC) was tried and rejected: its tail is too
@@ -225,12 +226,35 @@ def _kernel_spectrum(v: np.ndarray, w: np.ndarray, idx: np.ndarray) -> np.ndarra
     return mu[mu > mu[0] * 1e-9] if mu[0] > 0 else mu[:0]
 
 
+def _chernoff_sf(t: float, lam: np.ndarray) -> float:
+    """Chernoff bound ``min_s E[exp(s Q)] exp(-s t)`` on ``P(Q > t)``, ``Q = Σ λ_k Z_k²``."""
+    from scipy.optimize import minimize_scalar
+
+    s_max = 0.5 / float(lam.max())
+
+    def log_bound(s: float) -> float:
+        return -0.5 * float(np.log1p(-2.0 * s * lam).sum()) - s * t
+
+    res = minimize_scalar(log_bound, bounds=(0.0, s_max * (1.0 - 1e-9)), method="bounded")
+    return math.exp(min(float(res.fun), 0.0))
+
+
 def _imhof_sf(t: float, lam: np.ndarray) -> float:
-    """``P(Σ λ_k Z_k² > t)`` for independent standard normals (Imhof 1961)."""
-    from scipy.integrate import quad
+    """``P(Σ λ_k Z_k² > t)`` for independent standard normals (Imhof 1961).
+
+    Far in the tail, where the oscillating integral is hard and the answer tiny,
+    the Chernoff bound is returned instead once it is below 1e-8 (a p-value that
+    errs on the conservative side).
+    """
+    import warnings
+
+    from scipy.integrate import IntegrationWarning, quad
 
     if t <= 0:
         return 1.0
+    bound = _chernoff_sf(t, lam)
+    if bound < 1e-8:
+        return bound
 
     def integrand(u: float) -> float:
         if u <= 0.0:  # the limit u -> 0
@@ -240,8 +264,10 @@ def _imhof_sf(t: float, lam: np.ndarray) -> float:
         log_rho = 0.25 * float(np.log1p(lu * lu).sum())
         return math.sin(theta) * math.exp(-log_rho) / u
 
-    value, _ = quad(integrand, 0.0, np.inf, limit=500, epsabs=1e-12)
-    return float(min(max(0.5 + value / math.pi, 0.0), 1.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", IntegrationWarning)
+        value, _ = quad(integrand, 0.0, np.inf, limit=500, epsabs=1e-12)
+    return float(min(max(0.5 + value / math.pi, 0.0), bound, 1.0))
 
 
 @register_independence_test

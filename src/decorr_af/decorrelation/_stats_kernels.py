@@ -115,7 +115,7 @@ def self_pair_sums(x: np.ndarray, w: np.ndarray) -> tuple[float, float, float]:
 
 @njit(cache=True, parallel=True)
 def permuted_dcor2(
-    xs, ws, rsx, vxx, yv, yr, nrank, rsy_unit, p_obs, seeds, weighted
+    xs, ws, rsx, vxx, vyy_unit, yv, yr, nrank, rsy_unit, p_obs, seeds, weighted
 ):  # pragma: no cover
     """dCor² (V-statistic) of x and a shuffled y, one value per entry of ``seeds``.
 
@@ -125,8 +125,9 @@ def permuted_dcor2(
     Entry ``b`` shuffles ``p_obs`` (Fisher–Yates, numba's generator seeded with
     ``seeds[b]`` in that iteration, so the result does not depend on the
     threads); a negative seed keeps ``p_obs`` (the observed value).
-    ``rsy_unit`` are the row sums of ``yv`` for uniform weights (``weighted``
-    False); with ``weighted`` they are recomputed, as the weights travel with x.
+    ``rsy_unit`` and ``vyy_unit`` are the row sums of ``yv`` and ``V_yy`` for
+    uniform weights (``weighted`` False: both are invariant under permutation);
+    with ``weighted`` they are recomputed, as the weights travel with x.
     """
     n = xs.shape[0]
     out = np.empty(seeds.shape[0])
@@ -134,8 +135,8 @@ def permuted_dcor2(
         p = p_obs.copy()
         if seeds[b] >= 0:
             np.random.seed(seeds[b])  # noqa: NPY002  (numba: per-thread legacy state)
-            for i in range(n - 1, 0, -1):
-                j = np.random.randint(0, i + 1)  # noqa: NPY002
+            for i in range(n - 1, 0, -1):  # j uniform in [0, i] (bias < 1e-10 for i < 2**20)
+                j = int(np.random.random() * (i + 1))  # noqa: NPY002
                 t = p[i]
                 p[i] = p[j]
                 p[j] = t
@@ -154,7 +155,9 @@ def permuted_dcor2(
             ys[k] = yv[j]
             yrank[k] = yr[j]
             rsy[k] = rs_sorted[j]
-        vyy, _ = _self_terms(ys, ws, rsy)
+        vyy = vyy_unit
+        if weighted:
+            vyy, _ = _self_terms(ys, ws, rsy)
         pk, qk, _ = _fenwick_pass(xs, ys, ws, yrank, nrank, rsy, False)
         vxy = _cross_value(xs, ws, rsx, rsy, pk, qk)
         den = vxx * vyy

@@ -197,7 +197,7 @@ class PermutationTest(IndependenceTest):
 
         def stats(seeds: np.ndarray) -> np.ndarray:
             return K.permuted_dcor2(
-                s.xs, s.ws, s.rsx, data.vxx, yv, yr, nrank, rs_sorted, p_obs, seeds,
+                s.xs, s.ws, s.rsx, data.vxx, data.vyy, yv, yr, nrank, rs_sorted, p_obs, seeds,
                 not data.uniform,
             )  # fmt: skip
 

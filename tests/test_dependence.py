@@ -379,3 +379,16 @@ def test_energy_distance_multidimensional_and_errors() -> None:
         energy_distance([np.nan, 1.0], [1.0])
     with pytest.raises(ConfigError, match="positive total weight"):
         energy_distance([0.0, 1.0], [1.0], [0.0, 0.0])
+
+
+def test_permutation_test_from_several_threads() -> None:
+    """Concurrent callers (a threaded Dask worker) get the same answers as serial ones."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    samples = [_sample(300, s)[:2] for s in range(4)]
+    serial = [independence_test(x, y, n_permutations=30).pvalue for x, y in samples]
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(
+            pool.map(lambda xy: independence_test(*xy, n_permutations=30).pvalue, samples)
+        )
+    assert threaded == serial

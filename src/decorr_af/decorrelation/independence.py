@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -64,6 +65,10 @@ __all__ = [
 #: ``method="auto"`` uses the permutation test up to this many events, else the
 #: asymptotic one (1,000 permutations at N = 20,000 take about a second).
 AUTO_PERMUTATION_MAX_N = 20_000
+
+#: Serialises the parallel permutation kernel between Python threads of one process
+#: (numba's ``workqueue`` threading layer aborts on concurrent parallel launches).
+_KERNEL_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True, eq=False)
@@ -196,10 +201,9 @@ class PermutationTest(IndependenceTest):
         p_obs[oy] = np.arange(n)
 
         def stats(seeds: np.ndarray) -> np.ndarray:
-            return K.permuted_dcor2(
-                s.xs, s.ws, s.rsx, data.vxx, data.vyy, yv, yr, nrank, rs_sorted, p_obs, seeds,
-                not data.uniform,
-            )  # fmt: skip
+            args = (s.xs, s.ws, s.rsx, data.vxx, data.vyy, yv, yr, nrank, rs_sorted, p_obs)
+            with _KERNEL_LOCK:
+                return K.permuted_dcor2(*args, seeds, not data.uniform)
 
         observed = stats(np.array([-1], dtype=np.int64))[0]
         seeds = np.random.default_rng(self.seed).integers(0, 2**31 - 1, size=self.n_permutations)

@@ -211,6 +211,21 @@ def test_permutation_pvalues_are_uniform_under_independence() -> None:
     assert 0.01 < (pv <= 0.05).mean() < 0.12
 
 
+def test_weighted_permutation_pvalues_are_uniform_when_weights_follow_x() -> None:
+    rng = np.random.default_rng(36)
+    pv = []
+    for s in range(150):
+        x = rng.exponential(size=150)
+        w = 0.5 + x  # weights that depend on x only: y stays exchangeable
+        pv.append(
+            independence_test(
+                x, rng.normal(size=150), weights=w, method="permutation",
+                n_permutations=199, seed=s,
+            ).pvalue
+        )  # fmt: skip
+    assert _ks_uniform_p(np.array(pv)) > 1e-3
+
+
 def test_asymptotic_pvalues_are_uniform_under_independence() -> None:
     rng = np.random.default_rng(32)
     pv = np.array(

@@ -8,9 +8,10 @@ methods (registered classes, see :func:`register_independence_test`) are
 ``permutation`` (:class:`PermutationTest`)
     y is shuffled among the events ``n_permutations`` times (seeded), the weights
     staying with x (they belong to the event), and ``p = (1 + #{dCor_perm >=
-    dCor_obs}) / (1 + n_permutations)``.  Exact (valid at any N) for unweighted
-    data; with non-uniform weights the events are not exchangeable and the test
-    is approximate.  Vectorised: x is sorted and its row sums and ``V_xx``
+    dCor_obs}) / (1 + n_permutations)``.  Exact (valid at any N) when under the
+    null y is independent of the pair (x, w): always for unweighted data, and for
+    weights that depend on x only (pass the variable the weights depend on as
+    x); otherwise approximate.  Vectorised: x is sorted and its row sums and ``V_xx``
     computed once; the y values are sorted once with their dense ranks; a
     permutation is an integer array (Fisher–Yates, drawn in the compiled loop from
     a per-permutation seed) that gathers y, its rank and row sum into x order,

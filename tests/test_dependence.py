@@ -137,14 +137,15 @@ def test_only_weight_ratios_matter() -> None:
 def test_u_statistic_is_unbiased_under_independence() -> None:
     rng = np.random.default_rng(2024)
     n, reps = 40, 400
-    u_vals, v_vals = np.empty(reps), np.empty(reps)
+    u_vals, r_vals, v_vals = np.empty(reps), np.empty(reps), np.empty(reps)
     for r in range(reps):
         x, y = rng.exponential(size=n), rng.normal(size=n)
         w = rng.uniform(0.5, 2.0, size=n)
         u_vals[r] = u_distance_covariance_sq(x, y, weights=w)
+        r_vals[r] = u_distance_correlation_sq(x, y, weights=w)
         v_vals[r] = distance_correlation(x, y, weights=w, squared=True)
-    se = u_vals.std(ddof=1) / np.sqrt(reps)
-    assert abs(u_vals.mean()) < 4 * se
+    for vals in (u_vals, r_vals):
+        assert abs(vals.mean()) < 4 * vals.std(ddof=1) / np.sqrt(reps)
     assert v_vals.mean() > 20 * v_vals.std(ddof=1) / np.sqrt(reps)  # V-statistic: biased up
     assert (u_vals < 0).mean() > 0.3  # the U-statistic takes both signs
 

@@ -12,6 +12,8 @@ Run ``python benchmarks/bench_disco.py [--quick]``.
 (d) exact device-native ``method="torch"`` versus the numba ``method="fast"``
     (DisCo forward + backward): on the GPU when CUDA is present (target < 5 ms at
     N = 65,536; the measurement behind ``distance.CUDA_TORCH_MIN_N``), else on the CPU.
+(e) independence test: 1,000 permutations at N = 10⁵ (target < 10 s on 2 cores),
+    unweighted and weighted, and the asymptotic test at the same N.
 
 Numba compile time is excluded (every path is warmed up first); each timing is
 the minimum over repeats.
@@ -26,7 +28,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from decorr_af.decorrelation import distance_correlation
+from decorr_af.decorrelation import distance_correlation, independence_test
 
 
 def _best(fn: Callable[[], object], repeats: int, sync: bool = False) -> float:
@@ -149,11 +151,43 @@ def bench_torch_exact(quick: bool) -> None:
         print(f"    torch at N=65536: {1e3 * t_big:.2f} ms ({verdict} the < 5 ms target)")
 
 
+def bench_permutation(quick: bool) -> None:
+    import numba
+
+    n, n_perm = 100_000, (200 if quick else 1000)
+    print(
+        f"\n(e) independence test, N = {n:,}: {n_perm} permutations"
+        f" ({numba.get_num_threads()} numba thread(s))"
+    )
+    rng = np.random.default_rng(20240612)
+    x = rng.normal(size=n)
+    y = 0.01 * x**2 + rng.normal(size=n)
+    w = rng.uniform(0.2, 2.0, size=n)
+    independence_test(x[:100], y[:100], n_permutations=2)  # warm-up: numba cache load
+    independence_test(x[:100], y[:100], weights=w[:100], n_permutations=2)
+    print(f"{'':>30} {'wall':>8}   {'cpu':>8}")
+    for label, weights in (("unweighted", None), ("weighted", w)):
+        t0, c0 = time.perf_counter(), time.process_time()
+        r = independence_test(x, y, weights=weights, method="permutation", n_permutations=n_perm)
+        dt, dc = time.perf_counter() - t0, time.process_time() - c0
+        print(f"{'permutation, ' + label:>30} {dt:8.2f} s {dc:8.2f} s   {r}")
+    t0, c0 = time.perf_counter(), time.process_time()
+    r = independence_test(x, y, method="asymptotic")
+    dt, dc = time.perf_counter() - t0, time.process_time() - c0
+    print(f"{'asymptotic':>30} {dt:8.2f} s {dc:8.2f} s   {r}")
+    if not quick:
+        print("    target: 1,000 permutations at N = 10^5 in < 10 s (wall) on 2 cores;")
+        print("    cpu = process CPU time over all threads (wall x cores on an idle machine)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer sizes and repeats")
     parser.add_argument(
-        "--only", choices=["disco", "large", "cuda", "torch"], default=None, help="run one part"
+        "--only",
+        choices=["disco", "large", "cuda", "torch", "perm"],
+        default=None,
+        help="run one part",
     )
     parser.add_argument(
         "--threads", type=int, default=None, help="torch intra-op threads (default: torch's)"
@@ -163,8 +197,13 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} intra-op thread(s)")
     torch.manual_seed(0)
-    parts = {"disco": bench_disco, "large": bench_large, "cuda": bench_cuda}
-    parts["torch"] = bench_torch_exact
+    parts = {
+        "disco": bench_disco,
+        "large": bench_large,
+        "cuda": bench_cuda,
+        "torch": bench_torch_exact,
+        "perm": bench_permutation,
+    }
     for name, fn in parts.items():
         if args.only in (None, name):
             fn(args.quick)

@@ -33,8 +33,10 @@ __all__ = [
     "binned_response",
     "chi2_test",
     "efficiency_threshold",
+    "energy_distance",
     "inverse_jsd",
     "inverse_jsd_ceiling",
+    "inverse_jsd_multi",
     "iqr_resolution",
     "ks_test",
     "pearson",
@@ -43,6 +45,7 @@ __all__ = [
     "response",
     "roc_curve",
     "sculpting_jsd",
+    "sculpting_jsd_multi",
     "weighted_quantile",
 ]
 
@@ -357,6 +360,85 @@ def inverse_jsd(jsd: float) -> float:
     return float("inf") if jsd <= 0 else 1.0 / float(jsd)
 
 
+#: Signal efficiencies of :func:`sculpting_jsd_multi` / :func:`inverse_jsd_multi`.
+DEFAULT_WP_EFFICIENCIES = (0.3, 0.5, 0.7)
+
+
+def sculpting_jsd_multi(
+    protected: Any,
+    score: Any,
+    y: Any,
+    *,
+    effs: Any = DEFAULT_WP_EFFICIENCIES,
+    bins: int | Any = 50,
+    range: tuple[float, float] | None = None,
+    weights: Any = None,
+) -> np.ndarray:
+    """:func:`sculpting_jsd` at several signal efficiencies ``effs`` (one value each).
+
+    The binning (``bins``, ``range``, default the background's quantile range) is
+    the same at every working point.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(1)
+    >>> m, s, y = rng.uniform(size=4000), rng.uniform(size=4000), rng.integers(0, 2, 4000)
+    >>> sculpting_jsd_multi(m, s, y, bins=10).shape
+    (3,)
+    """
+    effs = np.atleast_1d(np.asarray(effs, dtype=np.float64))
+    if effs.ndim != 1 or effs.size == 0:
+        raise ConfigError(f"effs must be one or more efficiencies in (0, 1); got {effs}")
+    return np.array(
+        [
+            sculpting_jsd(
+                protected, score, y, eff=float(e), bins=bins, range=range, weights=weights
+            )
+            for e in effs
+        ]
+    )
+
+
+def inverse_jsd_multi(
+    protected: Any,
+    score: Any,
+    y: Any,
+    *,
+    effs: Any = DEFAULT_WP_EFFICIENCIES,
+    bins: int | Any = 50,
+    range: tuple[float, float] | None = None,
+    weights: Any = None,
+) -> float:
+    """1/JSD over several working points: ``1 / mean_k JSD(eff_k)`` (default 30/50/70 %).
+
+    The JSDs of :func:`sculpting_jsd_multi` are averaged before inverting (the
+    harmonic mean of the per-WP 1/JSD): a single working point can be flat by
+    accident of the score's shape (e.g. a score whose median does not move
+    with the mass but whose spread does) and its 1/JSD then diverges; averaging
+    the 1/JSD values would let that one WP dominate, averaging the divergences
+    does not.  NaN working points (an empty population) are skipped; NaN if all
+    are.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(4)
+    >>> m = rng.uniform(size=20000)
+    >>> y = rng.integers(0, 2, 20000)
+    >>> u = rng.uniform(size=20000)
+    >>> spread = 0.5 + (u - 0.5) * (0.2 + 1.6 * m)  # median flat in m, spread not
+    >>> jsd = sculpting_jsd_multi(m, spread, y, bins=10)
+    >>> bool(jsd[1] < jsd[0] / 5 and jsd[1] < jsd[2] / 5)  # flat at 50 % only
+    True
+    """
+    jsd = sculpting_jsd_multi(
+        protected, score, y, effs=effs, bins=bins, range=range, weights=weights
+    )
+    jsd = jsd[np.isfinite(jsd)]
+    return inverse_jsd(float(jsd.mean())) if jsd.size else float("nan")
+
+
 # ---------------------------------------------------------------------- dependence
 def pearson(x: Any, y: Any, weights: Any = None) -> float:
     """Weighted Pearson correlation coefficient (0 if either input is constant).
@@ -409,6 +491,81 @@ def ks_test(a: Any, b: Any, weights_a: Any = None, weights_b: Any = None) -> tup
     na, nb = _n_eff(wa), _n_eff(wb)
     en = max(1, round(na * nb / (na + nb)))
     return d, float(np.clip(kstwo.sf(d, en), 0.0, 1.0))
+
+
+def _mean_distance(p: np.ndarray, wp: np.ndarray, q: np.ndarray, wq: np.ndarray) -> float:
+    """``Σ_ij wp_i wq_j |p_i - q_j| / (Σ wp Σ wq)`` (Euclidean), chunked over rows of p."""
+    step = max(1, (1 << 22) // max(1, q.shape[0] * q.shape[1]))
+    total = 0.0
+    for s in np.arange(0, p.shape[0], step):
+        d = np.sqrt(((p[s : s + step, None, :] - q[None, :, :]) ** 2).sum(-1))
+        total += float(wp[s : s + step] @ d @ wq)
+    return total / (float(wp.sum()) * float(wq.sum()))
+
+
+def energy_distance(
+    a: Any, b: Any, weights_a: Any = None, weights_b: Any = None, *, squared: bool = False
+) -> float:
+    """Weighted energy distance between samples ``a`` and ``b`` (data/MC agreement).
+
+    Székely's energy distance ``E = 2 E|A-B| - E|A-A'| - E|B-B'|`` with weighted
+    means over all pairs (``A, A'`` drawn independently from the weighted
+    sample, coincidences included, so ``E = 0`` for identical samples); ``E ≥
+    0`` and 0 only for equal distributions.  In 1-D ``E = 2 ∫ (F_a - F_b)²``
+    with the weighted empirical CDFs, computed exactly in O(N log N).
+    Multi-dimensional samples (shape (N, d)) use Euclidean distances, O(N_a N_b).
+
+    Returns ``sqrt(E)`` (a metric, what :func:`scipy.stats.energy_distance`
+    returns, weighted or not), or ``E`` with ``squared=True`` (what
+    :func:`dcor.energy_distance` returns).  Unlike KS it sees differences in the
+    tails and in scale; it is not normalised (same unit as the variable).
+
+    Examples
+    --------
+    >>> energy_distance([0.0, 1.0], [0.0, 1.0])
+    0.0
+    >>> round(energy_distance([0.0], [2.0], squared=True), 6)  # 2|0 - 2|
+    4.0
+    """
+    va, vb = (np.asarray(v, dtype=np.float64) for v in (a, b))
+    if va.ndim == 1 and vb.ndim == 1:
+        return _energy_1d(va, vb, weights_a, weights_b, squared)
+    va, vb = (v.reshape(-1, 1) if v.ndim == 1 else v for v in (va, vb))
+    if va.ndim != 2 or vb.ndim != 2 or va.shape[1] != vb.shape[1]:
+        raise ConfigError(
+            f"a and b must be (N,) or (N, d) with equal d; got {va.shape}, {vb.shape}"
+        )
+    for name, v in (("a", va), ("b", vb)):
+        _arr(v, name)
+    wa = _weights(weights_a, va.shape[0], "weights_a")
+    wb = _weights(weights_b, vb.shape[0], "weights_b")
+    if wa.sum() <= 0 or wb.sum() <= 0:
+        raise ConfigError("energy_distance needs two samples with positive total weight")
+    e = (
+        2.0 * _mean_distance(va, wa, vb, wb)
+        - _mean_distance(va, wa, va, wa)
+        - _mean_distance(vb, wb, vb, wb)
+    )
+    e = max(e, 0.0)
+    return e if squared else float(np.sqrt(e))
+
+
+def _energy_1d(va: Any, vb: Any, weights_a: Any, weights_b: Any, squared: bool) -> float:
+    """1-D :func:`energy_distance`: ``2 ∫ (F_a - F_b)²`` over the merged sorted values."""
+    va, vb = _arr(va, "a"), _arr(vb, "b")
+    wa = _weights(weights_a, va.shape[0], "weights_a")
+    wb = _weights(weights_b, vb.shape[0], "weights_b")
+    if wa.sum() <= 0 or wb.sum() <= 0:
+        raise ConfigError("energy_distance needs two samples with positive total weight")
+    oa, ob = np.argsort(va, kind="stable"), np.argsort(vb, kind="stable")
+    sa, sb = va[oa], vb[ob]
+    ca = np.concatenate([[0.0], np.cumsum(wa[oa])]) / wa.sum()
+    cb = np.concatenate([[0.0], np.cumsum(wb[ob])]) / wb.sum()
+    grid = np.sort(np.concatenate([sa, sb]))
+    fa = ca[np.searchsorted(sa, grid[:-1], side="right")]
+    fb = cb[np.searchsorted(sb, grid[:-1], side="right")]
+    e = 2.0 * float(((fa - fb) ** 2 * np.diff(grid)).sum())
+    return e if squared else float(np.sqrt(e))
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,12 @@ the package :mod:`decorr_af.decorrelation.penalties` and are re-exported lazily.
 from __future__ import annotations
 
 from decorr_af._lazy import lazy_exports
+from decorr_af.decorrelation.dependence import (
+    partial_distance_correlation,
+    partial_distance_covariance,
+    u_distance_correlation_sq,
+    u_distance_covariance_sq,
+)
 from decorr_af.decorrelation.distance import (
     CUDA_NAIVE_MAX_N,
     DcorMethod,
@@ -18,6 +24,8 @@ from decorr_af.decorrelation.distance import (
     distance_correlation_sq_grad,
     distance_covariance_sq,
 )
+from decorr_af.decorrelation.flatness import cvm_flatness, sde_flatness, theil_flatness
+from decorr_af.decorrelation.independence import IndependenceResult, independence_test
 
 _PENALTIES = (
     "Adversary",
@@ -34,9 +42,18 @@ _PENALTIES = (
 __all__ = [
     "CUDA_NAIVE_MAX_N",
     "DcorMethod",
+    "IndependenceResult",
+    "cvm_flatness",
     "distance_correlation",
     "distance_correlation_sq_grad",
     "distance_covariance_sq",
+    "independence_test",
+    "partial_distance_correlation",
+    "partial_distance_covariance",
+    "sde_flatness",
+    "theil_flatness",
+    "u_distance_correlation_sq",
+    "u_distance_covariance_sq",
     *_PENALTIES,
 ]
 

@@ -68,7 +68,7 @@ def test_parse_mapping_and_env(monkeypatch):
     [
         ("local:cores=4", "'cores' does not apply to cluster kind 'local'"),
         ("local:bogus=1", "unknown cluster option 'bogus'"),
-        ("slurm", "cluster kind 'slurm' unknown"),
+        ("lsf", "cluster kind 'lsf' unknown"),
         ("local:workers=0", "'workers' must be positive"),
         ("local:workers=two", "'workers' must be an integer"),
         ("htcondor:minimum=5,maximum=2", "'minimum' is larger"),
@@ -94,7 +94,7 @@ def test_htcondor_constructor_options():
              "job_extra_directives": {"+JobFlavour": '"longlunch"'}, "log_directory": "logs",
              "python": "/env/bin/python"}
         )  # fmt: skip
-        clusters._htcondor_cluster(spec)
+        clusters._batch_cluster(spec)
     kwargs = fake.HTCondorCluster.call_args.kwargs
     assert kwargs == {
         "cores": 4,
@@ -113,7 +113,7 @@ def test_htcondor_adapt_and_gateway_options():
         mock.patch("decorr_af._compat.optional_import", return_value=fake),
         mock.patch("shutil.which", return_value="/usr/bin/condor_submit"),
     ):
-        clusters._htcondor_cluster(ClusterSpec.parse("htcondor:adapt=true,minimum=1,maximum=7"))
+        clusters._batch_cluster(ClusterSpec.parse("htcondor:adapt=true,minimum=1,maximum=7"))
         fake.HTCondorCluster.return_value.adapt.assert_called_once_with(minimum=1, maximum=7)
         options = {}
         fake.Gateway.return_value.cluster_options.return_value = options

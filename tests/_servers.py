@@ -10,6 +10,7 @@ the package that provides it.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -21,6 +22,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -308,10 +311,33 @@ c.ClusterConfig.worker_cores = 1
 c.ClusterConfig.worker_threads = 1
 c.ClusterConfig.worker_memory = "2 G"
 c.ClusterConfig.idle_timeout = 600
-# the workers see PATH only: no PYTHONPATH, so what they import is what the client ships
+# the workers' "image" lacks decorr_af (see WORKER_SITE): the client must ship it
 c.LocalBackend.inherited_environment = ["PATH", "OMP_NUM_THREADS", "MPLBACKEND"]
+c.ClusterConfig.environment = {{"PYTHONPATH": "{site}"}}
 c.DaskGateway.log_level = "INFO"
 """
+
+
+#: ``sitecustomize`` of the gateway's scheduler and workers: an image without decorr_af
+WORKER_SITE = '''\
+"""Hide an installed decorr_af, as on a facility whose worker image lacks it.
+
+Only a copy shipped by the client (``decorr_af.zip`` put on sys.path by
+``Client.upload_file``) imports.
+"""
+import sys
+
+
+class _NoInstalledDecorrAF:
+    def find_spec(self, name, path=None, target=None):
+        shipped = any(str(p).endswith("decorr_af.zip") for p in sys.path)
+        if name.partition(".")[0] == "decorr_af" and not shipped:
+            raise ModuleNotFoundError(f"No module named {name!r} (not in this image)", name=name)
+        return None
+
+
+sys.meta_path.insert(0, _NoInstalledDecorrAF())
+'''
 
 
 @pytest.fixture(scope="session")
@@ -324,12 +350,20 @@ def gateway_server() -> Iterator[GatewayServer]:
     )
     base = Path(tempfile.mkdtemp(prefix="decorr-af-gateway-"))
     (base / "clusters").mkdir()
+    site = base / "worker_site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(WORKER_SITE)
     port, proxy_port = free_port(), free_port()
     password = os.urandom(8).hex()
     cfg = base / "dask_gateway_config.py"
     cfg.write_text(
         _GATEWAY_CONFIG.format(
-            port=port, proxy_port=proxy_port, password=password, base=base, python=sys.executable
+            port=port,
+            proxy_port=proxy_port,
+            password=password,
+            base=base,
+            python=sys.executable,
+            site=site,
         )
     )
     log = base / "gateway.log"
@@ -350,5 +384,37 @@ def gateway_server() -> Iterator[GatewayServer]:
             base=base,
         )
     finally:
-        stop(proc, timeout=30)
+        stop(proc, timeout=10)
         shutil.rmtree(base, ignore_errors=True)
+
+
+# -- a small scan every cluster backend runs ---------------------------------------
+def small_photon_scan(directory: Path, cluster: str) -> Path:
+    """A two-point photon-ID scan YAML on a freshly generated sample; its path."""
+    from decorr_af.data import generate
+
+    generate(directory / "photons_mc", sample="photons", kind="mc", events=3000, files=2, seed=5)
+    cfg = directory / "scan.yaml"
+    cfg.write_text(
+        "workflow: photon_id\n"
+        "config:\n"
+        f"  mc_files: ['{directory / 'photons_mc' / '*.root'}']\n"
+        "  models: [cutbased, plain_bdt]\n"
+        "  n_estimators: 10\n"
+        "  max_depth: 2\n"
+        "  jsd_permutations: 5\n"
+        "scan: {strengths: [0, 1], seeds: [0], retries: 0}\n"
+        f"cluster: {cluster}\n"
+    )
+    return cfg
+
+
+def finished_points(out: Path) -> list[dict]:
+    """``result.json`` of every point of a scan directory."""
+    return [json.loads(p.read_text()) for p in sorted(out.glob("points/*/result.json"))]
+
+
+@pytest.fixture
+def photon_scan() -> Any:
+    """The helpers of a backend scan test: ``.yaml(directory, cluster)``, ``.points(out)``."""
+    return SimpleNamespace(yaml=small_photon_scan, points=finished_points)

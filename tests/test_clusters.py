@@ -212,3 +212,24 @@ def test_closing_errors_become_one_warning():
     ):
         assert got is client
     assert len(record) == 1
+
+
+def test_version_probe_unpickles_where_the_package_is_missing(tmp_path):
+    """The probe travels by value: a worker without decorr_af answers None instead of failing."""
+    import cloudpickle
+
+    payload = tmp_path / "probe.pkl"
+    payload.write_bytes(cloudpickle.dumps(clusters._make_probe()))
+    code = (
+        "import sys, pickle\n"
+        "class Hide:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.partition('.')[0] == 'decorr_af':\n"
+        "            raise ModuleNotFoundError(name)\n"
+        "sys.meta_path.insert(0, Hide())\n"
+        f"probe = pickle.loads(open({str(payload)!r}, 'rb').read())\n"
+        "print(repr(probe()))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "None"

@@ -7,9 +7,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
 from decorr_af.cli import main
@@ -19,32 +16,7 @@ pytest_plugins = ["_servers"]
 pytestmark = pytest.mark.facility
 
 
-def small_photon_scan(directory: Path, cluster: str) -> Path:
-    """A two-point photon-ID scan YAML on a freshly generated sample; its path."""
-    from decorr_af.data import generate
-
-    generate(directory / "photons_mc", sample="photons", kind="mc", events=3000, files=2, seed=5)
-    cfg = directory / "scan.yaml"
-    cfg.write_text(
-        "workflow: photon_id\n"
-        "config:\n"
-        f"  mc_files: ['{directory / 'photons_mc' / '*.root'}']\n"
-        "  models: [cutbased, plain_bdt]\n"
-        "  n_estimators: 10\n"
-        "  max_depth: 2\n"
-        "  jsd_permutations: 5\n"
-        "scan: {strengths: [0, 1], seeds: [0], retries: 0}\n"
-        f"cluster: {cluster}\n"
-    )
-    return cfg
-
-
-def finished_points(out: Path) -> list[dict]:
-    """``result.json`` of every point of a scan directory."""
-    return [json.loads(p.read_text()) for p in sorted(out.glob("points/*/result.json"))]
-
-
-def test_scan_runs_on_slurm_jobs(slurm_cluster, tmp_path, monkeypatch, capsys):
+def test_scan_runs_on_slurm_jobs(slurm_cluster, photon_scan, tmp_path, monkeypatch, capsys):
     pytest.importorskip("dask_jobqueue", reason="dask-jobqueue is not installed (extra [jobqueue])")
     monkeypatch.setenv("SLURM_CONF", str(slurm_cluster.conf))
     logs = tmp_path / "slurm-logs"
@@ -52,13 +24,13 @@ def test_scan_runs_on_slurm_jobs(slurm_cluster, tmp_path, monkeypatch, capsys):
         f"slurm:cores=1,memory=3GB,jobs=1,walltime=00:20:00,queue=debug,interface=lo,"
         f"timeout=120,log_directory={logs}"
     )
-    cfg = small_photon_scan(tmp_path, "local")
+    cfg = photon_scan.yaml(tmp_path, "local")
     out = tmp_path / "scan"
     rc = main(["scan", str(cfg), "--out", str(out), "--cluster", spec, "--no-progress",
                "--no-report"])  # fmt: skip
     captured = capsys.readouterr()
     assert rc == 0, captured.err
-    points = finished_points(out)
+    points = photon_scan.points(out)
     assert len(points) == 2
     assert all(len(p["metrics"]) > 20 for p in points)
     # the workers that ran the points were Slurm jobs: their addresses are in the job logs

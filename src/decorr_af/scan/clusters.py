@@ -476,13 +476,23 @@ def cluster(spec: str | Mapping[str, Any] | ClusterSpec | None = None) -> Iterat
 
 
 # -- package shipping -------------------------------------------------------
-def _probe() -> str | None:
-    try:
-        import decorr_af
+def _make_probe() -> Any:
+    """A function returning the worker's decorr_af version (None when it cannot import it).
 
-        return decorr_af.__version__
-    except ImportError:
-        return None
+    It is made inside a function so that Dask pickles it by value: a
+    module-level function would be pickled by reference and fail to unpickle on
+    exactly the workers that lack the package.
+    """
+
+    def probe() -> str | None:
+        try:
+            import decorr_af
+
+            return decorr_af.__version__
+        except ImportError:
+            return None
+
+    return probe
 
 
 def package_zip(directory: str | os.PathLike[str] | None = None) -> Path:
@@ -518,7 +528,7 @@ def ensure_package(client: Any, *, ship: ShipMode | str = ShipMode.AUTO) -> dict
     import decorr_af
 
     ship = ShipMode(ship)
-    versions = client.run(_probe) if ship is not ShipMode.NEVER else {}
+    versions = client.run(_make_probe()) if ship is not ShipMode.NEVER else {}
     missing = [w for w, v in versions.items() if v != decorr_af.__version__]
     action = "none"
     if ship is ShipMode.UPLOAD or (ship is ShipMode.AUTO and missing):

@@ -69,18 +69,37 @@ def stop(proc: subprocess.Popen | None, timeout: float = 15) -> None:
         proc.wait(timeout)
 
 
+#: set (as .ci/run does) to make a missing facility service fail instead of skip
+REQUIRE = "DECORR_AF_REQUIRE_FACILITY"
+
+
+def skip(reason: str) -> None:
+    """Skip with ``reason``, or fail where the environment requires the facility tests."""
+    if os.environ.get(REQUIRE):
+        pytest.fail(f"{reason} ({REQUIRE} is set: the facility tests must run)")
+    pytest.skip(reason)
+
+
 def need(binary: str, package: str) -> str:
     """Path of ``binary`` or skip naming the Debian package that has it."""
     path = shutil.which(binary)
     if path is None:
-        pytest.skip(f"'{binary}' is not installed (apt-get install -y {package}; see .ci/run)")
-    return path
+        skip(f"'{binary}' is not installed (apt-get install -y {package}; see .ci/run)")
+    return str(path)
+
+
+def need_module(module: str, reason: str) -> None:
+    """Skip (or fail, see :data:`REQUIRE`) unless ``module`` imports."""
+    try:
+        __import__(module)
+    except ImportError:
+        skip(reason)
 
 
 def need_root(what: str) -> None:
     """Skip unless we are root (daemons switch users)."""
     if os.geteuid() != 0:
-        pytest.skip(f"{what} needs root here (its daemons run as other users)")
+        skip(f"{what} needs root here (its daemons run as other users)")
 
 
 def _shared_tmpdir(prefix: str) -> Path:
@@ -112,8 +131,8 @@ def xrootd_server() -> Iterator[XRootDServer]:
     """XRootD 5 (Debian ``xrootd-server``) exporting a fresh directory, run as ``nobody``."""
     binary = need("xrootd", "xrootd-server")
     need_root("the XRootD server")
-    pytest.importorskip("XRootD", reason="the 'xrootd' wheel is not installed (extra [xrootd])")
-    pytest.importorskip("fsspec_xrootd", reason="'fsspec-xrootd' is not installed (extra [xrootd])")
+    need_module("XRootD", "the 'xrootd' wheel is not installed (extra [xrootd])")
+    need_module("fsspec_xrootd", "'fsspec-xrootd' is not installed (extra [xrootd])")
     base = _shared_tmpdir("decorr-af-xrootd-")
     export, admin = base / "export", base / "admin"
     export.mkdir(mode=0o755)
@@ -214,6 +233,7 @@ def slurm_cluster() -> Iterator[SlurmCluster]:
     ctld = need("slurmctld", "slurm-wlm")
     slurmd = need("slurmd", "slurm-wlm")
     need("sbatch", "slurm-client")
+    need_module("dask_jobqueue", "dask-jobqueue is not installed (extra [jobqueue])")
     need_root("the Slurm cluster")
     base = _shared_tmpdir("decorr-af-slurm-")
     munge_dir = base / "munge"
@@ -343,10 +363,10 @@ sys.meta_path.insert(0, _NoInstalledDecorrAF())
 @pytest.fixture(scope="session")
 def gateway_server() -> Iterator[GatewayServer]:
     """dask-gateway-server (PyPI) with its local backend on 127.0.0.1."""
-    pytest.importorskip("dask_gateway", reason="'dask-gateway' is not installed (extra [gateway])")
-    pytest.importorskip(
+    need_module("dask_gateway", "'dask-gateway' is not installed (extra [gateway])")
+    need_module(
         "dask_gateway_server.backends.local",
-        reason="'dask-gateway-server[local]' is not installed (test extra)",
+        "'dask-gateway-server[local]' is not installed (test extra)",
     )
     base = Path(tempfile.mkdtemp(prefix="decorr-af-gateway-"))
     (base / "clusters").mkdir()

@@ -26,6 +26,12 @@ from decorr_af.scan.clusters import ClusterKind, ClusterSpec, ShipMode, parse_cl
          ClusterKind.HTCONDOR,
          {"adapt": True, "minimum": 1, "maximum": 20,
           "job_extra_directives": {"+JobFlavour": "espresso"}}),
+        ("slurm:cores=2,memory=4GB,jobs=3,queue=debug", ClusterKind.SLURM,
+         {"cores": 2, "memory": "4GB", "jobs": 3, "queue": "debug"}),
+        ("pbs:cores=32,account=MyProject,resource_spec=select=1:system=polaris", ClusterKind.PBS,
+         {"cores": 32, "account": "MyProject", "resource_spec": "select=1:system=polaris"}),
+        ("htcondor:container=/cvmfs/img,getenv=true", ClusterKind.HTCONDOR,
+         {"container": "/cvmfs/img", "getenv": True}),
         ("gateway", ClusterKind.GATEWAY, {}),
         ("gateway:workers=4,cluster_options.worker_cores=2", ClusterKind.GATEWAY,
          {"workers": 4, "cluster_options": {"worker_cores": 2}}),
@@ -233,3 +239,35 @@ def test_version_probe_unpickles_where_the_package_is_missing(tmp_path):
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "None"
+
+
+@pytest.mark.parametrize(
+    ("spec", "cls", "expected"),
+    [
+        ("slurm:cores=2,memory=4GB,jobs=3,queue=debug,account=m1",
+         "SLURMCluster", {"cores": 2, "memory": "4GB", "queue": "debug", "account": "m1"}),
+        ("pbs:cores=8,memory=16GB,jobs=2,resource_spec=select=1:system=polaris",
+         "PBSCluster", {"cores": 8, "memory": "16GB", "resource_spec": "select=1:system=polaris"}),
+    ],
+)  # fmt: skip
+def test_slurm_and_pbs_constructor_options(spec, cls, expected):
+    fake = mock.MagicMock()
+    with (
+        mock.patch("decorr_af._compat.optional_import", return_value=fake),
+        mock.patch("shutil.which", return_value="/usr/bin/submit"),
+    ):
+        clusters._batch_cluster(ClusterSpec.parse(spec))
+    assert getattr(fake, cls).call_args.kwargs == expected
+    getattr(fake, cls).return_value.scale.assert_called_once_with(
+        jobs=int(spec.split("jobs=")[1][0])
+    )
+
+
+def test_batch_kind_without_its_submit_command_is_a_cluster_error():
+    from decorr_af.errors import ClusterError
+
+    with (
+        mock.patch("shutil.which", return_value=None),
+        pytest.raises(ClusterError, match="slurm is not available here \\(no sbatch on PATH\\)"),
+    ):
+        clusters._batch_cluster(ClusterSpec.parse("slurm:cores=1"))

@@ -38,7 +38,6 @@ def test_gateway_workers_lack_the_installed_package(gateway_server):
 
 
 def test_scan_through_gateway_ships_the_package(gateway_server, photon_scan, tmp_path):
-    pytest.importorskip("dask_gateway", reason="'dask-gateway' is not installed (extra [gateway])")
     cfg = photon_scan.yaml(tmp_path, "gateway:workers=1,timeout=180")
     out = tmp_path / "scan"
     cmd = [sys.executable, "-m", "decorr_af", "scan", str(cfg), "--out", str(out),

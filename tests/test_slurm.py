@@ -17,7 +17,6 @@ pytestmark = pytest.mark.facility
 
 
 def test_scan_runs_on_slurm_jobs(slurm_cluster, photon_scan, tmp_path, monkeypatch, capsys):
-    pytest.importorskip("dask_jobqueue", reason="dask-jobqueue is not installed (extra [jobqueue])")
     monkeypatch.setenv("SLURM_CONF", str(slurm_cluster.conf))
     logs = tmp_path / "slurm-logs"
     spec = (

@@ -271,3 +271,20 @@ def test_batch_kind_without_its_submit_command_is_a_cluster_error():
         pytest.raises(ClusterError, match="slurm is not available here \\(no sbatch on PATH\\)"),
     ):
         clusters._batch_cluster(ClusterSpec.parse("slurm:cores=1"))
+
+
+def test_gateway_without_address_or_server_is_a_cluster_error(monkeypatch):
+    pytest.importorskip("dask_gateway")
+    import dask
+
+    from decorr_af.errors import ClusterError
+
+    with dask.config.set({"gateway.address": None}):
+        with pytest.raises(ClusterError, match="set DASK_GATEWAY__ADDRESS"):
+            clusters._gateway_cluster(ClusterSpec.parse("gateway"))
+        with pytest.raises(
+            ClusterError, match=r"cannot reach the dask-gateway at http://127\.0\.0\.1:9"
+        ):
+            clusters._gateway_cluster(
+                ClusterSpec.parse({"kind": "gateway", "address": "http://127.0.0.1:9"})
+            )

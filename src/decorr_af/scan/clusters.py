@@ -354,8 +354,20 @@ def _gateway_cluster(spec: ClusterSpec) -> Any:
     from decorr_af._compat import optional_import
 
     dg = optional_import("dask_gateway", "gateway")
-    gateway = dg.Gateway(address=spec.address) if spec.address else dg.Gateway()
-    options = gateway.cluster_options()
+    try:
+        gateway = dg.Gateway(address=spec.address) if spec.address else dg.Gateway()
+    except ValueError as err:  # no address anywhere
+        raise ClusterError(
+            f"cluster '{spec}': {err}; set DASK_GATEWAY__ADDRESS (and DASK_GATEWAY__AUTH__TYPE) "
+            "or give gateway:address=https://..."
+        ) from None
+    try:
+        options = gateway.cluster_options()
+    except OSError as err:  # aiohttp connection errors are OSErrors
+        gateway.close()
+        raise ClusterError(
+            f"cluster '{spec}': cannot reach the dask-gateway at {gateway.address} ({err})"
+        ) from None
     for key, value in spec.options.get("cluster_options", {}).items():
         try:
             options[key] = value

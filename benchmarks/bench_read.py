@@ -129,17 +129,13 @@ def main() -> None:
         )
         print(f"generated {len(files)} files in {time.perf_counter() - t0:.1f} s")
     # the branches the package reads for the default table
-    from decorr_af.data.table import TABLES, _fields_of, _plan, _with_branches
+    from decorr_af.data.table import _fields_of, _plan, _with_branches
     from decorr_af.data.validate import validate_files
 
     infos = validate_files(files)
     plan = _with_branches(
         _plan(
-            infos,
-            [_fields_of(i) for i in infos],
-            features=None,
-            drop_truth=False,
-            spec=TABLES["photon"],
+            infos, [_fields_of(i) for i in infos], features=None, drop_truth=False, diphoton=False
         ),
         infos[0],
     )

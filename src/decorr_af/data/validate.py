@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from decorr_af.data.remote import expand_remote, is_remote, source_path
 from decorr_af.data.schema import RNTUPLE_NAME, TREE_NAME
 from decorr_af.errors import ConfigError, InputFileError, MissingBranchError, NonFiniteValueError
 
@@ -102,6 +101,8 @@ def expand_sources(files: str | os.PathLike | Iterable[str | os.PathLike]) -> li
     if not items:
         raise InputFileError("no input files given (empty list)")
     out: list[Path] = []
+    from decorr_af.data.remote import expand_remote, is_remote
+
     for item in items:
         if is_remote(item):  # root://… URLs (and globs of them)
             out.extend(expand_remote(str(item)))
@@ -184,6 +185,8 @@ def inspect_file(path: str | os.PathLike, *, tree: str | None = None) -> FileInf
     >>> info.tree, info.num_entries
     ('CollectionTree', 100)
     """
+    from decorr_af.data.remote import source_path
+
     path = source_path(path)  # a Path, or a RemotePath for root:// URLs
     if not path.exists():
         raise InputFileError(f"input file {path} does not exist")

@@ -80,6 +80,26 @@ def skip(reason: str) -> None:
     pytest.skip(reason)
 
 
+def _processes_under(directory: Path) -> list[int]:
+    """Processes whose working directory lies in ``directory`` (ours: a private temp dir)."""
+    out = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError):
+            if os.readlink(entry / "cwd").startswith(str(directory)):
+                out.append(int(entry.name))
+    return out
+
+
+def _wait_gone(pids: list[int], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    for pid in pids:
+        while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+            time.sleep(0.1)
+        if Path(f"/proc/{pid}").exists():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
 def need(binary: str, package: str) -> str:
     """Path of ``binary`` or skip naming the Debian package that has it."""
     path = shutil.which(binary)
@@ -405,6 +425,12 @@ def gateway_server() -> Iterator[GatewayServer]:
         )
     finally:
         stop(proc, timeout=10)
+        # the gateway starts schedulers/workers in their own sessions under base/clusters;
+        # end the ones still running (a scheduler can outlive a stopped cluster)
+        for pid in _processes_under(base / "clusters"):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        _wait_gone(_processes_under(base / "clusters"), timeout=10)
         shutil.rmtree(base, ignore_errors=True)
 
 

@@ -108,3 +108,21 @@ def test_unknown_scheme_stays_a_local_path():
     assert is_remote("https://h/x.root")
     assert not is_remote("file:///x.root")
     assert not is_remote("C:/data/x.root")
+
+
+def test_dask_table_and_coffea_events_over_xrootd(remote_photons):
+    """The Dask read (uproot.dask) and coffea's NanoEvents take the URLs too."""
+    import awkward as ak
+
+    from decorr_af.data import open_events
+    from decorr_af.data.table import photon_table
+
+    local, url = remote_photons
+    remote = photon_table(url, mode="dask")
+    here = photon_table(local, mode="dask")
+    assert len(remote) == len(here) > 1000
+    np.testing.assert_array_equal(remote["pt"].to_numpy(), here["pt"].to_numpy())
+    events = open_events(url.replace("*", "photons_mc_000"), mode="dask")
+    n_remote = ak.sum(ak.num(events.Photons.pt, axis=1)).compute()
+    events = open_events(local.replace("*", "photons_mc_000"), mode="dask")
+    assert n_remote == ak.sum(ak.num(events.Photons.pt, axis=1)).compute()

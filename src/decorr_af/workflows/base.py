@@ -339,6 +339,9 @@ def _from_json_float(x: Any) -> Any:
     return float(x) if x in ("nan", "inf", "-inf") else x
 
 
+_RAISE: Any = object()  # RunResult.metric without a default raises
+
+
 @dataclasses.dataclass
 class RunResult:
     """Everything one workflow run produced.
@@ -416,8 +419,10 @@ class RunResult:
             return tuple(str(n) for n in names)
         return tuple(dict.fromkeys(m for m, _ in map(split_key, self.metrics) if m))
 
-    def metric(self, model: str | None, name: str) -> float:
+    def metric(self, model: str | None, name: str, default: Any = _RAISE) -> Any:
         """The value of metric ``name`` of ``model`` (``None``/``""``: a run-level metric).
+
+        With ``default`` a missing metric returns it instead of raising.
 
         Raises
         ------
@@ -430,6 +435,8 @@ class RunResult:
         key = metric_key(model, name)
         if key in self.metrics:
             return float(self.metrics[key])
+        if default is not _RAISE:
+            return default
         have = sorted(n for m, n in map(split_key, self.metrics) if m == (model or ""))
         if have:
             raise UnknownMetricError(

@@ -55,7 +55,7 @@ def select_models(result: Any, models: Any = None, *, quantity: str = "score") -
     missing = [m for m in models if m not in have]
     if missing:
         raise ConfigError(
-            f"model(s) {missing} have no '{quantity}' array in the result "
-            f"(have: {', '.join(have) or 'none'})"
+            f"model(s) {missing} not in the result (no '<model>.{quantity}' array; "
+            f"have: {', '.join(have) or 'none'})"
         )
     return models

@@ -5,9 +5,25 @@ seed; its :class:`RunResult` is written to one directory:
 
 ``result.json``   workflow, config, seed, strength, metrics, tables, info, models
 ``arrays.npz``    per-event arrays (scores, responses, ...), loaded without pickle
-``hists.json``    ``hist`` histograms (axes, values, variances)
+``hists.json``    ``hist`` histograms, UHI JSON (:mod:`hist.serialization`); the
+                  hand-written layout of older results is still read
 ``models/``       trained models (JSON metadata + weights / xgboost JSON)
 ``manifest.json`` size and sha256 of every other file (written last)
+
+Vocabulary (details in :mod:`decorr_af.workflows.vocabulary`):
+
+* metrics ``"<model>.<metric>"``, read with :meth:`RunResult.metric`,
+  :meth:`RunResult.metrics_table` (tidy ``model, metric, value``) and
+  :attr:`RunResult.models`;
+* arrays ``"<model>.<quantity>"`` (``"disco_mlp.score"``, ``"shapes_mlp.ratio_mc"``),
+  shared ones unprefixed (``label``, ``weight``); legacy ``score_<model>`` is mapped;
+* ``hists["protected"]``: per model, the distribution the decorrelation acts on for
+  the two populations it compares. Axes ``model`` (StrCategory), ``selection``
+  (StrCategory: ``pass``/``fail`` — background passing / failing the working-point
+  cut, vs isolation in photon ID and m_γγ in ttH; ``mc``/``data`` — predicted
+  E_corr/E_raw of MC and data candidates in the calibration) and the protected
+  variable (named, labelled with its unit); weighted storage. Results written
+  before it get one derived from ``id_vs_iso`` / ``myy`` / ``mee`` when loaded.
 
 :meth:`RunResult.save` writes into a temporary sibling directory and renames it,
 so a directory either holds a complete result or does not exist;

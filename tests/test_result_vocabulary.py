@@ -177,7 +177,7 @@ def test_plots_read_a_legacy_result(tmp_path):
     path = shutil.copytree(LEGACY, tmp_path / "legacy")
     res = RunResult.load(path)
     assert select_models(res) == ["plain_mlp", "disco_mlp"]
-    with pytest.raises(ConfigError, match="not in the result.*have: plain_mlp, disco_mlp"):
+    with pytest.raises(ConfigError, match=r"not in the result.*have: plain_mlp, disco_mlp"):
         select_models(res, ["nope"])
     art = plot_roc(path, ax=Figure().add_subplot(), min_efficiency=0.0)
     eff_b, _eff_s, _ = roc_curve(res.arrays["label"], res.array("plain_mlp", "score").astype(float),

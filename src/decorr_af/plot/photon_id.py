@@ -46,6 +46,13 @@ LABELS = {
 }
 
 
+#: (signal, background) names on the ROC axes per workflow (default: Signal, Background)
+ROC_CLASSES = {
+    "photon_id": ("Prompt photon", "Fake photon"),
+    "tth": (r"$t\bar{t}H$ signal", "Background"),
+}
+
+
 def _label(model: str) -> str:
     return LABELS.get(model, model)
 
@@ -89,7 +96,10 @@ def plot_roc(
     min_efficiency: float = 0.3,
     text: str = "Simulation Internal",
 ) -> RocArtists:
-    """Fake rejection (log scale) versus prompt-photon efficiency, one curve per model.
+    """Background rejection (log scale) versus signal efficiency, one curve per model.
+
+    Photon ID: fake rejection vs prompt-photon efficiency; ttH: background
+    rejection vs ttH signal efficiency (:data:`ROC_CLASSES`).
 
     The working point of each model (its ``wp_eff``/``wp_rej`` metrics) is marked.
     """
@@ -113,8 +123,9 @@ def plot_roc(
                 linestyle="none",
             )[0]
     ax.set_yscale("log")
-    ax.set_xlabel("Prompt photon efficiency")
-    ax.set_ylabel("Fake photon rejection")
+    signal, background = ROC_CLASSES.get(res.workflow, ("Signal", "Background"))
+    ax.set_xlabel(f"{signal} efficiency")
+    ax.set_ylabel(f"{background} rejection")
     ax.set_xlim(min_efficiency, 1.0)
     ax.legend(loc="upper right")
     art.label = atlas_label(ax, text)

@@ -120,6 +120,7 @@ def plot_protected(
     )
     rax.axhline(1.0, color="grey", ls="--", lw=1)
     rax.set_ylim(*ratio_range)
+    _zoom(ax, edges, art.values.values())
     rax.set_ylabel(rlabel)
     rax.set_xlabel(view["label"])
     ax.set_ylabel("Normalised")
@@ -129,3 +130,18 @@ def plot_protected(
     ax.set_ylim(0, 1.6 * top if top > 0 else 1.0)  # room for the label and the legend
     art.label = atlas_label(ax, text)
     return art
+
+
+def _zoom(ax: Any, edges: np.ndarray, shapes: Any) -> None:
+    """Show the filled bins (with a margin) when they cover under half of the axis.
+
+    A fixed binning serves every model and λ (the calibration's E_corr/E_raw axis
+    spans 0.8–1.4); one model fills a narrow part of it.
+    """
+    filled = np.flatnonzero(np.any([np.nan_to_num(v) > 0 for v in shapes], axis=0))
+    if filled.size == 0:
+        return
+    lo, hi = float(edges[filled[0]]), float(edges[filled[-1] + 1])
+    if hi - lo < 0.5 * (edges[-1] - edges[0]):
+        pad = 0.15 * (hi - lo)
+        ax.set_xlim(max(edges[0], lo - pad), min(edges[-1], hi + pad))

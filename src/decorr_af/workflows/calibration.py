@@ -436,7 +436,7 @@ def _ratio_hist(ratios: dict[str, np.ndarray], s: Any) -> Any:
 
 
 #: bins of the predicted correction E_corr/E_raw in the protected-variable histogram
-RESPONSE_EDGES = np.linspace(0.8, 1.4, 61)
+RESPONSE_EDGES = np.linspace(0.8, 1.4, 301)
 
 
 def _protected_hist(

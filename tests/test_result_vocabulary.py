@@ -192,3 +192,33 @@ def test_plots_read_a_legacy_result(tmp_path):
     assert np.allclose(p.ratio_values, (passing / passing.sum()) / (fail / fail.sum()))
     assert p.rax.get_ylabel() == "Pass / fail"
     assert "note line" in p.ax.get_legend().get_title().get_text()
+
+
+def test_scan_tables_in_tidy_form(tmp_path):
+    from decorr_af.scan import load_scan
+
+    points = []
+    for i, lam in enumerate((0.0, 1.0)):
+        metrics = {"a.r50": 4.0 + lam, "b.r50": 5.0, "a.dcor": 0.1 / (1 + lam), "seconds": 3.0}
+        RunResult("toy", {"models": ["a", "b"]}, seed=0, strength=lam, metrics=metrics).save(
+            tmp_path / "points" / f"p{i}"
+        )
+        points.append({"id": f"p{i}", "params": {"strength": lam}, "seed": 0})
+    (tmp_path / "scan.json").write_text(
+        json.dumps({"workflow": "toy", "config": {"models": ["a", "b"]}, "points": points})
+    )
+    scan = load_scan(tmp_path)
+    assert scan.models == ("a", "b")
+    assert scan.models_with("dcor") == ["a"]
+    assert scan.column("a", "r50") == "a.r50"
+    assert scan.values("a", "r50").tolist() == [4.0, 5.0]
+    with pytest.raises(UnknownMetricError, match=r"model 'b' has no metric 'dcor' \(have: r50\)"):
+        scan.column("b", "dcor")
+    with pytest.raises(ConfigError, match="models and groups with metrics: a, b"):
+        scan.column("c", "r50")
+    tidy = scan.metrics_table()
+    assert list(tidy.columns) == ["id", "seed", "strength", "model", "metric", "value"]
+    assert len(tidy) == 2 * 4
+    row = tidy[(tidy.id == "p1") & (tidy.model == "a") & (tidy.metric == "dcor")]
+    assert row["value"].item() == pytest.approx(0.05)
+    assert set(tidy.loc[tidy.metric == "seconds", "model"]) == {""}

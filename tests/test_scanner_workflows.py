@@ -108,6 +108,15 @@ def _check_protected_panel(w, res, model, note):
     return expected
 
 
+def _check_pictures(w):
+    """Every panel passes the picture check (no overlapping text, no empty axes, no raw TeX)."""
+    from decorr_af.plot import check_figure
+
+    for name, panel in w._panels().items():
+        check = check_figure(panel.figure)
+        assert check.ok, f"panel {name}:\n{check}"
+
+
 def _check_plane(w, scan, model, pid):
     ax = w.pareto.figure.axes[0]
     (star,) = [c for c in ax.collections if c.get_label() == "selected"]
@@ -148,6 +157,7 @@ def test_scanner_on_a_tth_scan(tth_scan):
         shapes[lam] = _check_protected_panel(w, res, "disco_mlp", note)
         assert w.sculpt.figure.axes[1].get_xlabel() == r"$m_{\gamma\gamma}$ [GeV]"
         _check_plane(w, scan, "disco_mlp", pid)
+        _check_pictures(w)
     # the slider moved to another trained model: other background shapes
     assert not np.allclose(shapes[0.0]["pass"], shapes[30.0]["pass"])
 
@@ -184,6 +194,7 @@ def test_scanner_on_a_calibration_scan(calibration_scan):
         _check_protected_panel(w, res, "disco_mlp", note)
         assert w.sculpt.figure.axes[1].get_ylabel() == "Data / MC"
         _check_plane(w, scan, "disco_mlp", pid)
+        _check_pictures(w)
     w.model_dd.value = "shapes_mlp"  # a model without penalty: the same panels, its numbers
     assert w.error.value == "", w.error.value
     res = scan.result(scan.ids(strength=STRENGTHS[-1])[0])

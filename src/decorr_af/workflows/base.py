@@ -484,9 +484,12 @@ class RunResult:
         if key in self.arrays:
             return self.arrays[key]
         have = sorted(q for m, q in map(split_key, self.arrays) if m == (model or ""))
+        owners = self.models_with(quantity) if model else []
+        where = f"arrays of '{model}'" if model else "shared arrays"
+        hint = f"; models with '{quantity}': {', '.join(owners)}" if owners else ""
         raise UnknownMetricError(
             f"no array '{key}' in this {self.workflow} result "
-            f"({'have for ' + repr(model) if model else 'shared arrays'}: {', '.join(have) or 'none'})"
+            f"({where}: {', '.join(have) or 'none'}{hint})"
         )
 
     def models_with(self, quantity: str) -> list[str]:

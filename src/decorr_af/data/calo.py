@@ -96,7 +96,8 @@ isolation differ because the detector and the events differ.
   0.65/0.22/0.13 in data at k = 1 (``fake_fractions``);
 * calorimeter cells only (:mod:`~decorr_af.data.cells`): cell noise +10 %·k
   (``cell_noise``), strip cross-talk 1 % -> 1.5 % at k = 1 (``crosstalk``),
-  per-layer energy scales presampler +3 %·k, strips +1.5 %·k, back -2 %·k
+  per-layer energy scales presampler +3 %·k, strips +1.5 %·k, middle -0.5 %·k,
+  back -2 %·k
   (``layer_scale``: presampler, strips, middle, back, hadronic).
 
 Measured at k = 1 on 30 000 events per sample (MC seed 101, data seed 202;
@@ -206,7 +207,7 @@ class Conditions:
             fake_fractions=_fake_fractions(k),
             cell_noise=1.0 + 0.1 * k,
             crosstalk=0.01 * (1.0 + 0.5 * k),
-            layer_scale=(1.0 + 0.03 * k, 1.0 + 0.015 * k, 1.0, 1.0 - 0.02 * k, 1.0),
+            layer_scale=(1.0 + 0.03 * k, 1.0 + 0.015 * k, 1.0 - 0.005 * k, 1.0 - 0.02 * k, 1.0),
         )
 
 

@@ -146,7 +146,7 @@ def _components(
     # conversions (not of meson photons): the pair opens in phi in the solenoid field
     conv = converted & ~meson
     z = np.where(meson, lat["z"], np.where(conv, rng.uniform(0.2, 0.8, n), 1.0))
-    d_phi = np.where(conv, 2.0 * lat["phi_open"] * rng.exponential(1.0, n), d_phi)
+    d_phi = np.where(conv, np.minimum(1.2 * lat["phi_open"] * rng.exponential(1.0, n), 4.0), d_phi)
     subs = [
         (z, x0 + (1.0 - z) * d_eta, y0 + (1.0 - z) * d_phi),
         (1.0 - z, x0 - z * d_eta, y0 - z * d_phi),

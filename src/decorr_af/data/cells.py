@@ -103,6 +103,7 @@ _GEOMETRY = (
     _Layer(4.0, -2.0, 3, 4.0, -2.0, 3, 0.040, 0.030, 0.0, 0.10),
 )
 _THRESHOLD = 2.0  # |E| > 2 sigma_noise kept
+_PHI_TAIL = 0.9  # the tail is narrower in phi than in eta (middle-layer cells)
 
 
 class CellResult(NamedTuple):
@@ -153,10 +154,10 @@ def _components(
     ]
     # core widths (middle-cell units); the tail weight reproduces the latent leakage ell
     up, w = lat["up"], cond.width
-    s_core = np.full(n, 0.22 * w) * (1.0 + 0.01 * up)
-    s_tail = np.full(n, 1.3)
+    s_core = np.full(n, 0.16 * w) * (1.0 + 0.01 * up)
+    s_tail = np.full(n, 1.1)
     in_c = _inside(1.5, x0, s_core) * _inside(3.5, y0, s_core)
-    in_t = _inside(1.5, x0, s_tail) * _inside(3.5, y0, s_tail)
+    in_t = _inside(1.5, x0, s_tail) * _inside(3.5, y0, _PHI_TAIL * s_tail)
     w_tail = np.clip((in_c - (1.0 - lat["ell"])) / np.maximum(in_c - in_t, 1e-6), 0.0, 0.9)
     widths = {
         0: (np.full(n, 0.35), np.full(n, 1.0), np.clip(0.3 + 0.0 * up, 0, 0.9)),
@@ -245,9 +246,12 @@ def photon_cells(
         s_core, s_tail, w_tail = prof["widths"][layer]
         true = np.zeros((n, g.n_eta, g.n_phi))
         for share, ceta, cphi in subs:
-            for weight, s in ((1.0 - w_tail, s_core), (w_tail, s_tail)):
+            for weight, s, s_phi in (
+                (1.0 - w_tail, s_core, s_core),
+                (w_tail, s_tail, _PHI_TAIL * s_tail),
+            ):
                 fe = _fractions(lo_e, g.w_eta, ceta, s)
-                fp = _fractions(lo_p, g.w_phi, cphi, s)
+                fp = _fractions(lo_p, g.w_phi, cphi, s_phi)
                 true += (
                     (deposits[layer] * share * weight)[:, None, None]
                     * fe[:, :, None]

@@ -72,6 +72,11 @@ pair, electrons: bremsstrahlung) lowers ``Rphi``. Fakes (see
 :mod:`~decorr_af.data.photons`) widen every shape through :math:`A_{core}` and
 show a second strip maximum of strength ``two_max``.
 
+With cells (:mod:`decorr_af.data.cells`) the shapes, ``E0``-``E3`` and
+:math:`E_{raw}` are instead measured on calorimeter cells filled from the
+latent quantities returned under ``"latent"`` (the same :math:`\ell`,
+profile, offsets and fake structure; no random numbers are drawn for them here).
+
 Data vs MC
 ----------
 :class:`Conditions` holds the detector description; :meth:`Conditions.for_kind`

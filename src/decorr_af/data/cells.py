@@ -51,6 +51,22 @@ local strip maximum (1 without one), ``DeltaE`` = E_max,2 - E_min between
 them, ``f1`` = E1/E, ``Rhad`` = E_had/E. The cluster energy ``e_raw`` is the
 sum of the cluster cells of layers 1-3.
 
+In files, the container ``AnalysisPhotonCells`` holds per event the cells of
+all its photons, photon after photon (branches
+``AnalysisPhotonCellsAuxDyn.{photonIndex, layer, eta, phi, e, t}``; ``photonIndex``
+is the photon's index in its event's ``AnalysisPhotons``; ``e`` in MeV).
+:func:`decorr_af.data.table.cell_table` reads them back as a
+:class:`~decorr_af.columnar.cells.CellSet` aligned with the photon table.
+
+Measured (30 000 events per sample, MC seed 101, data seed 202 at
+mismodelling 1, prompt medians; the non-cell toy in brackets): Reta 0.946
+(0.945), data - MC -0.0049 (-0.0054); weta2 +4.2 % (+3.7 %); Rphi -0.0037
+(-0.0029); f1 +0.020 (+0.014); Reta prompt/fake AUC 0.746 (0.758); Spearman
+correlation of topoetcone20/pT and Reta on fakes -0.39 (-0.47); prompt
+response E/E_true 0.931 (0.921), data/MC -0.6 % (-1.0 %). About 60 cells per
+photon pass the threshold (of 152); generation is ~10x slower and files ~5x
+larger per photon than without cells (``benchmarks/bench_cells.py``).
+
 Examples
 --------
 >>> import numpy as np

@@ -52,6 +52,14 @@ probability :math:`0.2 s_{trk}` and pile-up tracks with probability ∝ μ).
 :math:`s_{UE}, s_{PU}, s_{trk}` are 1 in MC (see
 :class:`~decorr_af.data.calo.Conditions` for data).
 
+Cells
+-----
+``simulate_photons(..., cells=True)`` (``decorr-af generate --cells``) adds
+every candidate's calorimeter cells (:mod:`decorr_af.data.cells`), filled by
+the latent physics above from a separate random stream; the cluster energy,
+``E0``-``E3`` and the shower shapes are then computed from the cells, while
+truth, conversions and isolation stay identical to ``cells=False``.
+
 Data vs MC
 ----------
 ``kind="data"`` simulates the "real" detector of

@@ -222,3 +222,12 @@ def test_cells_only_for_photons_and_cli_flag(tmp_path, capsys):
     with uproot.open(path) as f:
         names = list(f["CollectionTree"].keys())
     assert "AnalysisPhotonCellsAuxDyn.layer" in names
+
+
+def test_cells_do_not_depend_on_the_chunking(tmp_path):
+    """Two blocks merged into one write give the same cells as one block per write."""
+    (one,) = generate(tmp_path / "one", events=4200, seed=4, cells=True, chunk_size=4096)
+    (two,) = generate(tmp_path / "two", events=4200, seed=4, cells=True, chunk_size=8192)
+    a, b = read_cells(one), read_cells(two)
+    np.testing.assert_array_equal(a.offsets, b.offsets)
+    np.testing.assert_array_equal(a.features, b.features)

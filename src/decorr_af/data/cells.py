@@ -195,6 +195,23 @@ def _components(
     return subs, {"widths": widths, "activity": act}
 
 
+def _spread(
+    true: np.ndarray,
+    rows: np.ndarray,
+    energy: np.ndarray,
+    eta_axis: tuple[np.ndarray, float, np.ndarray, np.ndarray],
+    phi_axis: tuple[np.ndarray, float, np.ndarray, np.ndarray],
+) -> None:
+    """Add ``energy`` spread by a separable Gaussian into ``true[rows]`` (in place)."""
+    if len(rows) == 0:
+        return
+    lo_e, w_e, c_e, s_e = eta_axis
+    lo_p, w_p, c_p, s_p = phi_axis
+    fe = _fractions(lo_e[rows], w_e, c_e[rows], s_e[rows])
+    fp = _fractions(lo_p[rows], w_p, c_p[rows], s_p[rows])
+    true[rows] += energy[rows][:, None, None] * fe[:, :, None] * fp[:, None, :]
+
+
 def _grow(mask: np.ndarray) -> np.ndarray:
     """``mask`` plus its direct η and φ neighbours, ``(n, n_eta, n_phi)``."""
     out = mask.copy()
@@ -278,21 +295,22 @@ def photon_cells(
         s_core, s_tail, w_tail = prof["widths"][layer]
         true = np.zeros((n, g.n_eta, g.n_phi))
         for share, ceta, cphi in subs:
+            rows = np.flatnonzero(share > 0)
             for weight, s, s_phi in (
                 (1.0 - w_tail, s_core, s_core),
                 (w_tail, s_tail, _PHI_TAIL * s_tail),
             ):
-                fe = _fractions(lo_e, g.w_eta, ceta, s)
-                fp = _fractions(lo_p, g.w_phi, cphi, s_phi)
-                true += (
-                    (deposits[layer] * share * weight)[:, None, None]
-                    * fe[:, :, None]
-                    * fp[:, None, :]
-                )
+                energy = deposits[layer] * share * weight
+                _spread(true, rows, energy, (lo_e, g.w_eta, ceta, s), (lo_p, g.w_phi, cphi, s_phi))
         s_act = np.full(n, 1.8 if layer < 3 else 2.2)
-        fe = _fractions(lo_e, g.w_eta, prof["activity"]["c_eta"], s_act)
-        fp = _fractions(lo_p, g.w_phi, prof["activity"]["c_phi"], s_act)
-        true += (g.activity * e_act)[:, None, None] * fe[:, :, None] * fp[:, None, :]
+        act = prof["activity"]
+        _spread(
+            true,
+            np.flatnonzero(e_act > 0),
+            g.activity * e_act,
+            (lo_e, g.w_eta, act["c_eta"], s_act),
+            (lo_p, g.w_phi, act["c_phi"], s_act),
+        )
         meas = true + samp[:, None, None] * np.sqrt(true) * rng.standard_normal(true.shape)
         xt = cond.crosstalk * (1.0 if layer == 1 else 0.2 if layer == 2 else 0.0)
         if xt > 0:
@@ -316,7 +334,6 @@ def photon_cells(
         meas = np.where(keep, meas, 0.0)
         dense.append(meas)
         snr = np.abs(meas) / sigma[:, None, None]
-        t = rng.standard_normal(true.shape) * np.sqrt(0.3**2 + (1.5 / np.maximum(snr, 1.0)) ** 2)
         shape = true.shape
         parts["layer"].append(np.full(shape, layer, dtype=np.int16).reshape(n, -1))
         parts["eta"].append(
@@ -325,11 +342,14 @@ def photon_cells(
         phis = np.angle(np.exp(1j * (phi_c[:, None] + cp * _DPHI)))
         parts["phi"].append(np.broadcast_to(phis[:, None, :], shape).reshape(n, -1))
         parts["e"].append(meas.reshape(n, -1))
-        parts["t"].append(t.reshape(n, -1))
+        parts["t"].append(snr.reshape(n, -1))
         keep_all.append(keep.reshape(n, -1))
     keep = np.concatenate(keep_all, axis=1)
     counts = keep.sum(axis=1)
     feats = np.stack([np.concatenate(parts[k], axis=1)[keep] for k in CELL_FIELDS], axis=1)
+    # cell time (ns): 0.3 ns for large signals, wider for cells near the noise
+    snr = feats[:, -1]
+    feats[:, -1] = rng.standard_normal(len(snr)) * np.sqrt(0.09 + (1.5 / np.maximum(snr, 1.0)) ** 2)
     offsets = np.concatenate([[0], np.cumsum(counts)])
     return CellResult(CellSet(offsets, feats, CELL_FIELDS), shapes_from_windows(dense))
 

@@ -3,7 +3,10 @@
 Conventions
 -----------
 * ``y`` is the binary truth label (1 = signal, 0 = background); ``weights`` are
-  optional non-negative per-sample weights everywhere.
+  optional non-negative per-sample weights, except in :func:`roc_curve` and
+  :func:`auc`, which are sums over events and also take signed weights (NLO MC,
+  sWeights; their sum must be positive).  Quantiles, efficiency thresholds and
+  the KS test need a monotone weighted CDF and reject them.
 * Quantiles (weighted or not) use the midpoint rule: the sorted value ``v_i``
   with cumulative weight ``C_i`` sits at probability ``(C_i - w_i / 2) / W`` and
   quantiles interpolate linearly in between.  Unweighted this is numpy's
@@ -60,12 +63,16 @@ def _arr(v: Any, name: str) -> np.ndarray:
     return a
 
 
-def _weights(weights: Any, n: int, name: str = "weights") -> np.ndarray:
+def _weights(weights: Any, n: int, name: str = "weights", *, signed: bool = False) -> np.ndarray:
     if weights is None:
         return np.ones(n)
     w = _arr(weights, name)
     if w.shape[0] != n:
         raise ConfigError(f"{name} has length {w.shape[0]}, expected {n}")
+    if signed:  # sums of signed weights (NLO MC, sWeights): only the total must be > 0
+        if w.sum() <= 0:
+            raise ConfigError(f"{name} sum to zero or less; signed weights need a positive sum")
+        return w
     if (w < 0).any():
         raise ConfigError(f"{name} must be non-negative; {int((w < 0).sum())} are negative")
     return w
@@ -132,7 +139,7 @@ def roc_curve(y: Any, score: Any, weights: Any = None) -> tuple[np.ndarray, ...]
 
     lab, s = _labels(y), _arr(score, "score")
     _same_length(y=lab, score=s)
-    return _roc(lab, s, sample_weight=_weights(weights, s.shape[0]))
+    return _roc(lab, s, sample_weight=_weights(weights, s.shape[0], signed=True))
 
 
 def auc(y: Any, score: Any, weights: Any = None) -> float:
@@ -147,7 +154,7 @@ def auc(y: Any, score: Any, weights: Any = None) -> float:
 
     lab, s = _labels(y), _arr(score, "score")
     _same_length(y=lab, score=s)
-    return float(roc_auc_score(lab, s, sample_weight=_weights(weights, s.shape[0])))
+    return float(roc_auc_score(lab, s, sample_weight=_weights(weights, s.shape[0], signed=True)))
 
 
 def efficiency_threshold(y: Any, score: Any, eff: float, weights: Any = None) -> float:

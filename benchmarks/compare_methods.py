@@ -3,14 +3,16 @@
 Generates a toy photon MC sample (``decorr-af generate``-style, ``--events``
 photons), runs the photon-ID workflow with every classifier preset -
 ``plain_mlp``, ``disco_mlp``, ``adv_mlp``, ``mode_mlp``, ``plain_bdt``,
-``disco_bdt``, ``flat_bdt`` - at one λ for several training seeds, and prints per
-method the mean ± spread (half the min-max range) of R50 (background rejection at
-50 % signal efficiency), 1/JSD, dCor (score vs isolation on the Loose fakes) and
-the ABCD non-closure ``R_bkg - 1``. ``--json`` also writes the per-seed metrics.
+``disco_bdt``, ``flat_bdt`` - at each λ of ``--strengths`` for several training
+seeds, and prints per λ and method the mean ± spread (half the min-max range) of
+R50 (background rejection at 50 % signal efficiency), 1/JSD, dCor (score vs
+isolation on the Loose fakes) and the ABCD non-closure ``R_bkg - 1``; then, per
+method, the λ whose mean R50 is closest to ``--target-r50`` (the comparison at
+equal R50 on the Pareto plane). ``--json`` also writes the per-seed metrics.
 
 Usage::
 
-    python benchmarks/compare_methods.py [--events 60000] [--seeds 0 1 2] [--strength 30]
+    python benchmarks/compare_methods.py [--events 60000] [--seeds 0 1 2] [--strengths 3 10 30]
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ METHODS = (
 COLUMNS = (("r50", "R50"), ("inv_jsd", "1/JSD"), ("dcor", "dCor"), ("abcd_nonclosure", "R_bkg-1"))
 
 
-def run_all(args: argparse.Namespace) -> dict[int, dict[str, float]]:
-    """Per seed, the flat metrics of one photon-ID run with every method."""
+def run_all(args: argparse.Namespace) -> dict[float, dict[int, dict[str, float]]]:
+    """Per λ and seed, the flat metrics of one photon-ID run with every method."""
     from decorr_af.data import generate
     from decorr_af.workflows import photon_id
 
@@ -55,19 +57,25 @@ def run_all(args: argparse.Namespace) -> dict[int, dict[str, float]]:
             device=args.device,
             jsd_permutations=10,
         )
-        out = {}
-        for seed in args.seeds:
-            t0 = time.perf_counter()
-            out[seed] = photon_id.run(cfg, strength=args.strength, seed=seed).metrics
-            print(f"seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)
+        out: dict[float, dict[int, dict[str, float]]] = {}
+        for lam in args.strengths:
+            for seed in args.seeds:
+                t0 = time.perf_counter()
+                out.setdefault(lam, {})[seed] = photon_id.run(cfg, strength=lam, seed=seed).metrics
+                print(f"λ {lam:g} seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)
         return out
 
 
-def table(per_seed: dict[int, dict[str, float]], methods: list[str]) -> str:
-    """The comparison table (markdown): mean ± half-range per method and metric."""
-    head = "| method | " + " | ".join(label for _, label in COLUMNS) + " |"
-    lines = [head, "|" + "---|" * (len(COLUMNS) + 1)]
-    for name in methods:
+def _mean(per_seed: dict[int, dict[str, float]], key: str) -> float:
+    v = np.array([m.get(key, np.nan) for m in per_seed.values()], float)
+    return float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
+
+
+def table(rows: list[tuple[str, float, dict[int, dict[str, float]]]]) -> str:
+    """The comparison table (markdown): mean ± half-range per (method, λ) and metric."""
+    head = "| method | λ | " + " | ".join(label for _, label in COLUMNS) + " |"
+    lines = [head, "|" + "---|" * (len(COLUMNS) + 2)]
+    for name, lam, per_seed in rows:
         cells = []
         for key, _ in COLUMNS:
             v = np.array([m.get(f"{name}.{key}", np.nan) for m in per_seed.values()], float)
@@ -77,7 +85,7 @@ def table(per_seed: dict[int, dict[str, float]], methods: list[str]) -> str:
                 continue
             spread = 0.5 * (v.max() - v.min())
             cells.append(f"{v.mean():.3g} ± {spread:.2g}")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append(f"| {name} | {lam:g} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -85,7 +93,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=60000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--strength", type=float, default=30.0)
+    parser.add_argument("--strengths", type=float, nargs="+", default=[3.0, 10.0, 30.0])
+    parser.add_argument("--target-r50", type=float, default=40.0)
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--trees", type=int, default=100)
     parser.add_argument("--sample-seed", type=int, default=60606)
@@ -93,11 +102,22 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    per_seed = run_all(args)
-    print(f"photon ID, {args.events} photons, λ = {args.strength:g}, seeds {args.seeds}")
-    print(table(per_seed, args.methods))
+    runs = run_all(args)
+    print(f"photon ID, {args.events} photons, seeds {args.seeds}: every λ")
+    print(table([(m, lam, runs[lam]) for lam in args.strengths for m in args.methods]))
+    print(f"\nat equal R50: per method the λ with mean R50 closest to {args.target_r50:g}")
+    picks = []
+    for m in args.methods:
+        lams = [0.0] if m.startswith("plain") else args.strengths
+        best = min(lams or args.strengths,
+                   key=lambda lam: abs(_mean(runs[lam or args.strengths[0]], f"{m}.r50")
+                                       - args.target_r50))  # fmt: skip
+        lam = best or args.strengths[0]
+        picks.append((m, best, runs[lam]))
+    print(table(picks))
     if args.json is not None:
-        args.json.write_text(json.dumps({str(k): v for k, v in per_seed.items()}, indent=1))
+        data = {str(lam): {str(s): m for s, m in v.items()} for lam, v in runs.items()}
+        args.json.write_text(json.dumps(data, indent=1))
 
 
 if __name__ == "__main__":

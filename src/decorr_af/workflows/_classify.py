@@ -92,8 +92,8 @@ def _adversary(c: Any) -> dict[str, Any]:
 #: λ multipliers of the efficiency-based penalties: MoDe and Flatness are squared
 #: efficiency differences (~1e-3 for a sculpting classifier, dCor² ~1e-1), so the
 #: same λ as DisCo puts them at a comparable weight against the cross-entropy
-MODE_SCALE = 20.0
-FLAT_SCALE = 20.0
+MODE_SCALE = 5.0
+FLAT_SCALE = 10.0
 
 PRESETS.register(
     "mode_mlp",

@@ -9,7 +9,8 @@ protected variable(s), at ``K`` thresholds ``t_j``::
   ``(j + 1/2) / K`` of the penalised rows, so the ``K`` cuts span all working
   points (the ``dF(s)`` measure of a Cramér-von Mises integral);
 * the step is smoothed by a sigmoid of width ``τ = temperature × σ̂_s`` with the
-  robust spread ``σ̂_s = (q84 - q16) / 2`` of ``s``, so the penalty is
+  robust spread ``σ̂_s = (q84 - q16) / 2`` of ``s`` (half the range if that is 0;
+  a constant output has no penalty), so the penalty is
   differentiable and invariant under ``s -> a s + c``;
 * the bins are quantile bins of each protected column (unweighted, inverted CDF:
   a value equal to an edge belongs to the lower bin), so every bin holds about the
@@ -109,8 +110,8 @@ def binned_cuts(
     """The constants for ``s`` (numpy, detached); ``None`` if ``s`` has no spread."""
     q16, q84 = quantiles(s, [0.16, 0.84])
     spread = 0.5 * (q84 - q16)
-    if not spread > 0:
-        spread = float(np.std(s))
+    if not spread > 0:  # more than 68 % of the rows tied: the full range instead
+        spread = 0.5 * float(s.max() - s.min())
     if not spread > 0:
         return None
     levels = (np.arange(n_thresholds) + 0.5) / n_thresholds

@@ -154,7 +154,22 @@ def auc(y: Any, score: Any, weights: Any = None) -> float:
 
     lab, s = _labels(y), _arr(score, "score")
     _same_length(y=lab, score=s)
-    return float(roc_auc_score(lab, s, sample_weight=_weights(weights, s.shape[0], signed=True)))
+    w = _weights(weights, s.shape[0], signed=True)
+    if (w < 0).any():  # the ROC curve of signed weights is not monotone: rank formula
+        return _signed_auc(lab, s, w)
+    return float(roc_auc_score(lab, s, sample_weight=w))
+
+
+def _signed_auc(lab: np.ndarray, s: np.ndarray, w: np.ndarray) -> float:
+    """``Σ_{i∈sig, j∈bkg} w_i w_j ([s_i > s_j] + [s_i = s_j] / 2) / (W_sig W_bkg)``."""
+    values, inverse = np.unique(s, return_inverse=True)
+    sig = np.bincount(inverse, weights=np.where(lab == 1, w, 0.0), minlength=len(values))
+    bkg = np.bincount(inverse, weights=np.where(lab == 1, 0.0, w), minlength=len(values))
+    w_sig, w_bkg = sig.sum(), bkg.sum()
+    if not (w_sig > 0 and w_bkg > 0):
+        raise ConfigError("auc needs a positive total weight of each class")
+    below = np.cumsum(bkg) - bkg
+    return float((sig * (below + 0.5 * bkg)).sum() / (w_sig * w_bkg))
 
 
 def efficiency_threshold(y: Any, score: Any, eff: float, weights: Any = None) -> float:

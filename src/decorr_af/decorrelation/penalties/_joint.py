@@ -23,10 +23,15 @@ __all__ = ["joint_dcor2_grad"]
 
 
 def _dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Euclidean distances ``(len(a), len(b))``, one column at a time (no 3-D array)."""
     if a.shape[1] == 1:
         return np.abs(a - b.T)
-    d = a[:, None, :] - b[None, :, :]
-    return np.sqrt((d * d).sum(-1))
+    sq = np.zeros((a.shape[0], b.shape[0]))
+    for k in range(a.shape[1]):
+        d = a[:, k, None] - b[None, :, k]
+        d *= d
+        sq += d
+    return np.sqrt(sq, out=sq)
 
 
 def joint_dcor2_grad(

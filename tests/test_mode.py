@@ -167,3 +167,43 @@ def test_constant_output_gives_zero():
     assert value == 0.0
     assert not grad.any()
     assert not hess.any()
+
+
+def test_presets_resolve_for_both_classifier_workflows():
+    from decorr_af.workflows import photon_id, tth
+    from decorr_af.workflows._classify import FLAT_SCALE, MODE_SCALE, PRESETS
+
+    for cfg in (photon_id.Config(bdt_scale=0.5), tth.Config(bdt_scale=0.5)):
+        mode = PRESETS.resolve("mode_mlp", cfg)
+        assert mode["estimator"] == "mlp"
+        assert mode["penalty"] == {"kind": "MoDe", "order": 0, "on": "background",
+                                   "scale": MODE_SCALE}  # fmt: skip
+        flat = PRESETS.resolve("flat_bdt", cfg)
+        assert flat["estimator"] == "bdt"
+        assert flat["penalty"]["kind"] == "Flatness"
+        assert flat["penalty"]["scale"] == pytest.approx(0.5 * FLAT_SCALE)
+
+
+def test_photon_id_runs_mode_mlp_and_flat_bdt(sample_dir):
+    pytest.importorskip("xgboost")
+    from decorr_af.workflows import photon_id
+    from decorr_af.workflows._classify import FLAT_SCALE, MODE_SCALE
+
+    cfg = photon_id.Config(
+        mc_files=(str(sample_dir / "photons_mc" / "*.root"),),
+        models=("plain_mlp", "mode_mlp", "flat_bdt"),
+        hidden=(16,),
+        epochs=3,
+        lr=3e-3,
+        n_estimators=20,
+        max_depth=3,
+        device="cpu",
+        jsd_permutations=5,
+    )
+    res = photon_id.run(cfg, strength=2.0, seed=5)
+    for name in ("mode_mlp", "flat_bdt"):
+        assert res.metrics[f"{name}.auc"] > 0.6
+        assert np.isfinite(res.metrics[f"{name}.dcor"])
+    models = res.info["models"]
+    assert models["mode_mlp"]["penalty"]["strength"] == pytest.approx(2.0 * MODE_SCALE)
+    assert models["flat_bdt"]["penalty"]["strength"] == pytest.approx(2.0 * FLAT_SCALE)

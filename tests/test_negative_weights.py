@@ -167,3 +167,14 @@ def test_signed_auc_rank_formula_matches_sklearn_on_positive_weights(sample):
     assert _signed_auc(y.astype(int), np.round(s, 2), w) == pytest.approx(
         auc(y, np.round(s, 2), w), rel=1e-12
     )
+
+
+def test_bdt_refuses_signed_weights_by_name():
+    pytest.importorskip("xgboost")
+    from decorr_af.models import DisCoXGBClassifier
+
+    X = np.random.default_rng(0).normal(size=(40, 2))
+    y = (X[:, 0] > 0).astype(int)
+    w = np.where(np.arange(40) % 5 == 0, -0.5, 1.0)
+    with pytest.raises(ConfigError, match="sample_weight has 8 negative value.*'mlp' estimator"):
+        DisCoXGBClassifier(n_estimators=2, device="cpu").fit(X, y, sample_weight=w)

@@ -33,7 +33,17 @@ import numpy as np
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["BinnedCuts", "binned_cuts", "efficiencies_np", "efficiencies_torch", "grad_from_eff"]
+__all__ = [
+    "BinnedCuts",
+    "Group",
+    "binned_cuts",
+    "efficiencies_np",
+    "efficiencies_torch",
+    "grad_from_eff",
+    "joint_bins",
+    "quantile_bins",
+    "quantiles",
+]
 
 
 @dataclass(frozen=True)
@@ -177,13 +187,6 @@ def host(v: Any) -> np.ndarray:
     if hasattr(v, "detach"):
         return v.detach().double().cpu().numpy()
     return np.asarray(v, np.float64)
-
-
-def check_positive_int(name: str, value: Any, low: int) -> int:
-    """``int(value)``; :class:`~decorr_af.errors.ConfigError` naming ``name`` below ``low``."""
-    from decorr_af.decorrelation.penalties._base import check_int
-
-    return check_int(name, value, low=low)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ Subclasses say how the protected columns are binned (:meth:`BinnedCutPenalty.gro
 and what is penalised in each group of bins, in numpy (value and ``∂/∂E``) and in
 torch (differentiable value); this class does the row selection, the efficiencies
 (:mod:`._binned`), the chain rule for the boosting gradient, the Hessian and the
-monitor.
+monitor. The constants of each evaluation (bins, thresholds, width) are computed on
+the host, so the torch loss copies the batch's outputs, weights and protected
+values to the CPU once per step (as the fast DisCo path does).
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ import numpy as np
 from decorr_af.decorrelation.penalties import _binned
 from decorr_af.decorrelation.penalties._base import check_int
 from decorr_af.decorrelation.penalties._cuts import BinnedCutPenalty
+from decorr_af.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -121,12 +122,8 @@ class MoDe(BinnedCutPenalty):
         order = check_int("order", self.order, low=0)
         if order > 2:
             msg = f"order={self.order!r} must be 0 (flat), 1 (linear) or 2 (quadratic)"
-            from decorr_af.errors import ConfigError
-
             raise ConfigError(msg)
         if int(self.bins) < order + 2:
-            from decorr_af.errors import ConfigError
-
             msg = f"bins={self.bins!r} must be >= order + 2 = {order + 2}"
             raise ConfigError(msg)
 

@@ -176,5 +176,5 @@ def test_bdt_refuses_signed_weights_by_name():
     X = np.random.default_rng(0).normal(size=(40, 2))
     y = (X[:, 0] > 0).astype(int)
     w = np.where(np.arange(40) % 5 == 0, -0.5, 1.0)
-    with pytest.raises(ConfigError, match="sample_weight has 8 negative value.*'mlp' estimator"):
+    with pytest.raises(ConfigError, match=r"sample_weight has 8 negative value.*'mlp' estimator"):
         DisCoXGBClassifier(n_estimators=2, device="cpu").fit(X, y, sample_weight=w)

@@ -308,7 +308,50 @@ def classifier_metrics(
     inv = 1.0 / np.maximum(rnd, 1e-300)
     lo, hi = np.quantile(inv, [0.16, 0.84]) if rnd.size else (np.nan, np.nan)
     out["inv_jsd_ceiling_lo"], out["inv_jsd_ceiling_hi"] = float(lo), float(hi)
+    out.update(dependence_metrics(score, y, w, protected, jsd_bins=jsd_bins, seed=ceiling_seed))
     return out, passed
+
+
+def dependence_metrics(
+    score: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    protected: np.ndarray,
+    *,
+    jsd_bins: np.ndarray,
+    seed: int = 0,
+    n_permutations: int = 199,
+) -> dict[str, float]:
+    """Dependence figures beyond dCor and 1/JSD at one working point (issue #12).
+
+    ``inv_jsd_multi``: 1/JSD over the 30/50/70 % signal-efficiency working points
+    (:func:`decorr_af.metrics.inverse_jsd_multi`); ``cvm_flatness`` (binned, hep_ml's
+    definition) and ``dcor_pvalue`` (independence test of score and protected variable
+    on the background: permutations up to 20k events, asymptotic above; seeded) on
+    the background (label 0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(7)
+    >>> y = rng.integers(0, 2, 3000); s = rng.normal(size=3000) + y; z = rng.uniform(size=3000)
+    >>> m = dependence_metrics(s, y, np.ones(3000), z, jsd_bins=np.linspace(0, 1, 11))
+    >>> sorted(m), m["dcor_pvalue"] > 0.01, m["inv_jsd_multi"] > 10
+    (['cvm_flatness', 'dcor_pvalue', 'inv_jsd_multi'], True, True)
+    """
+    from decorr_af import metrics as M
+    from decorr_af.decorrelation import cvm_flatness, independence_test
+
+    bkg = y == 0
+    out = {
+        "inv_jsd_multi": float(M.inverse_jsd_multi(protected, score, y, bins=jsd_bins, weights=w)),
+        "cvm_flatness": float(cvm_flatness(protected[bkg], score[bkg], weights=w[bkg])),
+    }
+    test = independence_test(
+        score[bkg], protected[bkg], weights=w[bkg], n_permutations=n_permutations, seed=seed
+    )
+    out["dcor_pvalue"] = float(test.pvalue)
+    return out
 
 
 def threshold_at_rejection(

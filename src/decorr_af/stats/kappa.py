@@ -147,8 +147,8 @@ def kappa_t_interval(
 
     Examples
     --------
-    >>> kt, lo, hi = kappa_t_interval(1.0, 0.5, 1.5)
-    >>> round(kt, 6), 0.6 < lo < 0.8 < 1.2 < hi < 1.6
+    >>> kt, lo, hi = kappa_t_interval(1.0, 0.8, 1.2)
+    >>> round(kt, 6), 0.8 < lo < 0.95 < 1.05 < hi < 1.2
     (1.0, True)
     """
     k_peak, m_peak = _peak(width, kt_max)

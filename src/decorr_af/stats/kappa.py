@@ -182,8 +182,9 @@ def kappa_t_scan(
     The free fit's minimum over μ is the reference (its μ̂ may lie outside the
     κ_t-reachable μ ≥ 0; then the curve's minimum is above 0).
     """
-    best = measurement.twice_nll(data)[0]  # type: ignore[attr-defined]
-    return np.array([measurement.q(data, float(mu_tth_yy(k, width=width)), best) for k in kt])  # type: ignore[attr-defined]
+    best, pars = measurement.twice_nll(data)  # type: ignore[attr-defined]
+    mus = mu_tth_yy(np.asarray(kt, dtype=np.float64), width=width)
+    return np.array([measurement.q(data, float(m), best, start=pars) for m in mus])  # type: ignore[attr-defined]
 
 
 def chi2_level(cl: float) -> float:

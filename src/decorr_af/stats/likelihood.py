@@ -150,10 +150,19 @@ class Measurement:
         cfg = self.model.config
         self.poi = cfg.poi_index
         bounds = [list(b) for b in cfg.suggested_bounds()]
-        bounds[self.poi] = list(MU_BOUNDS)
+        # μ may go negative, but no bin's expectation below zero: μ s_i ≥ −b_i/2
+        ratio = [
+            float(
+                np.min(np.asarray(c.background)[c.signal > 0] / np.asarray(c.signal)[c.signal > 0])
+            )
+            for c in self.categories
+            if np.any(c.signal > 0)
+        ]
+        self.mu_bounds = (max(MU_BOUNDS[0], -0.25 * min(ratio, default=1.0)), MU_BOUNDS[1])
+        bounds[self.poi] = list(self.mu_bounds)
         for name in cfg.par_order:
             if name.startswith("bkg_norm_"):
-                bounds[cfg.par_slice(name).start] = [0.2, 5.0]
+                bounds[cfg.par_slice(name).start] = [0.5, 3.0]
         self.bounds = bounds
         self.init = list(cfg.suggested_init())
 
@@ -169,9 +178,37 @@ class Measurement:
         return np.asarray(self.model.expected_data(self.pars(mu)), dtype=np.float64)
 
     def with_observed(self, counts: Sequence[np.ndarray]) -> np.ndarray:
-        """Data vector from observed counts per category (nominal auxiliary data)."""
-        main = np.concatenate([np.asarray(c, dtype=np.float64) for c in counts])
-        return np.concatenate([main, np.asarray(self.model.config.auxdata, dtype=np.float64)])
+        """Data vector from observed counts per category (in the order of ``categories``).
+
+        pyhf orders channels by name; the counts are placed accordingly, and the
+        auxiliary data are nominal.
+        """
+        if len(counts) != len(self.categories):
+            raise ConfigError(
+                f"with_observed: {len(counts)} count arrays for {len(self.categories)} categories"
+            )
+        cfg = self.model.config
+        main = np.zeros(sum(cfg.channel_nbins.values()))
+        for cat, c in zip(self.categories, counts):
+            main[cfg.channel_slices[cat.name]] = np.asarray(c, dtype=np.float64)
+        return np.concatenate([main, np.asarray(cfg.auxdata, dtype=np.float64)])
+
+    def expected_by_sample(self, pars: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
+        """Expected bin yields ``{category: {sample: yields}}`` at parameters ``pars``."""
+        cfg = self.model.config
+        per = np.asarray(self.model.main_model.expected_data(pars, return_by_sample=True))
+        return {
+            cat.name: {s: per[i, cfg.channel_slices[cat.name]] for i, s in enumerate(cfg.samples)}
+            for cat in self.categories
+        }
+
+    def par_vector(self, named: dict[str, list[float]]) -> np.ndarray:
+        """Parameter vector from the ``pars`` mapping of :meth:`fit`."""
+        cfg = self.model.config
+        p = np.asarray(self.init, dtype=np.float64).copy()
+        for n, v in named.items():
+            p[cfg.par_slice(n)] = v
+        return p
 
     def toys(self, n: int, *, mu: float = 1.0, seed: int = 0) -> np.ndarray:
         """``n`` pseudo-datasets at ``mu``: Poisson main data, Gaussian auxiliary data."""
@@ -184,15 +221,33 @@ class Measurement:
         )
 
     # -- fits ---------------------------------------------------------------
-    def twice_nll(self, data: np.ndarray, mu: float | None = None) -> tuple[float, np.ndarray]:
-        """``−2 ln L`` minimised over the nuisance parameters (and μ if ``mu`` is None)."""
+    def twice_nll(
+        self, data: np.ndarray, mu: float | None = None, *, start: np.ndarray | None = None
+    ) -> tuple[float, np.ndarray]:
+        """``−2 ln L`` minimised over the nuisance parameters (and μ if ``mu`` is None).
+
+        ``start``: parameters to start from (default: the nominal ones).
+        """
         mle = self.pyhf.infer.mle
-        kw = {"init_pars": self.init, "par_bounds": self.bounds, "return_fitted_val": True}
-        if mu is None:
-            pars, val = mle.fit(data, self.model, **kw)
-        else:
-            pars, val = mle.fixed_poi_fit(mu, data, self.model, **kw)
-        return float(val), np.asarray(pars, dtype=np.float64)
+        init = self.init if start is None else np.asarray(start, dtype=np.float64).tolist()
+        kw = {"init_pars": init, "par_bounds": self.bounds, "return_fitted_val": True}
+        for attempt in range(3):
+            try:
+                if mu is None:
+                    pars, val = mle.fit(data, self.model, **kw)
+                else:
+                    pars, val = mle.fixed_poi_fit(mu, data, self.model, **kw)
+                return float(val), np.asarray(pars, dtype=np.float64)
+            except self.pyhf.exceptions.FailedMinimization as err:
+                # restart from the parameters where the optimiser stopped
+                start = np.clip(
+                    np.asarray(err.result.x, dtype=np.float64), *np.array(self.bounds).T
+                )
+                if mu is not None:
+                    start[self.poi] = mu
+                kw["init_pars"] = start.tolist()
+                if attempt == 2:
+                    raise
 
     def fit(self, data: np.ndarray) -> dict[str, Any]:
         """Free fit: ``mu``, ``twice_nll`` and all parameters by name."""
@@ -201,10 +256,17 @@ class Measurement:
         named = {n: pars[cfg.par_slice(n)].tolist() for n in cfg.par_order}
         return {"mu": float(pars[self.poi]), "twice_nll": val, "pars": named}
 
-    def q(self, data: np.ndarray, mu: float, best: float | None = None) -> float:
+    def q(
+        self,
+        data: np.ndarray,
+        mu: float,
+        best: float | None = None,
+        *,
+        start: np.ndarray | None = None,
+    ) -> float:
         """Profile-likelihood ratio ``−2 ln λ(mu)`` (``best``: the free fit's ``−2 ln L``)."""
         best = self.twice_nll(data)[0] if best is None else best
-        return max(self.twice_nll(data, mu)[0] - best, 0.0)
+        return max(self.twice_nll(data, mu, start=start)[0] - best, 0.0)
 
     def significance(self, data: np.ndarray) -> float:
         """Discovery significance ``sqrt(q0)`` (0 when μ̂ ≤ 0).
@@ -214,18 +276,22 @@ class Measurement:
         best, pars = self.twice_nll(data)
         if pars[self.poi] <= 0:
             return 0.0
-        return math.sqrt(self.q(data, 0.0, best))
+        return math.sqrt(self.q(data, 0.0, best, start=pars))
 
     def interval(self, data: np.ndarray, level: float = 0.6827) -> tuple[float, float, float]:
-        """``(mu_hat, lo, hi)``: profile-likelihood interval of μ at confidence ``level``."""
+        """``(mu_hat, lo, hi)``: profile-likelihood interval of μ at confidence ``level``.
+
+        An end beyond the bounds of μ (``mu_bounds``: μ ≥ −b/(4s) in every bin, so no
+        expectation goes negative, and μ ≤ 10) is clipped there.
+        """
         best, pars = self.twice_nll(data)
         mu_hat = float(pars[self.poi])
         cut = float(stats.chi2.ppf(level, 1))
 
         def f(m: float) -> float:
-            return self.q(data, m, best) - cut
+            return self.q(data, m, best, start=pars) - cut
 
-        lo_edge, hi_edge = MU_BOUNDS
+        lo_edge, hi_edge = self.mu_bounds
         step = 0.5
         hi = mu_hat + step
         while f(hi) < 0 and hi < hi_edge:

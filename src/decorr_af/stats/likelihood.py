@@ -231,14 +231,17 @@ class Measurement:
         mle = self.pyhf.infer.mle
         init = self.init if start is None else np.asarray(start, dtype=np.float64).tolist()
         kw = {"init_pars": init, "par_bounds": self.bounds, "return_fitted_val": True}
-        for attempt in range(3):
+        last = 2
+        for attempt in range(last + 1):
             try:
                 if mu is None:
                     pars, val = mle.fit(data, self.model, **kw)
                 else:
                     pars, val = mle.fixed_poi_fit(mu, data, self.model, **kw)
-                return float(val), np.asarray(pars, dtype=np.float64)
+                break
             except self.pyhf.exceptions.FailedMinimization as err:
+                if attempt == last:
+                    raise
                 # restart from the parameters where the optimiser stopped
                 start = np.clip(
                     np.asarray(err.result.x, dtype=np.float64), *np.array(self.bounds).T
@@ -246,8 +249,7 @@ class Measurement:
                 if mu is not None:
                     start[self.poi] = mu
                 kw["init_pars"] = start.tolist()
-                if attempt == 2:
-                    raise
+        return float(val), np.asarray(pars, dtype=np.float64)
 
     def fit(self, data: np.ndarray) -> dict[str, Any]:
         """Free fit: ``mu``, ``twice_nll`` and all parameters by name."""

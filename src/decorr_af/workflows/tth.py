@@ -62,9 +62,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from decorr_af.errors import ConfigError
-from decorr_af.workflows import _classify
+from decorr_af.workflows import _classify, tth_measure
 from decorr_af.workflows import _myyfit as fit
-from decorr_af.workflows import tth_measure
 from decorr_af.workflows._data import (
     feature_matrix,
     load_diphotons,

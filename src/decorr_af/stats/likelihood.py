@@ -295,14 +295,15 @@ class Measurement:
 
         lo_edge, hi_edge = self.mu_bounds
         step = 0.5
-        hi = mu_hat + step
+        hi = min(mu_hat + step, hi_edge)
         while f(hi) < 0 and hi < hi_edge:
             hi = min(hi + 2 * step, hi_edge)
-        lo = mu_hat - step
+        lo = max(mu_hat - step, lo_edge)
         while f(lo) < 0 and lo > lo_edge:
             lo = max(lo - 2 * step, lo_edge)
-        xhi = optimize.brentq(f, mu_hat, hi, xtol=1e-4) if f(hi) > 0 else hi_edge
-        xlo = optimize.brentq(f, lo, mu_hat, xtol=1e-4) if f(lo) > 0 else lo_edge
+        f_hi, f_lo = f(hi), f(lo)
+        xhi = optimize.brentq(f, mu_hat, hi, xtol=1e-4) if f_hi > 0 else hi_edge
+        xlo = optimize.brentq(f, lo, mu_hat, xtol=1e-4) if f_lo > 0 else lo_edge
         return mu_hat, float(xlo), float(xhi)
 
     def mu_uncertainty(self, data: np.ndarray | None = None) -> float:

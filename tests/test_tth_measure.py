@@ -114,3 +114,42 @@ def test_tth_run_reports_measurement_metrics(sample_dir):
         assert f"disco_mlp.{key}" in res.metrics
     assert res.metrics["disco_mlp.n_categories"] == 2
     assert "disco_mlp.measurement" in res.info["fits"]
+
+
+def test_measurement_plots(measured, tmp_path):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("agg")
+    from decorr_af.plot import measurement as pm
+    from decorr_af.workflows.base import RunResult
+
+    metrics, summary = measured
+    score, y, w, _, _ = _toy()
+    results = [
+        RunResult(
+            workflow="tth",
+            config={},
+            seed=0,
+            strength=lam,
+            metrics={f"toy.{k}": v * (1 + lam / 100) for k, v in metrics.items()},
+            arrays={"score_toy": score, "label": y, "weight": w},
+            info={"fits": {"toy.measurement": summary}},
+        )
+        for lam in (0.0, 10.0, 100.0)
+    ]
+    ax = pm.plot_categories(results[0], "toy")
+    assert len(ax.lines) >= len(summary["boundaries"])
+    axes = pm.plot_category_fits(results[0], "toy")
+    assert len(axes) == len(summary["categories"])
+    ax = pm.plot_kappa_t_scan(results[0], "toy")
+    assert ax.get_xlabel().startswith(r"$\kappa_t$")
+    ax = pm.plot_metric_vs_strength(results, model="toy", metric="mu_uncertainty")
+    assert ax.get_xscale() == "symlog"
+    with pytest.raises(ConfigError, match="measurement=True"):
+        pm.plot_kappa_t_scan(results[0], "other")
+    edges = np.array([0.0, 60.0, 120.0, np.inf])
+    ax = pm.plot_unfolded(
+        edges, {"truth": [3, 2, 1], "ibu": [3, 2, 1]}, reference="truth", errors=[1, 1, 1]
+    )
+    assert ax.get_legend() is not None

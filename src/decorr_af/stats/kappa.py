@@ -138,18 +138,22 @@ def kappa_t_interval(
     """κ_t best fit and interval ``(kt_hat, lo, hi)`` from the profile-likelihood μ interval.
 
     The profile likelihood is invariant under reparameterisation, so the κ_t
-    confidence set is ``{κ_t ∈ [0, kt_max]: μ(κ_t) ∈ [mu_lo, mu_hi]}``; ``lo``/``hi``
-    are its smallest and largest elements (its hull: μ(κ_t) rises up to κ_t ≈ 2,
-    then falls as the top loop cancels the W loop in H→γγ and the gluon width
-    grows, so a wide μ interval can reach up to ``kt_max``). ``kt_hat`` solves
-    μ(κ_t) = μ̂ on the rising branch (the SM side; 0 for μ̂ ≤ 0, the peak for μ̂
-    above the largest reachable μ). NaN interval ends where the set is empty.
+    confidence set is ``{κ_t ∈ [0, kt_max]: μ(κ_t) ∈ [mu_lo, mu_hi]}``. μ(κ_t) rises
+    up to κ_t ≈ 2, then falls (the top loop cancels the W loop in H→γγ and the
+    gluon width grows), so a wide μ interval also admits a disjoint region at
+    large κ_t; ``lo``/``hi`` bound the part connected to ``kt_hat`` (the
+    conventional interval; the full set is visible in :func:`kappa_t_scan`).
+    ``kt_hat`` solves μ(κ_t) = μ̂ on the rising branch (the SM side; 0 for
+    μ̂ ≤ 0, the peak for μ̂ above the largest reachable μ). NaN ends where the
+    set is empty.
 
     Examples
     --------
     >>> kt, lo, hi = kappa_t_interval(1.0, 0.8, 1.2)
     >>> round(kt, 6), 0.8 < lo < 0.95 < 1.05 < hi < 1.2
     (1.0, True)
+    >>> kappa_t_interval(1.0, 0.5, 1.5)[2] < 2.5  # the region near kt_max is disjoint
+    True
     """
     k_peak, m_peak = _peak(width, kt_max)
     if mu_hat <= 0:
@@ -164,10 +168,17 @@ def kappa_t_interval(
         )
     grid = np.linspace(0.0, kt_max, 30001)
     mu = mu_tth_yy(grid, width=width)
-    inside = grid[(mu >= mu_lo) & (mu <= mu_hi)]
-    if len(inside) == 0:
+    inside = (mu >= mu_lo) & (mu <= mu_hi)
+    if not inside.any():
         return kt_hat, float("nan"), float("nan")
-    return kt_hat, float(inside[0]), float(inside[-1])
+    i = int(np.argmin(np.abs(grid - kt_hat)))
+    if not inside[i]:  # μ̂ outside the reachable range: the nearest part of the set
+        i = int(np.flatnonzero(inside)[np.argmin(np.abs(grid[inside] - kt_hat))])
+    outside = np.flatnonzero(~inside)
+    below, above = outside[outside < i], outside[outside > i]
+    lo = grid[below[-1] + 1] if below.size else grid[0]
+    hi = grid[above[0] - 1] if above.size else grid[-1]
+    return kt_hat, float(lo), float(hi)
 
 
 def kappa_t_scan(

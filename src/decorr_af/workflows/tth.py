@@ -44,6 +44,10 @@ uncertainty ``spurious_rel_err``), ``spurious_over_err`` (over the fit
 uncertainty), ``spurious_over_sqrtb`` (over the statistical uncertainty of the
 background in the window, ATLAS's second criterion), ``bkg_per_gev`` (expected
 background density in the window, events / GeV at ``luminosity_fb``).
+With ``measurement=True`` (default False; about 5 s a model) also the ttH(γγ)
+measurement of :mod:`.tth_measure`: ``n_categories`` score categories, pyhf fit,
+``expected_significance``, ``mu_uncertainty``, ``measure_spurious_signal``,
+``kappa_t_lo``/``kappa_t_hi`` (68 %), ... (summary in ``info["fits"]["<model>.measurement"]``).
 
 Examples
 --------

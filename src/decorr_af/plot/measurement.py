@@ -81,7 +81,8 @@ def plot_category_fits(result: Any, model: str, *, axes: Sequence[Any] | None = 
 
         new_axes()  # style
         plt = optional_import("matplotlib.pyplot", "plot")
-        _, axs = plt.subplots(1, len(cats), figsize=(5 * len(cats), 4.5), squeeze=False)
+        fig, axs = plt.subplots(1, len(cats), figsize=(5.5 * len(cats), 4.5), squeeze=False)
+        fig.subplots_adjust(wspace=0.35)
         axes = list(axs[0])
     if len(axes) != len(cats):
         raise ConfigError(f"plot_category_fits needs {len(cats)} axes, got {len(axes)}")

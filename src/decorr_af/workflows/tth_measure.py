@@ -57,6 +57,7 @@ from typing import Any
 
 import numpy as np
 
+from decorr_af._compat import optional_import
 from decorr_af.errors import ConfigError
 from decorr_af.stats import kappa as kp
 from decorr_af.stats.likelihood import Category, Measurement
@@ -348,6 +349,25 @@ def measure(
         )
     except (ConfigError, ValueError) as err:
         return _nan_metrics(settings.n_categories), {"valid": False, "note": str(err)}
+    failed = optional_import("pyhf", "stats").exceptions.FailedMinimization
+    try:
+        metrics, summary = _fit(cats, summaries, mc_hists, cuts, z_val, settings, seed)
+    except (failed, ValueError, RuntimeError) as err:
+        note = f"the likelihood fits failed: {err}"
+        return _nan_metrics(settings.n_categories), {"valid": False, "note": note}
+    return {k: float(v) for k, v in metrics.items()}, summary
+
+
+def _fit(
+    cats: list[Category],
+    summaries: list[dict[str, Any]],
+    mc_hists: list[np.ndarray],
+    cuts: list[float],
+    z_val: float,
+    settings: Settings,
+    seed: int,
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """pyhf fits of the categories: Asimov Z, μ and κ_t intervals, toy data fit, κ_t scan."""
     model = Measurement(cats)
     asimov = model.asimov()
     z = model.significance(asimov)
@@ -398,4 +418,4 @@ def measure(
         "resonant_note": "the toy sample has no non-ttH Higgs process: resonant yield "
         f"{settings.resonant_yield} per category (placeholder)",
     }
-    return {k: float(v) for k, v in metrics.items()}, summary
+    return metrics, summary

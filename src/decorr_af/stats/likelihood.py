@@ -32,7 +32,6 @@ from typing import Any
 import numpy as np
 from scipy import optimize, stats
 
-from decorr_af._compat import optional_import
 from decorr_af.errors import ConfigError
 from decorr_af.stats.shapes import DSCB
 
@@ -141,7 +140,8 @@ class Measurement:
     def __init__(self, categories: Sequence[Category]) -> None:
         if not categories:
             raise ConfigError("Measurement needs at least one category")
-        pyhf = optional_import("pyhf", "stats")
+        import pyhf  # a core dependency, imported on use (slow to import)
+
         pyhf.set_backend("numpy", "scipy")
         self.pyhf = pyhf
         self.categories = list(categories)

@@ -57,7 +57,6 @@ from typing import Any
 
 import numpy as np
 
-from decorr_af._compat import optional_import
 from decorr_af.errors import ConfigError
 from decorr_af.stats import kappa as kp
 from decorr_af.stats.likelihood import Category, Measurement
@@ -349,7 +348,9 @@ def measure(
         )
     except (ConfigError, ValueError) as err:
         return _nan_metrics(settings.n_categories), {"valid": False, "note": str(err)}
-    failed = optional_import("pyhf", "stats").exceptions.FailedMinimization
+    import pyhf  # a core dependency, imported on use (slow to import)
+
+    failed = pyhf.exceptions.FailedMinimization
     try:
         metrics, summary = _fit(cats, summaries, mc_hists, cuts, z_val, settings, seed)
     except (failed, ValueError, RuntimeError) as err:

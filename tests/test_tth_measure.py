@@ -92,7 +92,7 @@ def test_n_categories_is_checked(bad):
         tm.Settings(n_categories=bad)
 
 
-def test_tth_run_reports_measurement_metrics(sample_dir):
+def test_tth_run_reports_measurement_metrics(sample_dir, tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("iminuit")
     from decorr_af.workflows import tth
@@ -109,11 +109,16 @@ def test_tth_run_reports_measurement_metrics(sample_dir):
         measurement=True,
         n_categories=2,
     )
-    res = tth.run(cfg, strength=10.0, seed=8)
+    res = tth.run(cfg, strength=10.0, seed=8, out=tmp_path / "res")
     for key in ("expected_significance", "mu_uncertainty", "kappa_t_lo", "kappa_t_hi"):
         assert f"disco_mlp.{key}" in res.metrics
     assert res.metrics["disco_mlp.n_categories"] == 2
-    assert "disco_mlp.measurement" in res.info["fits"]
+    # the summary is saved with the result and reloads (the plots read it back)
+    from decorr_af.workflows.base import RunResult
+
+    back = RunResult.load(tmp_path / "res")
+    assert back.info["fits"]["disco_mlp.measurement"] == res.info["fits"]["disco_mlp.measurement"]
+    assert back.metrics["disco_mlp.mu_uncertainty"] == res.metrics["disco_mlp.mu_uncertainty"]
 
 
 def test_measurement_plots(measured, tmp_path):

@@ -5,7 +5,8 @@ at module level or inside a function, ``TYPE_CHECKING`` blocks included.
 
 Layers (lowest first; a module may import its own layer or a lower one):
 
-0. kernels: ``errors, _compat, _lazy, _version, columnar, decorrelation, metrics, egamma``
+0. kernels: ``errors, _compat, _lazy, _version, columnar, decorrelation, metrics, egamma,
+   stats, nets``
    (and the package root, a facade over ``errors`` and ``_version``)
 1. ``data``, ``models``
 2. ``workflows``
@@ -37,6 +38,7 @@ LAYERS = {
     "metrics": 0,
     "egamma": 0,
     "nets": 0,
+    "stats": 0,
     "data": 1,
     "models": 1,
     "workflows": 2,

@@ -57,6 +57,15 @@ SMALL: dict[str, dict[str, object]] = {
         "seed": 2039,
     },
     "08_teaching_decorrelation": {"n": 3000, "epochs": 10},
+    # 12k diphoton events: enough MC per category for 2 categories; 8k ttH events to unfold
+    "11_tth_measurement": {
+        "events": 12_000,
+        "epochs": 3,
+        "n_categories": 2,
+        "unfold_events": 8000,
+        "omnifold_iterations": 3,
+        "seed": 2047,
+    },
 }
 
 NOTEBOOKS = sorted(p.stem for p in NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
@@ -317,6 +326,20 @@ def check_08(fig: dict, workdir: Path) -> None:
 
 
 #: claim checks per notebook (figures from the cell tagged ``figures``)
+def check_11(fig: dict, workdir: Path) -> None:
+    """Notebook 11: a finite measurement per λ; the unfoldings move to the data truth and agree."""
+    for lam, m in fig["metrics"].items():
+        assert m["expected_significance"] > 0, (lam, m)
+        assert 0 < m["mu_uncertainty"] < 10, (lam, m)
+        assert m["kappa_t_lo"] <= 1.0 <= m["kappa_t_hi"], (lam, m)
+    assert fig["best_lambda"] in [float(k) for k in fig["metrics"]], fig["best_lambda"]
+    pt = fig["unfolding"]["pt"]  # the tilt is visible in p_T and the unfoldings correct it
+    assert pt["chi2_omnifold"] < 0.3 * pt["chi2_prior"], pt
+    assert pt["chi2_ibu"] < 0.3 * pt["chi2_prior"], pt
+    for var, u in fig["unfolding"].items():
+        assert u["max_pull_ibu_omnifold"] < 3, (var, u)
+
+
 CHECKS = {
     "01_physlite_tour": check_01,
     "02_photon_id_disco": check_02,
@@ -324,4 +347,5 @@ CHECKS = {
     "04_adversarial_vs_disco": check_04,
     "07_clustering_calibration_bins": check_07,
     "08_teaching_decorrelation": check_08,
+    "11_tth_measurement": check_11,
 }

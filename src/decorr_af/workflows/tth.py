@@ -44,6 +44,10 @@ uncertainty ``spurious_rel_err``), ``spurious_over_err`` (over the fit
 uncertainty), ``spurious_over_sqrtb`` (over the statistical uncertainty of the
 background in the window, ATLAS's second criterion), ``bkg_per_gev`` (expected
 background density in the window, events / GeV at ``luminosity_fb``).
+With ``measurement=True`` (default False; about 5 s a model) also the ttH(γγ)
+measurement of :mod:`.tth_measure`: ``n_categories`` score categories, pyhf fit,
+``expected_significance``, ``mu_uncertainty``, ``measure_spurious_signal``,
+``kappa_t_lo``/``kappa_t_hi`` (68 %), ... (summary in ``info["fits"]["<model>.measurement"]``).
 
 Examples
 --------
@@ -62,7 +66,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from decorr_af.errors import ConfigError
-from decorr_af.workflows import _classify
+from decorr_af.workflows import _classify, tth_measure
 from decorr_af.workflows import _myyfit as fit
 from decorr_af.workflows._data import (
     feature_matrix,
@@ -137,10 +141,14 @@ class Config(_classify.ClassifierConfig):
     signal_shape: str = "gauss"
     luminosity_fb: float = 140.0
     min_fit_events: int = 20
+    #: categories, pyhf fits, μ_ttH and κ_t per model (:mod:`.tth_measure`; ~5 s a model)
+    measurement: bool = False
+    n_categories: int = 3
 
     def validate(self) -> None:
         super().validate()
         check_features(self.features, protected=self.protected)
+        tth_measure.check_n_categories(self.n_categories)
         self.check(positive=("myy_bins", "luminosity_fb"))
         if len(self.myy_range) != 2 or self.myy_range[0] >= self.myy_range[1]:
             raise ConfigError(f"parameter 'myy_range' must be (low, high), got {self.myy_range}")
@@ -403,6 +411,12 @@ def run(
             min_events=config.min_fit_events,
         )
         m.update(fm)
+        if config.measurement:
+            settings = tth_measure.Settings(n_categories=config.n_categories, myy_range=(lo, hi))
+            mm, fits[f"{name}.measurement"] = tth_measure.measure(
+                score, y[test], w_test, myy[test], channel[test], settings=settings, seed=seed
+            )
+            m.update(mm)
         m["train_seconds"] = seconds
         metrics.update({f"{name}.{k}": float(v) for k, v in m.items()})
         arrays[array_key(name, "score")] = score.astype(np.float32)

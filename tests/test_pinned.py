@@ -69,6 +69,7 @@ def compute(work: Path) -> dict[str, dict[str, float]]:
         diphoton_files=(str(work / "diphoton_mc" / "*.root"),),
         models=("plain_mlp", "disco_mlp", "disco_bdt"),
         myy_bins=22,
+        measurement=False,
         **small,
     )
     cal = calibration.Config(

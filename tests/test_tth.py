@@ -33,6 +33,7 @@ def tth_result(sample_dir, tmp_path_factory):
         device="cpu",
         adversary_scale=3.0,
         myy_bins=22,
+        measurement=False,
     )
     out = tmp_path_factory.mktemp("tth") / "result"
     return tth.run(cfg, strength=10.0, seed=6, out=out), out

@@ -44,7 +44,7 @@ uncertainty ``spurious_rel_err``), ``spurious_over_err`` (over the fit
 uncertainty), ``spurious_over_sqrtb`` (over the statistical uncertainty of the
 background in the window, ATLAS's second criterion), ``bkg_per_gev`` (expected
 background density in the window, events / GeV at ``luminosity_fb``).
-With ``measurement=True`` (default False; about 5 s a model) also the ttH(γγ)
+With ``measurement=True`` (the default; about 5 s a model, ``False`` skips it) also the ttH(γγ)
 measurement of :mod:`.tth_measure`: ``n_categories`` score categories, pyhf fit,
 ``expected_significance``, ``mu_uncertainty``, ``measure_spurious_signal``,
 ``kappa_t_lo``/``kappa_t_hi`` (68 %), ... (summary in ``info["fits"]["<model>.measurement"]``).
@@ -142,7 +142,7 @@ class Config(_classify.ClassifierConfig):
     luminosity_fb: float = 140.0
     min_fit_events: int = 20
     #: categories, pyhf fits, μ_ttH and κ_t per model (:mod:`.tth_measure`; ~5 s a model)
-    measurement: bool = False
+    measurement: bool = True
     n_categories: int = 3
 
     def validate(self) -> None:

@@ -185,3 +185,25 @@ def test_no_cycle_between_subpackages(granularity):
             where.setdefault((ua, ub), f"{a}:{line} -> {b}")
     cycle = _cycle(graph)
     assert cycle is None, [where[pair] for pair in itertools.pairwise(cycle)]
+
+
+#: package-wide infrastructure modules every subpackage may use despite the underscore
+SHARED_PRIVATE = {"decorr_af._compat", "decorr_af._lazy", "decorr_af._version"}
+
+
+def test_no_private_name_crosses_a_subpackage():
+    """``from decorr_af.<a>._x import y`` / ``import _y`` only inside subpackage ``<a>``."""
+    bad = []
+    for module, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ImportFrom) or node.level or not node.module:
+                continue
+            if not node.module.startswith("decorr_af.") or node.module in SHARED_PRIVATE:
+                continue
+            if subpackage(node.module) == subpackage(module):
+                continue
+            private_module = any(p.startswith("_") for p in node.module.split(".")[1:])
+            private_names = [a.name for a in node.names if a.name.startswith("_")]
+            if private_module or private_names:
+                bad.append(f"{module}:{node.lineno} from {node.module} import {private_names}")
+    assert not bad, "private names used across subpackages:\n" + "\n".join(bad)

@@ -8,7 +8,7 @@ import pytest
 from decorr_af.data.diphoton import expected_yield
 from decorr_af.data.schema import DIPHOTON_CHANNELS
 from decorr_af.errors import ConfigError
-from decorr_af.workflows import _myyfit as fit
+from decorr_af.workflows import myyfit as fit
 from decorr_af.workflows import tth
 from decorr_af.workflows.base import RunResult
 

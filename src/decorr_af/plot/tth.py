@@ -141,7 +141,7 @@ def plot_myy_fit(
     Events per GeV at the workflow's luminosity (the MC weights are normalised to
     σ·ε·L per process), with the m_γγ window of the significance.
     """
-    from decorr_af.workflows._myyfit import background_cdf, signal_cdf
+    from decorr_af.workflows.myyfit import background_cdf, signal_cdf
 
     res = as_result(result)
     h = _myy_hist(res, model)

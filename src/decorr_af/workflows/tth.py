@@ -31,7 +31,7 @@ Metrics per model (test set):
 ``auc``, ``r50`` (background rejection at 50 % signal efficiency),
 ``dcor``/``inv_dcor`` (score vs m_γγ on background), ``jsd``/``inv_jsd`` (background
 m_γγ passing vs failing the working point, signal efficiency ``wp_efficiency``),
-and from the m_γγ fits in the selected events (:mod:`._myyfit`):
+and from the m_γγ fits in the selected events (:mod:`.myyfit`):
 ``significance`` (Asimov Z in mean ± 2σ, with s from the signal-shape fit of the
 selected signal MC and b from the exponential fit of the selected background MC),
 ``fit_s``/``fit_b`` (those yields in the window), ``splusb_ns`` (signal yield of a
@@ -67,7 +67,7 @@ import numpy as np
 
 from decorr_af.errors import ConfigError
 from decorr_af.workflows import _classify, tth_measure
-from decorr_af.workflows import _myyfit as fit
+from decorr_af.workflows import myyfit as fit
 from decorr_af.workflows._data import (
     feature_matrix,
     load_diphotons,

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from decorr_af.data.filesets import expand_group_files, input_groups, is_spec_file
 from decorr_af.data.remote import expand_remote, is_remote, sort_sources
 from decorr_af.errors import ConfigError, InputFileError, MissingBranchError
 
@@ -31,6 +32,7 @@ __all__ = [
     "naming_inputs",
     "read_inputs",
     "resolve_inputs",
+    "spec_members",
 ]
 
 
@@ -115,6 +117,12 @@ def resolve_inputs(patterns: Any, *, key: str) -> list[Path]:
         if is_remote(pattern):  # root://… URLs (and globs of them): asked of the server
             out.extend(expand_remote(str(pattern), key=key))
             continue
+        if is_spec_file(pattern):  # fileset / input-spec file: its files checked now
+            spec = Path(os.path.expanduser(os.fspath(pattern)))
+            _check_readable(spec, key)
+            spec_members(spec, key=key)
+            out.append(spec.resolve())
+            continue
         text = os.path.expanduser(os.fspath(pattern))
         blocked = _unreadable_parent(text)
         if blocked is not None:
@@ -129,6 +137,21 @@ def resolve_inputs(patterns: Any, *, key: str) -> list[Path]:
             _check_readable(file, key)
         out.extend(f.resolve() for f in files)
     return sort_sources(out)
+
+
+def spec_members(spec: Any, *, key: str) -> list[Any]:
+    """The data files an input-spec/fileset file (or mapping) names, globs expanded.
+
+    Raises
+    ------
+    InputFileError
+        A file or glob of the spec matches nothing (naming ``key``).
+    """
+    out: list[Any] = []
+    for group in input_groups([spec] if not isinstance(spec, dict) else spec, key=key):
+        where = f"{key} ({group.dataset})" if group.dataset else key
+        out.extend(expand_group_files(group, key=where))
+    return out
 
 
 def input_fingerprint(config: Any) -> dict[str, list[list[Any]]]:
@@ -155,8 +178,10 @@ def input_fingerprint(config: Any) -> dict[str, list[list[Any]]]:
             continue
         stamps = []
         for path in resolve_inputs(value, key=key):
-            st = path.stat()
-            stamps.append([str(path), int(st.st_size), int(st.st_mtime_ns)])
+            members = spec_members(path, key=key) if is_spec_file(path) else []
+            for item in [path, *members]:
+                st = item.stat()
+                stamps.append([str(item), int(st.st_size), int(st.st_mtime_ns)])
         out[key] = stamps
     return out
 

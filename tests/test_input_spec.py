@@ -54,13 +54,17 @@ def test_fileset_file_in_a_workflow_config(two_files, reference, tmp_path, suffi
 
     assert resolve_inputs(str(spec), key="mc_files") == [spec.resolve()]
     stamps = input_fingerprint(Cfg())["mc_files"]
-    assert [s[0] for s in stamps] == [str(spec.resolve())] + [str(tmp_path / p.name) for p in two_files]
+    assert [s[0] for s in stamps] == [str(spec.resolve())] + [
+        str(tmp_path / p.name) for p in two_files
+    ]
 
 
 def test_fileset_with_an_absent_file_names_key_and_dataset(two_files, tmp_path):
     spec = tmp_path / "fs.json"
     spec.write_text(json.dumps(_fileset([*two_files, tmp_path / "gone.root"])))
-    with pytest.raises(InputFileError, match=r"mc_files \(photons_mc\): no file matches .*gone\.root"):
+    with pytest.raises(
+        InputFileError, match=r"mc_files \(photons_mc\): no file matches .*gone\.root"
+    ):
         resolve_inputs(str(spec), key="mc_files")
 
 

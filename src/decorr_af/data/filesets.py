@@ -42,6 +42,7 @@ from decorr_af.errors import ConfigError, InputFileError
 __all__ = [
     "SPEC_SUFFIXES",
     "InputGroup",
+    "column_mapped",
     "input_groups",
     "is_spec_file",
     "load_spec_file",
@@ -324,3 +325,27 @@ def read_spec_table(kind: str, spec: Any, **kwargs: Any) -> Any:
             + "; ".join(str(list(f.columns)) for f in frames)
         )
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def column_mapped(files: Any, columns: str | os.PathLike | Mapping[str, Any]) -> dict[str, Any]:
+    """An input spec: ``files`` read through a column map (a mapping or a YAML/JSON file).
+
+    The map file holds ``columns``, ``energy_unit`` and optionally ``tree``/``format``
+    (its ``files``, if any, are ignored: ``files`` wins). Relative paths in
+    ``files`` stay relative to the working directory.
+
+    Examples
+    --------
+    >>> column_mapped(["nt.parquet"], {"columns": {"pt": "ph_pt"}, "energy_unit": "MeV"})
+    {'columns': {'pt': 'ph_pt'}, 'energy_unit': 'MeV', 'files': ['nt.parquet']}
+    """
+    spec = load_spec_file(columns) if isinstance(columns, (str, os.PathLike)) else columns
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"column map {columns}: must hold a mapping with 'columns'")
+    if "columns" not in spec and "files" not in spec:  # a bare {table column: file column}
+        spec = {"columns": dict(spec)}
+    items = [files] if isinstance(files, (str, os.PathLike)) else list(files)
+    out = {k: v for k, v in spec.items() if k != "files"}
+    out["files"] = [os.fspath(f) for f in items]
+    ColumnMap.from_dict(out)  # checked now
+    return out

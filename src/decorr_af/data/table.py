@@ -159,6 +159,11 @@ def iter_table(
     >>> len(chunks), sum(len(c) for c in chunks) == len(photon_table(path, mode="eager"))
     (3, True)
     """
+    if spec_sources(source):  # fileset / input-spec file / column map: one chunk per group
+        common = {"selection": selection, "drop_truth": drop_truth, "nonfinite": nonfinite}
+        extra = {"features": features} if table == "photon" else options
+        yield read_spec_table(table, source, mode="eager", tree=tree, **common, **extra)
+        return
     spec = table_spec(table)
     if chunk_size < 1:
         raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")

@@ -1,12 +1,15 @@
 """Input files of a workflow config: checked early, fingerprinted, named in errors.
 
 A workflow config names its inputs in fields ending in ``_files`` (``mc_files``,
-``data_files``, ``diphoton_files``): globs, paths or lists of them. This module
-resolves them with errors that name the config key and the path (a glob that
-matches nothing, a directory or file that cannot be read), fingerprints them
-(resolved path, size, modification time) so a scan notices changed inputs, and
-offers two checks workflows call on what they read: :func:`check_weights` and
-:func:`naming_inputs`.
+``data_files``, ``diphoton_files``), each one input spec (see
+:mod:`decorr_af.data.filesets`): globs, paths, URLs, lists of them, or coffea
+fileset / input-spec files (``.json``/``.yaml``, e.g. a column-mapped flat
+ntuple). This module resolves them with errors that name the config key and the
+path (a glob that matches nothing, a directory or file that cannot be read),
+fingerprints them (resolved path, size, modification time) so a scan notices
+changed inputs, says what a sample lacks for each workflow
+(:func:`input_readiness`) and offers two checks workflows call on what they
+read: :func:`check_weights` and :func:`naming_inputs`.
 """
 
 from __future__ import annotations
@@ -90,7 +93,9 @@ def resolve_inputs(patterns: Any, *, key: str) -> list[Path]:
     ----------
     patterns
         A path or glob, or a list of them (``~`` expanded; a directory means its
-        ``*.root`` files).
+        ``*.root`` files); ``root://`` URLs and globs of them; fileset or
+        input-spec files (``.json``/``.yaml``: returned themselves, after every
+        file they name is found).
     key
         The config key for messages (``"mc_files"``).
 

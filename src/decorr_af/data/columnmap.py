@@ -26,8 +26,9 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -222,8 +223,14 @@ def _root_tree(handle: Any, path: Any, tree: str | None) -> Any:
     return handle[trees[0]]
 
 
-def _open_local_or_remote(path: Any) -> Any:
-    return source_path(path).open("rb") if is_remote(path) else os.fspath(path)
+@contextlib.contextmanager
+def _opened(path: Any) -> Iterator[Any]:
+    """A local path as is, a remote URL as an fsspec file object (closed afterwards)."""
+    if not is_remote(path):
+        yield os.fspath(path)
+        return
+    with source_path(path).open("rb") as handle:
+        yield handle
 
 
 def file_columns(path: str | os.PathLike, cmap: ColumnMap) -> list[str]:
@@ -238,13 +245,14 @@ def file_columns(path: str | os.PathLike, cmap: ColumnMap) -> list[str]:
     try:
         if fmt == "root":
             uproot = optional_import("uproot", "io")
-            with uproot.open(_open_local_or_remote(path)) as handle:
+            with uproot.open(str(path)) as handle:  # uproot reads root:// and https:// itself
                 return list(_root_tree(handle, path, cmap.tree).keys())
         if fmt == "parquet":
             pq = optional_import("pyarrow.parquet", "io")
-            return list(pq.read_schema(_open_local_or_remote(path)).names)
+            with _opened(path) as source:
+                return list(pq.read_schema(source).names)
         h5py = optional_import("h5py", "io")
-        with h5py.File(_open_local_or_remote(path), "r") as handle:
+        with _opened(path) as source, h5py.File(source, "r") as handle:
             return sorted(_h5_group(handle, path, cmap.tree).keys())
     except (InputFileError, ConfigError):
         raise
@@ -264,15 +272,16 @@ def _read_columns(path: Any, cmap: ColumnMap, names: Sequence[str]) -> dict[str,
     fmt = _format(path, cmap)
     if fmt == "root":
         uproot = optional_import("uproot", "io")
-        with uproot.open(_open_local_or_remote(path)) as handle:
+        with uproot.open(str(path)) as handle:
             arrays = _root_tree(handle, path, cmap.tree).arrays(list(names), library="np")
         return {n: np.asarray(arrays[n]) for n in names}
     if fmt == "parquet":
         pq = optional_import("pyarrow.parquet", "io")
-        table = pq.read_table(_open_local_or_remote(path), columns=list(names))
+        with _opened(path) as source:
+            table = pq.read_table(source, columns=list(names))
         return {n: table.column(n).to_numpy() for n in names}
     h5py = optional_import("h5py", "io")
-    with h5py.File(_open_local_or_remote(path), "r") as handle:
+    with _opened(path) as source, h5py.File(source, "r") as handle:
         group = _h5_group(handle, path, cmap.tree)
         return {n: np.asarray(group[n][()]) for n in names}
 

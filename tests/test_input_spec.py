@@ -121,3 +121,19 @@ def test_cli_export_reads_a_flat_ntuple_through_columns(reference, tmp_path, cap
     assert main(["export", str(flat), "--columns", str(cmap), "--out", str(out)]) == 0
     assert f"wrote {len(reference)} rows" in capsys.readouterr().out
     pd.testing.assert_frame_equal(read_table(out), reference, check_dtype=False)
+
+
+def test_cli_inspect_shows_the_column_map(reference, tmp_path, capsys):
+    import yaml
+
+    from decorr_af.cli import main
+
+    flat = tmp_path / "flat.parquet"
+    reference[["pt", "eta", "phi", "Reta"]].rename(columns=lambda c: f"x_{c}").to_parquet(flat)
+    cmap = tmp_path / "map.yaml"
+    cmap.write_text(yaml.safe_dump({c: f"x_{c}" for c in ("pt", "eta", "phi", "Reta")}))
+    assert main(["inspect", str(flat), "--columns", str(cmap)]) == 0
+    out = capsys.readouterr().out
+    assert "photon table: readable" in out
+    assert "Reta <- x_Reta" in out
+    assert "diphoton table: missing ['myy'" in out

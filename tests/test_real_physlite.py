@@ -81,3 +81,13 @@ def test_a_model_trained_on_mc_scores_the_real_diphoton_table(tmp_path):
     scores = model.predict_proba(feature_matrix(real, cfg.features))[:, 1]
     assert scores.shape == (len(real),)
     assert ((scores >= 0) & (scores <= 1)).all()
+
+
+def test_cli_inspect_readiness_of_a_real_file(capsys):
+    from decorr_af.cli import main
+
+    assert main(["inspect", str(REAL_RNTUPLE), "--readiness"]) == 0
+    out = capsys.readouterr().out
+    assert "photon_id: NOT ready - missing photon field(s)" in out
+    assert "AnalysisPhotonsAuxDyn:Reta" in out  # RNTuple field naming
+    assert "tth: NOT ready - diphoton table: 71 events" in out

@@ -315,11 +315,13 @@ class Readiness:
         return f"{self.workflow}: {'ready' if self.ready else 'NOT ready'} - {self.detail}"
 
 
-def _photon_readiness(name: str, needed: Sequence[str], have: set[str], layout: Any) -> Readiness:
+def _photon_readiness(
+    name: str, needed: Sequence[str], have: set[str], layout: Any, sep: str = "."
+) -> Readiness:
     missing = [f for f in dict.fromkeys(needed) if f not in have and f not in _DERIVED]
     if not missing:
         return Readiness(name, True, (), f"every photon field it reads is present ({len(needed)})")
-    branches = [layout.branch("Photons", f) for f in missing]
+    branches = [layout.branch("Photons", f, sep=sep) for f in missing]
     return Readiness(
         name,
         False,
@@ -388,16 +390,18 @@ def input_readiness(files: Any, *, tree: str | None = None) -> dict[str, Readine
     infos = validate_files(files, tree=tree)
     have = set.intersection(*(PHYSLITE.available(i).get("Photons", set()) for i in infos))
     pid = photon_id.Config()
+    sep = infos[0].sep
     cal = calibration.Config()
     out = {
         "photon_id": _photon_readiness(
-            "photon_id", [*photon_id.table_features(pid), "truthType"], have, PHYSLITE
+            "photon_id", [*photon_id.table_features(pid), "truthType"], have, PHYSLITE, sep
         ),
         "calibration": _photon_readiness(
             "calibration",
             [*cal.base_features, *cal.shape_features, "truth_e", "truthType"],
             have,
             PHYSLITE,
+            sep,
         ),
     }
     out["tth"] = _tth_readiness(files, tree)

@@ -142,3 +142,16 @@ def test_photon_id_runs_on_a_column_mapped_ntuple(physlite, flat_columns, refere
 
     assert physics(results["flat"].metrics) == physics(results["physlite"].metrics)
     assert len(physics(results["flat"].metrics)) > 10
+
+
+def test_dask_mode_reads_each_file_in_a_task(flat_columns, reference, tmp_path):
+    dask = pytest.importorskip("dask")
+    half = len(reference) // 2
+    paths = []
+    for i, part in enumerate((slice(0, half), slice(half, None))):
+        sub = tmp_path / f"p{i}"
+        sub.mkdir()
+        paths.append(_write("parquet", {k: v[part] for k, v in flat_columns.items()}, sub))
+    with dask.config.set(scheduler="sync"):
+        got = read_flat_table(paths, _column_map(reference), mode="dask")
+    pd.testing.assert_frame_equal(got, reference)

@@ -38,6 +38,7 @@ import numpy as np
 
 from decorr_af._compat import optional_import
 from decorr_af.data.layout import PHYSLITE
+from decorr_af.data.readers import ReadMode, parse_mode
 from decorr_af.data.remote import is_remote, source_path
 from decorr_af.data.schema import DIPHOTON_EVENT_FEATURES, TRUTH_TYPE
 from decorr_af.data.tableplan import EVENT_COLUMNS, STANDARD_FEATURES
@@ -331,6 +332,31 @@ def _defaults(cols: dict[str, np.ndarray], n: int) -> None:
             cols[col] = np.ones(n, np.float32) if col == "weight" else np.zeros(n, np.uint32)
 
 
+def _flat_frame(
+    path: Any,
+    cmap: ColumnMap,
+    table: str,
+    wanted: list[str],
+    feats: tuple[str, ...],
+    selection: Any,
+    policy: NonFinitePolicy,
+) -> tuple[Any, dict[str, int]]:
+    """Read one flat ntuple into a table frame: ``(frame, non-finite counts)``."""
+    pd = optional_import("pandas", "io")
+    from decorr_af.data.frames import _finish
+
+    spec = FLAT_TABLES[table]
+    raw = _read_columns(path, cmap, [cmap.file_column(c) for c in wanted])
+    cols = {c: raw[cmap.file_column(c)] for c in wanted}
+    to_gev = PHYSLITE.__class__(energy_unit=cmap.energy_unit).to_gev
+    for c in spec.energy:
+        if c in cols and to_gev != 1.0 and cols[c].dtype.kind == "f":
+            cols[c] = cols[c] * cols[c].dtype.type(to_gev)
+    _defaults(cols, len(next(iter(cols.values()))))
+    frame = pd.DataFrame(spec.finish(cols, feats), copy=False)
+    return _finish(frame, selection, policy, str(path))
+
+
 def read_flat_table(
     files: str | os.PathLike | Sequence[str | os.PathLike],
     columns: ColumnMap | Mapping[str, Any],
@@ -340,6 +366,8 @@ def read_flat_table(
     drop_truth: bool = False,
     selection: Any = None,
     nonfinite: NonFinitePolicy | str = NonFinitePolicy.RAISE,
+    mode: ReadMode | str = ReadMode.EAGER,
+    client: Any = None,
 ) -> Any:
     """A flat table (pandas, GeV) from flat ntuples through a column map.
 
@@ -359,6 +387,10 @@ def read_flat_table(
         Leave out the truth columns.
     selection, nonfinite
         As in :func:`decorr_af.data.photon_table`.
+    mode, client
+        ``"eager"`` reads here; ``"dask"`` reads each file in a Dask task (on
+        ``client``'s workers, or the current scheduler). The columns are checked
+        here first, from the files' metadata.
 
     Raises
     ------
@@ -379,8 +411,6 @@ def read_flat_table(
     decorr_af.errors.MissingBranchError: ...: the photon table needs column(s) ["Reta (file column 'ph_Reta')"], absent from the file; column map used: columns={'pt': 'ph_pt', 'Reta': 'ph_Reta'}, energy_unit='GeV'; the file holds ['ph_pt', 'eta', 'phi']
     """
     pd = optional_import("pandas", "io")
-    from decorr_af.data.frames import _finish
-
     cmap = columns if isinstance(columns, ColumnMap) else ColumnMap.from_dict(columns)
     if table not in FLAT_TABLES:
         raise ConfigError(f"table={table!r}: flat ntuples give one of {sorted(FLAT_TABLES)}")
@@ -389,22 +419,20 @@ def read_flat_table(
     items = [files] if isinstance(files, (str, os.PathLike)) else list(files)
     if not items:
         raise ConfigError("read_flat_table: no file given")
-    to_gev = PHYSLITE.__class__(energy_unit=cmap.energy_unit).to_gev
-    frames, bad = [], {}
+    mode = parse_mode(mode)
+    plans = []  # checked in the caller: every missing column of every file, before reading
     for path in items:
-        have = file_columns(path, cmap)
-        wanted, feats = _plan(path, have, cmap, spec, features, drop_truth)
-        raw = _read_columns(path, cmap, [cmap.file_column(c) for c in wanted])
-        cols = {c: raw[cmap.file_column(c)] for c in wanted}
-        for c in spec.energy:
-            if c in cols and to_gev != 1.0 and cols[c].dtype.kind == "f":
-                cols[c] = cols[c] * cols[c].dtype.type(to_gev)
-        _defaults(cols, len(next(iter(cols.values()))))
-        frame = pd.DataFrame(spec.finish(cols, feats), copy=False)
-        frame, counts = _finish(frame, selection, policy, str(path))
-        if counts:
-            bad[str(path)] = counts
-        frames.append(frame)
+        wanted, feats = _plan(path, file_columns(path, cmap), cmap, spec, features, drop_truth)
+        plans.append((path, wanted, feats))
+    if mode is ReadMode.EAGER:
+        results = [_flat_frame(p, cmap, table, w, f, selection, policy) for p, w, f in plans]
+    else:  # one task per file, read on the Dask workers
+        dask = optional_import("dask", "dask")
+        task = dask.delayed(_flat_frame, pure=True)
+        tasks = [task(p, cmap, table, w, f, selection, policy) for p, w, f in plans]
+        results = client.gather(client.compute(tasks)) if client else dask.compute(*tasks)
+    frames = [frame for frame, _ in results]
+    bad = {str(p): counts for (p, _, _), (_, counts) in zip(plans, results) if counts}
     if bad and policy is NonFinitePolicy.RAISE:
         raise NonFiniteValueError(format_nonfinite(bad))
     columns_ = frames[0].columns

@@ -288,8 +288,9 @@ def read_spec_table(kind: str, spec: Any, **kwargs: Any) -> Any:
 
     PHYSLITE groups are read by the table functions (with the group's tree);
     column-mapped groups by :func:`~decorr_af.data.columnmap.read_flat_table`
-    (``selection``, ``features``, ``drop_truth``, ``nonfinite`` are passed on; the
-    other reading options do not apply to flat ntuples).
+    (``selection``, ``features``, ``drop_truth``, ``nonfinite``, ``mode`` and
+    ``client`` are passed on: one Dask task per file; ``chunk_size`` and ``tree``
+    do not apply to flat ntuples, whose tree is the map's).
     """
     from decorr_af.data import table as tables
     from decorr_af.data.columnmap import read_flat_table
@@ -300,7 +301,7 @@ def read_spec_table(kind: str, spec: Any, **kwargs: Any) -> Any:
         if group.columns is not None:
             flat = {
                 k: kwargs[k]
-                for k in ("features", "drop_truth", "selection", "nonfinite")
+                for k in ("features", "drop_truth", "selection", "nonfinite", "mode", "client")
                 if k in kwargs
             }
             frames.append(

@@ -9,7 +9,18 @@ __all__ = ["add_parser", "run"]
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
     """Register the arguments of ``decorr-af export``."""
-    parser.add_argument("files", nargs="+", help="ROOT files, globs or directories")
+    parser.add_argument(
+        "files",
+        nargs="+",
+        help="input spec: ROOT files, globs, directories, URLs, fileset/input-spec .json/.yaml",
+    )
+    parser.add_argument(
+        "--columns",
+        default=None,
+        metavar="MAP",
+        help="column map (YAML/JSON: columns, energy_unit, tree) to read FILES as flat "
+        "ntuples (ROOT TTree, Parquet, HDF5)",
+    )
     parser.add_argument("--out", required=True, help="output table (.parquet/.pq or .h5/.hdf5)")
     parser.add_argument(
         "--table",
@@ -43,8 +54,13 @@ def run(args: argparse.Namespace) -> int:
     from decorr_af.workflows.inputs import resolve_inputs
 
     resolve_inputs(args.files, key="FILES")  # unreadable or empty paths: one clear line
+    source = args.files
+    if args.columns is not None:
+        from decorr_af.data.filesets import column_mapped
+
+        source = column_mapped(args.files, args.columns)
     path = export_table(
-        args.files,
+        source,
         args.out,
         format=args.format,
         table=args.table,

@@ -32,6 +32,18 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         default=25,
         help="fields listed per collection (0 = all)",
     )
+    parser.add_argument(
+        "--columns",
+        default=None,
+        metavar="MAP",
+        help="column map (YAML/JSON): inspect FILE as a flat ntuple (ROOT, Parquet, HDF5) "
+        "and show which table column each file column gives",
+    )
+    parser.add_argument(
+        "--readiness",
+        action="store_true",
+        help="also say what each workflow (photon_id, calibration, tth) lacks in this file",
+    )
 
 
 def collections_of(keys: Any) -> tuple[dict[str, list[str]], list[str]]:
@@ -103,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
     from decorr_af.data.validate import inspect_file
     from decorr_af.errors import InputFileError
 
+    if getattr(args, "columns", None) is not None:
+        return _run_flat(args)
     info = inspect_file(args.file, tree=args.tree)
     kind = "RNTuple" if info.rntuple else "TTree"
     print(f"file:    {info.path}")
@@ -136,4 +150,36 @@ def run(args: argparse.Namespace) -> int:
         print(f"  prompt fraction (truthType 14): {summary['prompt_fraction']:.3f}")
     if not summary:
         print("  (no photon or EventInfo branches)")
+    if getattr(args, "readiness", False):
+        from decorr_af.workflows.inputs import input_readiness
+
+        print("workflows:")
+        for line in input_readiness(str(info.path), tree=args.tree).values():
+            print(f"  {line}")
+    return 0
+
+
+def _run_flat(args: argparse.Namespace) -> int:
+    """Print how a column map reads a flat ntuple: table column <- file column."""
+    from decorr_af.data.columnmap import FLAT_TABLES, ColumnMap, file_columns
+    from decorr_af.data.filesets import column_mapped
+    from decorr_af.data.tableplan import EVENT_COLUMNS
+
+    spec = column_mapped([args.file], args.columns)
+    if args.tree is not None:
+        spec["tree"] = args.tree
+    cmap = ColumnMap.from_dict(spec)
+    have = set(file_columns(args.file, cmap))
+    print(f"file:    {args.file}")
+    print(f"columns: {len(have)}; energy unit {cmap.energy_unit}")
+    for name, table in FLAT_TABLES.items():
+        rows = [(c, "required") for c in table.required]
+        rows += [(c, "optional") for c in (*EVENT_COLUMNS, *table.features, *table.truth)]
+        found = [(c, k) for c, k in rows if cmap.file_column(c) in have]
+        missing = [c for c, k in rows if k == "required" and cmap.file_column(c) not in have]
+        state = "readable" if not missing else f"missing {missing}"
+        print(f"{name} table: {state}")
+        for col, _ in found:
+            source = cmap.file_column(col)
+            print(f"  {col}" + ("" if source == col else f" <- {source}"))
     return 0

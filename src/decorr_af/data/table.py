@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from decorr_af._compat import optional_import
+from decorr_af.data.filesets import read_spec_table, spec_sources
 from decorr_af.data.frames import Selection, build_chunk, object_columns
 from decorr_af.data.layout import PHYSLITE, PhysliteLayout
 from decorr_af.data.readers import ReadMode, _steps, is_simulation, parse_mode
@@ -162,6 +163,11 @@ def iter_table(
     >>> len(chunks), sum(len(c) for c in chunks) == len(photon_table(path, mode="eager"))
     (3, True)
     """
+    if spec_sources(source):  # fileset / input-spec file / column map: one chunk per group
+        common = {"selection": selection, "drop_truth": drop_truth, "nonfinite": nonfinite}
+        extra = {"features": features} if table == "photon" else options
+        yield read_spec_table(table, source, mode="eager", tree=tree, **common, **extra)
+        return
     spec = table_spec(table)
     if chunk_size < 1:
         raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
@@ -240,6 +246,16 @@ def _table(
     options: dict[str, Any],
     layout: PhysliteLayout = PHYSLITE,
 ) -> Any:
+    if spec_sources(source):  # fileset / input-spec file / column-mapped ntuple
+        common = {
+            "selection": selection,
+            "drop_truth": drop_truth,
+            "nonfinite": nonfinite,
+            "mode": mode,
+        }
+        common.update(client=client, chunk_size=chunk_size, tree=tree)
+        extra = {"features": features} if kind == "photon" else dict(options)
+        return read_spec_table(str(kind), source, **common, **extra)
     mode = parse_mode(mode)
     policy = parse_policy(nonfinite)
     if chunk_size < 1:

@@ -1,12 +1,15 @@
 """Input files of a workflow config: checked early, fingerprinted, named in errors.
 
 A workflow config names its inputs in fields ending in ``_files`` (``mc_files``,
-``data_files``, ``diphoton_files``): globs, paths or lists of them. This module
-resolves them with errors that name the config key and the path (a glob that
-matches nothing, a directory or file that cannot be read), fingerprints them
-(resolved path, size, modification time) so a scan notices changed inputs, and
-offers two checks workflows call on what they read: :func:`check_weights` and
-:func:`naming_inputs`.
+``data_files``, ``diphoton_files``), each one input spec (see
+:mod:`decorr_af.data.filesets`): globs, paths, URLs, lists of them, or coffea
+fileset / input-spec files (``.json``/``.yaml``, e.g. a column-mapped flat
+ntuple). This module resolves them with errors that name the config key and the
+path (a glob that matches nothing, a directory or file that cannot be read),
+fingerprints them (resolved path, size, modification time) so a scan notices
+changed inputs, says what a sample lacks for each workflow
+(:func:`input_readiness`) and offers two checks workflows call on what they
+read: :func:`check_weights` and :func:`naming_inputs`.
 """
 
 from __future__ import annotations
@@ -21,16 +24,20 @@ from typing import Any
 
 import numpy as np
 
+from decorr_af.data.filesets import expand_group_files, input_groups, is_spec_file
 from decorr_af.data.remote import expand_remote, is_remote, sort_sources
 from decorr_af.errors import ConfigError, InputFileError, MissingBranchError
 
 __all__ = [
+    "Readiness",
     "check_weights",
     "input_fields",
     "input_fingerprint",
+    "input_readiness",
     "naming_inputs",
     "read_inputs",
     "resolve_inputs",
+    "spec_members",
 ]
 
 
@@ -86,7 +93,9 @@ def resolve_inputs(patterns: Any, *, key: str) -> list[Path]:
     ----------
     patterns
         A path or glob, or a list of them (``~`` expanded; a directory means its
-        ``*.root`` files).
+        ``*.root`` files); ``root://`` URLs and globs of them; fileset or
+        input-spec files (``.json``/``.yaml``: returned themselves, after every
+        file they name is found).
     key
         The config key for messages (``"mc_files"``).
 
@@ -115,6 +124,12 @@ def resolve_inputs(patterns: Any, *, key: str) -> list[Path]:
         if is_remote(pattern):  # root://… URLs (and globs of them): asked of the server
             out.extend(expand_remote(str(pattern), key=key))
             continue
+        if is_spec_file(pattern):  # fileset / input-spec file: its files checked now
+            spec = Path(os.path.expanduser(os.fspath(pattern)))
+            _check_readable(spec, key)
+            spec_members(spec, key=key)
+            out.append(spec.resolve())
+            continue
         text = os.path.expanduser(os.fspath(pattern))
         blocked = _unreadable_parent(text)
         if blocked is not None:
@@ -129,6 +144,21 @@ def resolve_inputs(patterns: Any, *, key: str) -> list[Path]:
             _check_readable(file, key)
         out.extend(f.resolve() for f in files)
     return sort_sources(out)
+
+
+def spec_members(spec: Any, *, key: str) -> list[Any]:
+    """The data files an input-spec/fileset file (or mapping) names, globs expanded.
+
+    Raises
+    ------
+    InputFileError
+        A file or glob of the spec matches nothing (naming ``key``).
+    """
+    out: list[Any] = []
+    for group in input_groups([spec] if not isinstance(spec, dict) else spec, key=key):
+        where = f"{key} ({group.dataset})" if group.dataset else key
+        out.extend(expand_group_files(group, key=where))
+    return out
 
 
 def input_fingerprint(config: Any) -> dict[str, list[list[Any]]]:
@@ -155,8 +185,10 @@ def input_fingerprint(config: Any) -> dict[str, list[list[Any]]]:
             continue
         stamps = []
         for path in resolve_inputs(value, key=key):
-            st = path.stat()
-            stamps.append([str(path), int(st.st_size), int(st.st_mtime_ns)])
+            members = spec_members(path, key=key) if is_spec_file(path) else []
+            for item in [path, *members]:
+                st = item.stat()
+                stamps.append([str(item), int(st.st_size), int(st.st_mtime_ns)])
         out[key] = stamps
     return out
 
@@ -250,3 +282,127 @@ def read_inputs(
     if weights is not None and weights in getattr(table, "columns", ()):
         check_weights(table[weights], key=key, files=files)
     return table
+
+
+# -- what a sample supports (real PHYSLITE lacks the shower shapes) -------------------
+
+#: table columns computed from others (never branches of a file)
+_DERIVED = frozenset({"e", "abs_eta", "converted", "iso_excess", "is_prompt"})
+
+
+@dataclasses.dataclass(frozen=True)
+class Readiness:
+    """Whether a workflow can run on a sample, and what is missing.
+
+    Attributes
+    ----------
+    workflow
+        ``"photon_id"``, ``"calibration"`` or ``"tth"``.
+    ready
+        True when the workflow can train on the sample.
+    missing
+        Missing photon fields (with their branch) or missing sample content.
+    detail
+        One line saying what the sample gives and what is missing.
+    """
+
+    workflow: str
+    ready: bool
+    missing: tuple[str, ...]
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.workflow}: {'ready' if self.ready else 'NOT ready'} - {self.detail}"
+
+
+def _photon_readiness(
+    name: str, needed: Sequence[str], have: set[str], layout: Any, sep: str = "."
+) -> Readiness:
+    missing = [f for f in dict.fromkeys(needed) if f not in have and f not in _DERIVED]
+    if not missing:
+        return Readiness(name, True, (), f"every photon field it reads is present ({len(needed)})")
+    branches = [layout.branch("Photons", f, sep=sep) for f in missing]
+    return Readiness(
+        name,
+        False,
+        tuple(missing),
+        f"missing photon field(s) {missing} (branches {branches}); real PHYSLITE does not "
+        "carry the calorimeter shower shapes - use a sample (or a column-mapped ntuple) that has them",
+    )
+
+
+def _tth_readiness(files: Any, tree: str | None) -> Readiness:
+    from decorr_af.data import diphoton_table, signal_dsids
+
+    try:
+        df = diphoton_table(files, mode="eager", tree=tree, nonfinite="drop")
+    except MissingBranchError as err:
+        return Readiness("tth", False, ("diphoton table",), f"no diphoton table: {err}")
+    missing, notes = [], [f"diphoton table: {len(df)} events with two photons"]
+    if "is_signal" not in df.columns:
+        missing.append("simulation")
+        notes.append("data (no truth, no is_signal): score with a trained model, no training")
+    else:
+        n_sig = int(df["is_signal"].sum())
+        channels = sorted({int(c) for c in df["mcChannelNumber"]})
+        notes.append(f"mcChannelNumber {channels}, {n_sig} signal")
+        if n_sig == 0:
+            missing.append("signal sample")
+            notes.append(
+                f"training needs a ttH(yy) signal sample (mcChannelNumber in "
+                f"{list(signal_dsids('diphoton'))}, or pass signal_dsids) next to the background"
+            )
+        if len(df) and n_sig == len(df):
+            missing.append("background sample")
+    w = df["weight"].to_numpy() if len(df) else np.ones(0)
+    if (w <= 0).any():
+        missing.append("positive weights")
+        notes.append(f"{int((w <= 0).sum())} of {len(w)} weights <= 0 (NLO generator)")
+    if len(df) == 0:
+        missing.append("diphoton events")
+    return Readiness("tth", not missing, tuple(missing), "; ".join(notes))
+
+
+def input_readiness(files: Any, *, tree: str | None = None) -> dict[str, Readiness]:
+    """What each workflow can do with a PHYSLITE sample (e.g. a real ATLAS file).
+
+    Checks the photon fields photon-ID and calibration read (from the file's
+    branch list, nothing is read), and builds the diphoton table to see whether
+    the ttH training has signal, background and positive weights.
+
+    Parameters
+    ----------
+    files
+        PHYSLITE files (any input spec a table function takes).
+    tree
+        TTree/RNTuple name (default ``CollectionTree`` / ``EventData``).
+
+    Examples
+    --------
+    >>> ready = input_readiness("tests/data/PHYSLITE_example.root")  # doctest: +SKIP
+    >>> ready["photon_id"].missing[:3]  # doctest: +SKIP
+    ('Rhad', 'Reta', 'Rphi')
+    """
+    from decorr_af.data.layout import PHYSLITE
+    from decorr_af.data.validate import validate_files
+    from decorr_af.workflows import calibration, photon_id
+
+    infos = validate_files(files, tree=tree)
+    have = set.intersection(*(PHYSLITE.available(i).get("Photons", set()) for i in infos))
+    pid = photon_id.Config()
+    sep = infos[0].sep
+    cal = calibration.Config()
+    out = {
+        "photon_id": _photon_readiness(
+            "photon_id", [*photon_id.table_features(pid), "truthType"], have, PHYSLITE, sep
+        ),
+        "calibration": _photon_readiness(
+            "calibration",
+            [*cal.base_features, *cal.shape_features, "truth_e", "truthType"],
+            have,
+            PHYSLITE,
+            sep,
+        ),
+    }
+    out["tth"] = _tth_readiness(files, tree)
+    return out

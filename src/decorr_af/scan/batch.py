@@ -52,6 +52,8 @@ class JobQueueBackend:
 
     #: spec kind (``"slurm"``)
     name: ClassVar[str] = ""
+    #: the batch system's name in messages (``"Slurm"``)
+    title: ClassVar[str] = ""
     #: dask-jobqueue module and class names
     module: ClassVar[str] = ""
     cluster_class: ClassVar[str] = ""
@@ -117,7 +119,7 @@ class JobQueueBackend:
         jobqueue = optional_import("dask_jobqueue", "jobqueue")
         if shutil.which(self.submit_command) is None:
             raise ClusterError(
-                f"cluster '{label}': {self.name} is not available here (no "
+                f"cluster '{label}': {self.title or self.name} is not available here (no "
                 f"{self.submit_command} on PATH); run on a submit node or choose another --cluster"
             )
         return getattr(jobqueue, self.cluster_class)(**self.kwargs(options))
@@ -127,6 +129,7 @@ class HTCondorBackend(JobQueueBackend):
     """HTCondor pools (lxplus, coffea-casa's condor pool, Tier-3s)."""
 
     name = "htcondor"
+    title = "HTCondor"
     module = "dask_jobqueue.htcondor"
     cluster_class = "HTCondorCluster"
     job_class = "HTCondorJob"
@@ -161,6 +164,7 @@ class SlurmBackend(JobQueueBackend):
     """Slurm clusters (NERSC, most university HPC)."""
 
     name = "slurm"
+    title = "Slurm"
     module = "dask_jobqueue.slurm"
     cluster_class = "SLURMCluster"
     job_class = "SLURMJob"
@@ -176,6 +180,7 @@ class PBSBackend(JobQueueBackend):
     """PBS Pro / Torque (ALCF Polaris)."""
 
     name = "pbs"
+    title = "PBS"
     module = "dask_jobqueue.pbs"
     cluster_class = "PBSCluster"
     job_class = "PBSJob"

@@ -37,6 +37,7 @@ LAYERS = {
     "metrics": 0,
     "egamma": 0,
     "nets": 0,
+    "nets_graph": 0,
     "data": 1,
     "models": 1,
     "workflows": 2,

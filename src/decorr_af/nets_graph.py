@@ -18,6 +18,7 @@ architecture is a new class and one :func:`register_graph_net` call.
 from __future__ import annotations
 
 import enum
+import itertools
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -33,8 +34,8 @@ __all__ = [
     "EdgeConvNet",
     "GraphNet",
     "Pooling",
-    "knn_graph",
     "graph_net_class",
+    "knn_graph",
     "make_graph_net",
     "register_graph_net",
     "segment_max",
@@ -300,7 +301,7 @@ class EdgeConvNet(GraphNet):
         super().__init__(n_in, n_global, **kwargs)  # type: ignore[arg-type]
         widths = (n_in, *self.hidden)
         self.convs = nn.ModuleList(
-            EdgeConv(a, b, self.activation, self.aggregate) for a, b in zip(widths[:-1], widths[1:], strict=True)
+            EdgeConv(a, b, self.activation, self.aggregate) for a, b in itertools.pairwise(widths)
         )
 
     def embed(

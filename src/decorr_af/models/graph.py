@@ -154,7 +154,9 @@ class CellTransform:
         glob = None
         if self.global_names:
             if cells.globals is None:
-                raise ConfigError(f"X has no globals; the model was fitted with {self.global_names}")
+                raise ConfigError(
+                    f"X has no globals; the model was fitted with {self.global_names}"
+                )
             idx = [_index(cells.global_names, g, "globals") for g in self.global_names]
             glob = np.asarray(cells.globals, dtype=np.float64)[:, idx]
         for name, arr in (("cell features", raw), ("globals", glob)):
@@ -189,9 +191,7 @@ class CellTransform:
             k: None if d.get(k) is None else np.asarray(d[k], dtype=np.float64)
             for k in ("mean", "scale", "global_mean", "global_scale")
         }
-        return cls(
-            tuple(d["names"]), tuple(d["log_features"]), tuple(d["global_names"]), **arr
-        )
+        return cls(tuple(d["names"]), tuple(d["log_features"]), tuple(d["global_names"]), **arr)
 
 
 def _safe(scale: np.ndarray) -> np.ndarray:
@@ -243,7 +243,9 @@ class CellStore:
         self.offsets = torch.as_tensor(offsets, dtype=torch.int64, device=device)
         self.counts = self.offsets[1:] - self.offsets[:-1]
         self.globals = (
-            None if globals is None else torch.as_tensor(globals, dtype=torch.float32, device=device)
+            None
+            if globals is None
+            else torch.as_tensor(globals, dtype=torch.float32, device=device)
         )
         self.neighbours = None
         if k is not None:

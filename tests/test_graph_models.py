@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -13,8 +14,6 @@ from decorr_af.decorrelation.penalties import Adversary, DisCo, DomainAdversary,
 from decorr_af.errors import ConfigError
 
 torch = pytest.importorskip("torch")
-
-import itertools
 
 from decorr_af.models.graph import GraphClassifier, GraphRegressor  # noqa: E402
 from decorr_af.models.registry import make_estimator  # noqa: E402

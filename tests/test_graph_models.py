@@ -21,6 +21,7 @@ from decorr_af.nets_graph import (  # noqa: E402
     DeepSetsNet,
     EdgeConvNet,
     knn_graph,
+    pool_segments,
     segment_max,
     segment_mean,
     segment_sum,
@@ -102,6 +103,9 @@ def test_segment_ops_match_numpy():
         np.testing.assert_allclose(segment_sum(xt, st, 5)[s].numpy(), exp_sum)
         np.testing.assert_allclose(segment_mean(xt, st, 5)[s].numpy(), exp_mean)
         np.testing.assert_allclose(segment_max(xt, st, 5)[s].numpy(), exp_max)
+    lengths = torch.bincount(st, minlength=5)
+    for how, fn in (("sum", segment_sum), ("mean", segment_mean), ("max", segment_max)):
+        np.testing.assert_allclose(pool_segments(xt, lengths, how), fn(xt, st, 5))
 
 
 def test_knn_graph_matches_brute_force_per_photon():
@@ -126,9 +130,8 @@ def test_knn_graph_matches_brute_force_per_photon():
 @pytest.mark.parametrize("cls", [DeepSetsNet, EdgeConvNet])
 def test_nets_shapes_and_empty_photon(cls):
     net = cls(4, 2, hidden=(8, 8), head=(8,))
-    seg = torch.tensor([0, 0, 0, 2, 2])
     nb = torch.tensor([[1, 2], [0, 2], [0, 1], [4, 4], [3, 3]])
-    out = net(torch.randn(5, 4), seg, 3, nb, torch.zeros(3, 2))
+    out = net(torch.randn(5, 4), torch.tensor([3, 0, 2]), nb, torch.zeros(3, 2))
     assert out.shape == (3, 1)
     assert torch.isfinite(out).all()
 

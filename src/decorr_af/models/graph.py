@@ -257,8 +257,12 @@ class CellStore:
 
     def gather(
         self, idx: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, int, torch.Tensor | None, torch.Tensor | None]:
-        """``(cells, segment ids, n photons, neighbour rows, globals)`` of photons ``idx``."""
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """``(cells, cell counts, neighbour rows, globals)`` of photons ``idx``.
+
+        The cells of each photon stay contiguous, in the order of ``idx``;
+        neighbour rows index the returned cells.
+        """
         idx = idx.reshape(-1).long()
         counts = self.counts[idx]
         n = len(idx)
@@ -269,7 +273,7 @@ class CellStore:
         if self.neighbours is not None:
             nb = self.neighbours[rows].long() + new_start[seg].unsqueeze(1)
         glob = None if self.globals is None else self.globals[idx]
-        return self.x[rows], seg, n, nb, glob
+        return self.x[rows], counts, nb, glob
 
 
 class IndexedCellModel(torch.nn.Module):
@@ -286,8 +290,8 @@ class IndexedCellModel(torch.nn.Module):
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         if self.store is None:
             raise ConfigError("IndexedCellModel has no cell store attached")
-        x, seg, n, nb, glob = self.store.gather(idx)
-        return self.net(x, seg, n, nb, glob)
+        x, counts, nb, glob = self.store.gather(idx)
+        return self.net(x, counts, nb, glob)
 
 
 class _GraphEstimator(_DecorrelatedMLP):

@@ -126,6 +126,26 @@ def test_knn_graph_matches_brute_force_per_photon():
             got = nb[a + i]
             assert set(got[: len(want)]) == set(want)
             assert (got[len(want) :] == i).all()  # missing neighbours: the cell itself
+    # the chunking only bounds memory: any budget gives the same graph
+    for budget in (1, 1 << 22):
+        again = knn_graph(torch.as_tensor(x), torch.as_tensor(off), k, max_pairs=budget)
+        np.testing.assert_array_equal(again.numpy(), nb)
+
+
+def test_knn_graph_chunks_stay_within_the_pair_budget(monkeypatch):
+    counts = np.r_[np.ones(50, int), np.full(10, 40)]  # many tiny photons, then big ones
+    off = np.r_[0, np.cumsum(counts)]
+    x = torch.randn(off[-1], 2)
+    sizes = []
+    cdist = torch.cdist
+
+    def spy(a, b):
+        sizes.append(a.shape[0] * a.shape[1] * b.shape[1])
+        return cdist(a, b)
+
+    monkeypatch.setattr(torch, "cdist", spy)
+    knn_graph(x, torch.as_tensor(off), 3, max_pairs=40 * 40 * 2)
+    assert max(sizes) <= 40 * 40 * 2
 
 
 @pytest.mark.parametrize("cls", [DeepSetsNet, EdgeConvNet])

@@ -160,9 +160,10 @@ def knn_graph(
     i = 0
     n = len(order)
     while i < n:
-        m = max(sorted_counts[i], 1)
-        per = max(1, max_pairs // (m * m))
-        j = min(n, i + per)
+        # photons i..j-1 (ascending counts), padded to the largest: within the budget
+        j = min(n, i + max(1, max_pairs // max(sorted_counts[i], 1) ** 2))
+        while j > i + 1 and (j - i) * max(sorted_counts[j - 1], 1) ** 2 > max_pairs:
+            j = i + max(1, max_pairs // max(sorted_counts[j - 1], 1) ** 2)
         m = max(sorted_counts[j - 1], 1)
         idx = order[i:j]
         cnt, start = counts[idx], starts_all[idx]

@@ -334,3 +334,24 @@ def test_registry_and_input_errors(toy):
         GraphClassifier(device="cpu", cell_features=("r",), epochs=1).fit(cs, y)
     with pytest.raises(ConfigError, match="not fitted"):
         GraphClassifier().predict(cs)
+
+
+@pytest.mark.parametrize(
+    "penalty",
+    [
+        DisCo(strength=1.0),
+        Adversary(strength=0.5, n_components=2, hidden=(8,)),
+        DomainDisCo(strength=1.0),
+        DomainAdversary(strength=0.5, hidden=(8,)),
+    ],
+    ids=lambda p: type(p).__name__,
+)
+def test_regressor_trains_with_every_penalty(penalty):
+    cs = make_cells(300, 31)
+    data = make_cells(300, 32, escale=1.2)
+    target = np.add.reduceat(cs.column("e"), cs.offsets[:-1])
+    mu = np.random.default_rng(0).uniform(0, 1, len(cs))
+    reg = GraphRegressor(**{**FAST, "epochs": 2}, device="cpu", random_state=0, penalty=penalty)
+    reg.fit(cs, target, protected=mu, domain_X=data)
+    assert np.isfinite(reg.history_["penalty_loss"]).all()
+    assert np.isfinite(reg.predict(data)).all()

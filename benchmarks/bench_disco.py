@@ -14,6 +14,9 @@ Run ``python benchmarks/bench_disco.py [--quick]``.
     N = 65,536; the measurement behind ``distance.CUDA_TORCH_MIN_N``), else on the CPU.
 (e) independence test: 1,000 permutations at N = 10⁵ (target < 10 s on 2 cores),
     unweighted and weighted, and the asymptotic test at the same N.
+(f) joint 2-D protected DisCo (``JointDisCo``: dCor² of the output with the pair
+    (isolation, μ), the chunked O(N²) path) at N = 4096: torch forward + backward
+    and the numpy boosting terms, next to the sum of the two 1-D fast terms.
 
 Numba compile time is excluded (every path is warmed up first); each timing is
 the minimum over repeats.
@@ -180,12 +183,46 @@ def bench_permutation(quick: bool) -> None:
         print("    cpu = process CPU time over all threads (wall x cores on an idle machine)")
 
 
+def bench_joint(quick: bool) -> None:
+    from decorr_af.decorrelation.penalties import DisCo, JointDisCo, PenaltyBatch
+
+    n = 4096
+    gen = torch.Generator().manual_seed(n)
+    iso = torch.rand(n, generator=gen) * 10
+    mu = torch.rand(n, generator=gen) * 60 + 20
+    score = torch.sigmoid(torch.randn(n, generator=gen) + 0.1 * iso + 0.01 * mu)
+    w = torch.rand(n, generator=gen) + 0.5
+    z = torch.stack([iso, mu], 1)
+    batch = PenaltyBatch(weight=w, protected=z)
+    repeats = 2 if quick else 5
+    print(f"\n(f) joint 2-D protected DisCo (isolation, mu), N = {n}, float32 torch on CPU")
+    for name, pen in (("JointDisCo (chunked O(N^2))", JointDisCo(on="all")),
+                      ("DisCo, sum of 1-D terms (fast)", DisCo(on="all"))):  # fmt: skip
+        pen.setup(task="regression")
+
+        def step(p: object = pen) -> None:
+            s = score.detach().requires_grad_(True)
+            p.loss(s, batch).backward()  # type: ignore[attr-defined]
+
+        step()
+        t_torch = _best(step, repeats)
+        s64, w64, z64 = score.double().numpy(), w.double().numpy(), z.double().numpy()
+        pen.boost_terms(s64, weight=w64, protected=z64)
+        t_boost = _best(
+            lambda p=pen, a=(s64, w64, z64): p.boost_terms(a[0], weight=a[1], protected=a[2]),
+            repeats,
+        )
+        print(
+            f"{name:>32}: torch fwd+bwd {1e3 * t_torch:8.1f} ms, boost terms {1e3 * t_boost:8.1f} ms"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer sizes and repeats")
     parser.add_argument(
         "--only",
-        choices=["disco", "large", "cuda", "torch", "perm"],
+        choices=["disco", "large", "cuda", "torch", "perm", "joint"],
         default=None,
         help="run one part",
     )
@@ -203,6 +240,7 @@ def main() -> None:
         "cuda": bench_cuda,
         "torch": bench_torch_exact,
         "perm": bench_permutation,
+        "joint": bench_joint,
     }
     for name, fn in parts.items():
         if args.only in (None, name):

@@ -10,13 +10,25 @@ Generates (or reuses) toy photon files, then reads the same branches
 and prints photons/s (best of 3 after a warm-up run) and the ratio package / raw
 (target >= 0.8).
 
-Usage: ``python benchmarks/bench_read.py [--events 1000000] [--files 4] [--cluster]``
+With ``--xrootd`` it also starts an XRootD server on 127.0.0.1 (Debian
+``xrootd-server``; run as ``nobody`` when we are root) exporting the sample and
+times the same eager read through ``root://`` URLs against the local read, in
+the same run.
+
+Usage: ``python benchmarks/bench_read.py [--events 1000000] [--files 4] [--cluster] [--xrootd]``
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +68,43 @@ def timed(label: str, fn, n_ref: int | None = None, repeat: int = 3) -> tuple[fl
     return n / dt, n
 
 
+@contextlib.contextmanager
+def xrootd_server(export: Path) -> Iterator[int]:
+    """Serve ``export`` with xrootd on a free 127.0.0.1 port; yield the port."""
+    binary = shutil.which("xrootd")
+    if binary is None:
+        raise SystemExit("--xrootd: no xrootd binary (apt-get install -y xrootd-server)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    base = Path(tempfile.mkdtemp(prefix="bench-xrootd-"))
+    base.chmod(0o755)
+    cfg = base / "xrootd.cfg"
+    cfg.write_text(f"all.export {export}\nxrd.port {port}\nall.adminpath {base}\n")
+    as_root = os.geteuid() == 0
+    if as_root:  # xrootd refuses to run as root
+        shutil.chown(base, "nobody")
+        for path in [export, *export.iterdir()]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+    user = {"user": "nobody", "group": "nogroup", "extra_groups": []} if as_root else {}
+    log = (base / "xrootd.log").open("w")
+    proc = subprocess.Popen([binary, "-c", str(cfg)], cwd=base, stdout=log, stderr=log, **user)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+                break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"xrootd did not start; see {base / 'xrootd.log'}")
+            time.sleep(0.2)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+        shutil.rmtree(base, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -63,6 +112,9 @@ def main() -> None:
     parser.add_argument("--out", default="/tmp/decorr_af_bench_read")
     parser.add_argument("--chunk-size", type=int, default=250_000)
     parser.add_argument("--cluster", action="store_true", help="also time a LocalCluster")
+    parser.add_argument(
+        "--xrootd", action="store_true", help="also time the read over XRootD (loopback)"
+    )
     args = parser.parse_args()
 
     from decorr_af.data import generate
@@ -123,9 +175,20 @@ def main() -> None:
                 ),
                 n,
             )
+    remote = None
+    if args.xrootd:
+        with xrootd_server(out.resolve()) as port:
+            urls = [f"root://127.0.0.1:{port}/{f.resolve()}" for f in files]
+            remote, _ = timed(
+                "photon_table(eager, root://)",
+                lambda: len(photon_table(urls, mode="eager", chunk_size=args.chunk_size)),
+                n,
+            )
     print()
     for name, rate in results.items():
         print(f"ratio {name:<18s} / raw uproot: {rate / raw:5.2f}  (target >= 0.8)")
+    if remote is not None:
+        print(f"ratio XRootD loopback / local (eager): {remote / results['eager']:5.2f}")
 
 
 if __name__ == "__main__":

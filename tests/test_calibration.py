@@ -173,7 +173,7 @@ def test_run_on_shared_samples_saves_and_plots(sample_dir, tmp_path):
     res = cal.run(cfg, seed=2, out=tmp_path / "res")
     back = RunResult.load(tmp_path / "res")
     assert back.metrics == pytest.approx(res.metrics, nan_ok=True)
-    assert set(back.models) == {"shapes_bdt", "reweighted_bdt"}
+    assert set(back.saved_models) == {"shapes_bdt", "reweighted_bdt"}
     assert res.metrics["reweighting.ks_max_after"] < res.metrics["reweighting.ks_max_before"]
     for m in cfg.models:
         assert 0.97 < res.metrics[f"{m}.response_mc"] < 1.03

@@ -26,6 +26,12 @@ from decorr_af.scan.clusters import ClusterKind, ClusterSpec, ShipMode, parse_cl
          ClusterKind.HTCONDOR,
          {"adapt": True, "minimum": 1, "maximum": 20,
           "job_extra_directives": {"+JobFlavour": "espresso"}}),
+        ("slurm:cores=2,memory=4GB,jobs=3,queue=debug", ClusterKind.SLURM,
+         {"cores": 2, "memory": "4GB", "jobs": 3, "queue": "debug"}),
+        ("pbs:cores=32,account=MyProject,resource_spec=select=1:system=polaris", ClusterKind.PBS,
+         {"cores": 32, "account": "MyProject", "resource_spec": "select=1:system=polaris"}),
+        ("htcondor:container=/cvmfs/img,getenv=true", ClusterKind.HTCONDOR,
+         {"container": "/cvmfs/img", "getenv": True}),
         ("gateway", ClusterKind.GATEWAY, {}),
         ("gateway:workers=4,cluster_options.worker_cores=2", ClusterKind.GATEWAY,
          {"workers": 4, "cluster_options": {"worker_cores": 2}}),
@@ -68,7 +74,7 @@ def test_parse_mapping_and_env(monkeypatch):
     [
         ("local:cores=4", "'cores' does not apply to cluster kind 'local'"),
         ("local:bogus=1", "unknown cluster option 'bogus'"),
-        ("slurm", "cluster kind 'slurm' unknown"),
+        ("lsf", "cluster kind 'lsf' unknown"),
         ("local:workers=0", "'workers' must be positive"),
         ("local:workers=two", "'workers' must be an integer"),
         ("htcondor:minimum=5,maximum=2", "'minimum' is larger"),
@@ -94,7 +100,7 @@ def test_htcondor_constructor_options():
              "job_extra_directives": {"+JobFlavour": '"longlunch"'}, "log_directory": "logs",
              "python": "/env/bin/python"}
         )  # fmt: skip
-        clusters._htcondor_cluster(spec)
+        clusters._batch_cluster(spec)
     kwargs = fake.HTCondorCluster.call_args.kwargs
     assert kwargs == {
         "cores": 4,
@@ -113,7 +119,7 @@ def test_htcondor_adapt_and_gateway_options():
         mock.patch("decorr_af._compat.optional_import", return_value=fake),
         mock.patch("shutil.which", return_value="/usr/bin/condor_submit"),
     ):
-        clusters._htcondor_cluster(ClusterSpec.parse("htcondor:adapt=true,minimum=1,maximum=7"))
+        clusters._batch_cluster(ClusterSpec.parse("htcondor:adapt=true,minimum=1,maximum=7"))
         fake.HTCondorCluster.return_value.adapt.assert_called_once_with(minimum=1, maximum=7)
         options = {}
         fake.Gateway.return_value.cluster_options.return_value = options
@@ -212,3 +218,81 @@ def test_closing_errors_become_one_warning():
     ):
         assert got is client
     assert len(record) == 1
+
+
+def test_version_probe_unpickles_where_the_package_is_missing(tmp_path):
+    """The probe travels by value: a worker without decorr_af answers None instead of failing."""
+    import cloudpickle
+
+    payload = tmp_path / "probe.pkl"
+    payload.write_bytes(cloudpickle.dumps(clusters._make_probe()))
+    code = (
+        "import sys, pickle\n"
+        "class Hide:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.partition('.')[0] == 'decorr_af':\n"
+        "            raise ModuleNotFoundError(name)\n"
+        "sys.meta_path.insert(0, Hide())\n"
+        f"probe = pickle.loads(open({str(payload)!r}, 'rb').read())\n"
+        "print(repr(probe()))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "None"
+
+
+@pytest.mark.parametrize(
+    ("spec", "cls", "expected"),
+    [
+        ("slurm:cores=2,memory=4GB,jobs=3,queue=debug,account=m1",
+         "SLURMCluster", {"cores": 2, "memory": "4GB", "queue": "debug", "account": "m1"}),
+        ("pbs:cores=8,memory=16GB,jobs=2,resource_spec=select=1:system=polaris",
+         "PBSCluster", {"cores": 8, "memory": "16GB", "resource_spec": "select=1:system=polaris"}),
+    ],
+)  # fmt: skip
+def test_slurm_and_pbs_constructor_options(spec, cls, expected):
+    fake = mock.MagicMock()
+    with (
+        mock.patch("decorr_af._compat.optional_import", return_value=fake),
+        mock.patch("shutil.which", return_value="/usr/bin/submit"),
+    ):
+        clusters._batch_cluster(ClusterSpec.parse(spec))
+    assert getattr(fake, cls).call_args.kwargs == expected
+    getattr(fake, cls).return_value.scale.assert_called_once_with(
+        jobs=int(spec.split("jobs=")[1][0])
+    )
+
+
+def test_batch_kind_without_its_submit_command_is_a_cluster_error():
+    from decorr_af.errors import ClusterError
+
+    with (
+        mock.patch("shutil.which", return_value=None),
+        pytest.raises(ClusterError, match="slurm is not available here \\(no sbatch on PATH\\)"),
+    ):
+        clusters._batch_cluster(ClusterSpec.parse("slurm:cores=1"))
+
+
+def test_gateway_without_address_or_server_is_a_cluster_error():
+    pytest.importorskip("dask_gateway")
+    import dask
+
+    from decorr_af.errors import ClusterError
+
+    with (
+        dask.config.set({"gateway.address": None}),
+        pytest.raises(ClusterError, match="set DASK_GATEWAY__ADDRESS"),
+    ):
+        clusters._gateway_cluster(ClusterSpec.parse("gateway"))
+    # in a subprocess: the gateway client's event-loop thread, still importing, upsets
+    # CPython 3.11's AST state in pytest's assertion rewriter
+    code = (
+        "from decorr_af.errors import ClusterError\n"
+        "from decorr_af.scan import clusters\n"
+        "try:\n"
+        "    clusters.get_client('gateway:address=http://127.0.0.1:9')\n"
+        "except ClusterError as err:\n"
+        "    print(err)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert "cannot reach the dask-gateway at http://127.0.0.1:9" in res.stdout, res.stderr

@@ -3,7 +3,10 @@
 Conventions
 -----------
 * ``y`` is the binary truth label (1 = signal, 0 = background); ``weights`` are
-  optional non-negative per-sample weights everywhere.
+  optional non-negative per-sample weights, except in :func:`roc_curve` and
+  :func:`auc`, which are sums over events and also take signed weights (NLO MC,
+  sWeights; their sum must be positive).  Quantiles, efficiency thresholds and
+  the KS test need a monotone weighted CDF and reject them.
 * Quantiles (weighted or not) use the midpoint rule: the sorted value ``v_i``
   with cumulative weight ``C_i`` sits at probability ``(C_i - w_i / 2) / W`` and
   quantiles interpolate linearly in between.  Unweighted this is numpy's
@@ -63,12 +66,16 @@ def _arr(v: Any, name: str) -> np.ndarray:
     return a
 
 
-def _weights(weights: Any, n: int, name: str = "weights") -> np.ndarray:
+def _weights(weights: Any, n: int, name: str = "weights", *, signed: bool = False) -> np.ndarray:
     if weights is None:
         return np.ones(n)
     w = _arr(weights, name)
     if w.shape[0] != n:
         raise ConfigError(f"{name} has length {w.shape[0]}, expected {n}")
+    if signed:  # sums of signed weights (NLO MC, sWeights): only the total must be > 0
+        if w.sum() <= 0:
+            raise ConfigError(f"{name} sum to zero or less; signed weights need a positive sum")
+        return w
     if (w < 0).any():
         raise ConfigError(f"{name} must be non-negative; {int((w < 0).sum())} are negative")
     return w
@@ -135,7 +142,7 @@ def roc_curve(y: Any, score: Any, weights: Any = None) -> tuple[np.ndarray, ...]
 
     lab, s = _labels(y), _arr(score, "score")
     _same_length(y=lab, score=s)
-    return _roc(lab, s, sample_weight=_weights(weights, s.shape[0]))
+    return _roc(lab, s, sample_weight=_weights(weights, s.shape[0], signed=True))
 
 
 def auc(y: Any, score: Any, weights: Any = None) -> float:
@@ -150,7 +157,22 @@ def auc(y: Any, score: Any, weights: Any = None) -> float:
 
     lab, s = _labels(y), _arr(score, "score")
     _same_length(y=lab, score=s)
-    return float(roc_auc_score(lab, s, sample_weight=_weights(weights, s.shape[0])))
+    w = _weights(weights, s.shape[0], signed=True)
+    if (w < 0).any():  # the ROC curve of signed weights is not monotone: rank formula
+        return _signed_auc(lab, s, w)
+    return float(roc_auc_score(lab, s, sample_weight=w))
+
+
+def _signed_auc(lab: np.ndarray, s: np.ndarray, w: np.ndarray) -> float:
+    """``Σ_{i∈sig, j∈bkg} w_i w_j ([s_i > s_j] + [s_i = s_j] / 2) / (W_sig W_bkg)``."""
+    values, inverse = np.unique(s, return_inverse=True)
+    sig = np.bincount(inverse, weights=np.where(lab == 1, w, 0.0), minlength=len(values))
+    bkg = np.bincount(inverse, weights=np.where(lab == 1, 0.0, w), minlength=len(values))
+    w_sig, w_bkg = sig.sum(), bkg.sum()
+    if not (w_sig > 0 and w_bkg > 0):
+        raise ConfigError("auc needs a positive total weight of each class")
+    below = np.cumsum(bkg) - bkg
+    return float((sig * (below + 0.5 * bkg)).sum() / (w_sig * w_bkg))
 
 
 def efficiency_threshold(y: Any, score: Any, eff: float, weights: Any = None) -> float:

@@ -89,7 +89,11 @@ def key_metrics(res: ScanResult) -> list[str]:
     """The metrics worth a first look: the primary model's key metrics and the Pareto axes."""
     primary = res.info.get("primary_model")
     pareto = [m for plane in res.info.get("pareto", []) for m in plane]
-    keys = [f"{primary}.{k}" for k in KEY_METRICS] if primary else []
+    keys = []
+    if primary:
+        tidy = res.metrics_table()
+        have = set(tidy.loc[tidy["model"] == primary, "metric"])
+        keys = [res.column(primary, k) for k in KEY_METRICS if k in have]
     chosen = [m for m in dict.fromkeys([*keys, *pareto]) if m in res.metrics]
     return chosen or list(res.metrics)
 
@@ -185,7 +189,9 @@ def _plots(res: ScanResult, fig_dir: Path) -> list[tuple[Path, str]]:
         metrics = list(dict.fromkeys(m for plane in planes for m in plane))
         if not metrics:  # no Pareto planes: the primary model's metrics
             primary = res.info.get("primary_model")
-            metrics = [m for m in res.metrics if primary and m.startswith(f"{primary}.")]
+            tidy = res.metrics_table()
+            names = tidy.loc[tidy["model"] == primary, "metric"] if primary else []
+            metrics = [res.column(primary, n) for n in dict.fromkeys(names)]
         for i, m in enumerate(list(dict.fromkeys(metrics))[:MAX_METRIC_PLOTS]):
             path = _figure(fig_dir, f"metric_{i}", lambda ax, m=m: metric_vs_param(res, m, ax=ax))
             if path is not None:

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("decorr_af.cli.generate", "generate PHYSLITE-like toy ROOT files"),
     "inspect": ("decorr_af.cli.inspect", "summarise a PHYSLITE(-like) ROOT file"),
     "export": ("decorr_af.cli.export", "export the flat photon table to Parquet/HDF5"),
+    "export-model": ("decorr_af.cli.export_model", "export a trained model to ONNX"),
     "scan": ("decorr_af.cli.scan", "run a λ / hyper-parameter scan from a YAML config"),
     "report": ("decorr_af.cli.report", "rebuild the HTML report of a scan or demo directory"),
     "demo": ("decorr_af.cli.demo", "the main job: generate, scan on Dask, write a report"),

@@ -27,6 +27,12 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--progress", action="store_true", help="show a progress bar")
+    parser.add_argument(
+        "--cells",
+        action="store_true",
+        help="photons only: also write the calorimeter cells of every photon candidate"
+        " (AnalysisPhotonCellsAuxDyn.*) and compute its shower shapes from them",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
         mismodelling=args.mismodelling,
         chunk_size=args.chunk_size,
         progress=args.progress,
+        cells=args.cells,
     )
     for path in paths:
         print(path)

@@ -30,6 +30,8 @@ _LAZY: dict[str, str] = {
     # reading and tables
     "open_events": "readers",
     "photon_table": "table",
+    "cell_table": "table",
+    "read_cells": "table",
     "diphoton_table": "table",
     "electron_table": "ztables",
     "radiative_z_table": "ztables",

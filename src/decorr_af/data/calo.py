@@ -72,6 +72,11 @@ pair, electrons: bremsstrahlung) lowers ``Rphi``. Fakes (see
 :mod:`~decorr_af.data.photons`) widen every shape through :math:`A_{core}` and
 show a second strip maximum of strength ``two_max``.
 
+With cells (:mod:`decorr_af.data.cells`) the shapes, ``E0``-``E3`` and
+:math:`E_{raw}` are instead measured on calorimeter cells filled from the
+latent quantities returned under ``"latent"`` (the same :math:`\ell`,
+profile, offsets and fake structure; no random numbers are drawn for them here).
+
 Data vs MC
 ----------
 :class:`Conditions` holds the detector description; :meth:`Conditions.for_kind`
@@ -93,7 +98,12 @@ isolation differ because the detector and the events differ.
   the cones +10 %·k, underlying-event track rate +25 %·k (``ue``,
   ``pileup_iso``, ``ue_tracks``);
 * fake composition :math:`\pi^0/\eta/` hadron = 0.70/0.20/0.10 in MC,
-  0.65/0.22/0.13 in data at k = 1 (``fake_fractions``).
+  0.65/0.22/0.13 in data at k = 1 (``fake_fractions``);
+* calorimeter cells only (:mod:`~decorr_af.data.cells`): cell noise +10 %·k
+  (``cell_noise``), strip cross-talk 1 % -> 1.5 % at k = 1 (``crosstalk``),
+  per-layer energy scales presampler +3 %·k, strips +1.5 %·k, middle -0.5 %·k,
+  back -2 %·k
+  (``layer_scale``: presampler, strips, middle, back, hadronic).
 
 Measured at k = 1 on 30 000 events per sample (MC seed 101, data seed 202;
 prompt photons, medians): Reta -0.0054 (0.945 in MC), Rphi -0.0029, weta2
@@ -176,6 +186,9 @@ class Conditions:
     pileup_iso: float = 1.0
     ue_tracks: float = 1.0
     fake_fractions: tuple[float, float, float] = (0.7, 0.2, 0.1)
+    cell_noise: float = 1.0
+    crosstalk: float = 0.01
+    layer_scale: tuple[float, float, float, float, float] = (1.0, 1.0, 1.0, 1.0, 1.0)
 
     @classmethod
     def for_kind(cls, kind: str, mismodelling: float = 0.0) -> Conditions:
@@ -197,6 +210,9 @@ class Conditions:
             pileup_iso=1.0 + 0.1 * k,
             ue_tracks=1.0 + 0.25 * k,
             fake_fractions=_fake_fractions(k),
+            cell_noise=1.0 + 0.1 * k,
+            crosstalk=0.01 * (1.0 + 0.5 * k),
+            layer_scale=(1.0 + 0.03 * k, 1.0 + 0.015 * k, 1.0 - 0.005 * k, 1.0 - 0.02 * k, 1.0),
         )
 
 
@@ -429,6 +445,26 @@ def shower(
         "upstream_loss": f_u,
         "ell": ell,
         "ell_mean": ell_mean,
+        # latent shower description for the cell simulation (no random numbers drawn)
+        "latent": {
+            "e": e,
+            "eta": eta,
+            "mu": mu,
+            "f_u": f_u,
+            "f_strip": f_strip,
+            "f_middle": f_middle,
+            "f_back": f_back,
+            "up": up,
+            "charged": np.asarray(charged, dtype=bool),
+            "phi_open": np.asarray(phi_open, dtype=float),
+            "core": core,
+            "two_max": two_max,
+            "had_frac": had_frac,
+            "e0_true": e0_true,
+            "ell": ell,
+            "off_eta": off_eta,
+            "off_phi": off_phi,
+        },
     }
 
 

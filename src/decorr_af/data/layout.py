@@ -69,6 +69,11 @@ class PhysliteLayout:
         (``mcEventWeights`` is a vector: its first entry is used).
     event_collection
         Collection name of the per-event information.
+    cell_container, cell_fields, cell_energy_fields
+        Container of the photon candidates' calorimeter cells (written with
+        ``generate --cells``), its fields (``photonIndex`` links a cell to the
+        photon of that index in its event) and which of them are energies
+        (in ``energy_unit``).
     """
 
     tree: str = "CollectionTree"
@@ -104,6 +109,9 @@ class PhysliteLayout:
     simulation_bit: int = 1
     weight_fields: tuple[str, ...] = ("mcEventWeight", "mcEventWeights")
     event_collection: str = "EventInfo"
+    cell_container: str = "AnalysisPhotonCells"
+    cell_fields: tuple[str, ...] = ("photonIndex", "layer", "eta", "phi", "e", "t")
+    cell_energy_fields: tuple[str, ...] = ("e",)
 
     def __post_init__(self) -> None:
         if self.energy_unit not in _UNITS:

@@ -52,6 +52,14 @@ probability :math:`0.2 s_{trk}` and pile-up tracks with probability ∝ μ).
 :math:`s_{UE}, s_{PU}, s_{trk}` are 1 in MC (see
 :class:`~decorr_af.data.calo.Conditions` for data).
 
+Cells
+-----
+``simulate_photons(..., cells=True)`` (``decorr-af generate --cells``) adds
+every candidate's calorimeter cells (:mod:`decorr_af.data.cells`), filled by
+the latent physics above from a separate random stream; the cluster energy,
+``E0``-``E3`` and the shower shapes are then computed from the cells, while
+truth, conversions and isolation stay identical to ``cells=False``.
+
 Data vs MC
 ----------
 ``kind="data"`` simulates the "real" detector of
@@ -122,7 +130,8 @@ def _fake_structure(
     mass = np.where(category == 2, _MESON_MASS["eta"], _MESON_MASS["pi0"])
     z = rng.uniform(0.02, 0.98, n)
     theta = mass / (e * np.sqrt(z * (1.0 - z)))
-    d_strips = theta * np.cosh(eta) * np.abs(np.cos(rng.uniform(0, np.pi, n))) / _STRIP_PITCH
+    cos_alpha = np.cos(rng.uniform(0, np.pi, n))
+    d_strips = theta * np.cosh(eta) * np.abs(cos_alpha) / _STRIP_PITCH
     vis = np.where(meson, 1.0 - np.exp(-((d_strips / 2.0) ** 2)), 0.0)
     r_share = np.minimum(z, 1 - z) / np.maximum(z, 1 - z)
     return {
@@ -133,6 +142,10 @@ def _fake_structure(
         "two_max": r_share * vis,
         "vis": vis,
         "had_frac": np.where(hadron, rng.beta(2.0, 6.0, n), 0.0),
+        "meson": meson,
+        "z": z,
+        "theta": theta,
+        "cos_alpha": cos_alpha,
     }
 
 
@@ -195,7 +208,8 @@ def reconstruct_photons(
     mismodelling: float = 0.0,
     conditions: Conditions | None = None,
     calo_variables: bool = False,
-) -> dict[str, np.ndarray]:
+    latent: bool = False,
+) -> dict[str, Any]:
     """Simulate conversion, energy response, shower shapes and isolation.
 
     Parameters
@@ -215,6 +229,10 @@ def reconstruct_photons(
     calo_variables
         Also return the :data:`~decorr_af.data.schema.CALO_VARIABLES`
         (``E0``-``E3`` in GeV, ``conversionRadius`` in mm, cell offsets).
+    latent
+        Also return ``"latent"``: the shower's latent description and the
+        decay structure of fakes, what :func:`decorr_af.data.cells.photon_cells`
+        fills the cells with (no extra random numbers are drawn).
 
     Returns
     -------
@@ -275,6 +293,11 @@ def reconstruct_photons(
     if calo_variables:
         for k in CALO_VARIABLES:
             out[k] = conv[k] if k == "conversionRadius" else calo[k]
+    if latent:
+        out["latent"] = {
+            **calo["latent"],
+            **{k: fk[k] for k in ("meson", "z", "theta", "cos_alpha")},
+        }
     return out
 
 
@@ -370,8 +393,17 @@ def simulate_photons(
     mismodelling: float = 0.0,
     rng: np.random.Generator,
     first_event: int = 0,
+    cells: bool = False,
+    cell_rng: np.random.Generator | None = None,
 ) -> dict[str, Any]:
     """Simulate ``n_events`` single-photon events in memory.
+
+    With ``cells=True`` every candidate also carries its calorimeter cells
+    (:mod:`decorr_af.data.cells`, drawn from ``cell_rng``; default: a child
+    stream spawned from ``rng``'s seed sequence, which draws nothing from
+    ``rng``) and its cluster energy, ``E0``-``E3`` and shower shapes are
+    computed from them; everything else (truth, conversions, isolation) is
+    identical to ``cells=False`` for the same ``rng``.
 
     Returns
     -------
@@ -380,7 +412,10 @@ def simulate_photons(
         (``averageInteractionsPerCrossing``, ``eventNumber``, ``runNumber``,
         ``mcChannelNumber``, ``mcEventWeights`` as an awkward ``var * float32``);
         ``"AnalysisPhotons"``: awkward array of photon records (pt-ordered,
-        energies in **MeV**, as written to file).
+        energies in **MeV**, as written to file); with ``cells=True``
+        ``"AnalysisPhotonCells"``: per event the cells of all its photons
+        (``photonIndex`` = the photon's index in the event, then
+        ``layer``, ``eta``, ``phi``, ``e`` in MeV, ``t`` in ns; photon by photon).
 
     Examples
     --------
@@ -405,13 +440,56 @@ def simulate_photons(
     phi = rng.uniform(-np.pi, np.pi, n)
     truth_e = pt_true * np.cosh(eta)
     reco = reconstruct_photons(
-        truth_e, eta, mu[evt], category=category, rng=rng, conditions=cond, calo_variables=True
+        truth_e,
+        eta,
+        mu[evt],
+        category=category,
+        rng=rng,
+        conditions=cond,
+        calo_variables=True,
+        latent=cells,
     )
+    cellset = None
+    if cells:
+        from decorr_af.data.cells import photon_cells
+
+        crng = cell_rng if cell_rng is not None else rng.spawn(1)[0]
+        res = photon_cells(reco.pop("latent"), phi, rng=crng, conditions=cond)
+        reco.update(res.measured)
+        reco["pt"] = reco["e_raw"] / np.cosh(eta)
+        cellset = res.cells
     photons = _photon_fields(reco, eta, phi, truth_e, category)
     order = np.lexsort((-photons["pt"], evt))
     channel = np.full(n_events, MC_CHANNEL_PHOTONS, dtype=np.uint32)
     event_info = _event_info(mu, channel, kind=kind, rng=rng, first_event=first_event)
-    return {"EventInfo": event_info, "AnalysisPhotons": to_collection(photons, counts, order)}
+    out = {"EventInfo": event_info, "AnalysisPhotons": to_collection(photons, counts, order)}
+    if cellset is not None:
+        out[CELL_CONTAINER] = cell_collection(cellset, evt, n_events, order)
+    return out
+
+
+#: container of the photon candidates' cells (``AnalysisPhotonCellsAuxDyn.<field>``)
+CELL_CONTAINER = "AnalysisPhotonCells"
+
+
+def cell_collection(cellset: Any, evt: np.ndarray, n_events: int, order: np.ndarray) -> ak.Array:
+    """Per-event jagged cells of the (pt-ordered) photons, linked by ``photonIndex``."""
+    ordered = cellset.take(order)
+    evt_sorted = evt[order]
+    first = np.searchsorted(evt_sorted, np.arange(n_events))
+    index_in_event = np.arange(len(evt_sorted)) - first[evt_sorted]
+    per_cell = np.repeat(index_in_event, ordered.counts).astype(np.int16)
+    per_event = np.bincount(evt_sorted, weights=ordered.counts, minlength=n_events).astype(np.int64)
+    f = ordered.features
+    cols = {
+        "photonIndex": per_cell,
+        "layer": f[:, ordered.names.index("layer")].astype(np.int16),
+        "eta": f[:, ordered.names.index("eta")].astype(np.float32),
+        "phi": f[:, ordered.names.index("phi")].astype(np.float32),
+        "e": (f[:, ordered.names.index("e")] * 1e3).astype(np.float32),
+        "t": f[:, ordered.names.index("t")].astype(np.float32),
+    }
+    return ak.unflatten(ak.zip(cols, depth_limit=1), per_event)
 
 
 #: mcChannelNumber of the single-photon toy (a Pythia8 γ+jet-like sample id)

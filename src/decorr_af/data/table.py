@@ -43,15 +43,19 @@ from decorr_af.data.validate import (
 from decorr_af.errors import ConfigError, NonFiniteValueError
 
 __all__ = [
+    "CELL_FEATURES",
+    "CELL_GLOBALS",
     "EVENT_COLUMNS",
     "STANDARD_FEATURES",
     "TABLES",
     "TableSpec",
     "available_features",
+    "cell_table",
     "diphoton_table",
     "iter_table",
     "object_columns",
     "photon_table",
+    "read_cells",
     "register_table",
     "table_spec",
 ]
@@ -442,3 +446,131 @@ def available_features(source: Source, *, tree: str | None = None) -> tuple[str,
     else:
         avail = [file_fields(i) for i in validate_files(source, tree=tree)]
     return tuple(f for f in STANDARD_FEATURES if all(f in a.get("Photons", ()) for a in avail))
+
+
+# -- calorimeter cells -----------------------------------------------------------------
+
+#: cell features of :func:`cell_table`'s CellSet (``e`` in GeV, ``t`` in ns)
+CELL_FEATURES = ("layer", "deta", "dphi", "e", "t")
+#: per-photon globals of :func:`cell_table`'s CellSet
+CELL_GLOBALS = ("eta", "e_raw", "converted")
+
+
+def _file_cells(info: FileInfo, layout: PhysliteLayout) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Photon (eta, phi, conversion flag) and cell columns of one file, flat, in file order."""
+    from decorr_af.errors import MissingBranchError
+
+    uproot = optional_import("uproot", "io")
+    ak = optional_import("awkward", "io")
+    sep = info.sep
+    cell = {f: f"{layout.aux(layout.cell_container)}{sep}{f}" for f in layout.cell_fields}
+    missing = [b for b in cell.values() if not info.has(b)]
+    if missing:
+        raise MissingBranchError(
+            f"{info.path}: no calorimeter cells ({missing[0]!r} missing);"
+            " generate the sample with `decorr-af generate --cells`"
+        )
+    pho = {f: layout.branch("Photons", f, sep=sep) for f in ("eta", "phi", "pt", "conversionType")}
+    with uproot.open(info.path) as handle:
+        arrays = handle[info.tree].arrays(
+            filter_name=list(cell.values()) + [b for b in pho.values() if info.has(b)]
+        )
+    pho_eta = arrays[pho["eta"]]
+    n_per_event = ak.num(pho_eta).to_numpy()
+    first = np.concatenate([[0], np.cumsum(n_per_event)[:-1]])
+    cells = {f: ak.flatten(arrays[b]).to_numpy() for f, b in cell.items()}
+    cells_per_event = ak.num(arrays[cell["photonIndex"]]).to_numpy()
+    owner = np.repeat(first, cells_per_event) + cells["photonIndex"].astype(np.int64)
+    photons = {
+        "eta": ak.flatten(pho_eta).to_numpy().astype(float),
+        "phi": ak.flatten(arrays[pho["phi"]]).to_numpy().astype(float),
+        "pt": layout.in_gev("pt", ak.flatten(arrays[pho["pt"]]).to_numpy().astype(float)),
+        "converted": (
+            ak.flatten(arrays[pho["conversionType"]]).to_numpy() > 0
+            if pho["conversionType"] in arrays.fields
+            else np.zeros(int(n_per_event.sum()), bool)
+        ),
+    }
+    return owner, n_per_event, {"cells": cells, "photons": photons}
+
+
+def read_cells(
+    source: Source, *, tree: str | None = None, layout: PhysliteLayout = PHYSLITE
+) -> Any:
+    """Calorimeter cells of every photon of the files, as one :class:`~decorr_af.columnar.cells.CellSet`.
+
+    Photons come in file order (files, events, photons within an event): the
+    order of the rows of :func:`photon_table` without ``selection`` and with
+    ``nonfinite="keep"``. Cell features :data:`CELL_FEATURES`: ``layer``
+    (0 presampler, 1 strips, 2 middle, 3 back, 4 hadronic), ``deta`` /
+    ``dphi`` relative to the photon's η/φ, ``e`` in GeV, ``t`` in ns; globals
+    :data:`CELL_GLOBALS`: η, the raw cluster energy (GeV) and the conversion
+    flag. Files without cells raise :class:`~decorr_af.errors.MissingBranchError`.
+    """
+    from decorr_af.columnar.cells import CellSet
+
+    infos = validate_files(source, tree=tree, layout=layout)
+    feats, globs, counts = [], [], []
+    for info in infos:
+        owner, n_per_event, cols = _file_cells(info, layout)
+        c, p = cols["cells"], cols["photons"]
+        n_pho = int(n_per_event.sum())
+        if len(owner) and np.any(np.diff(owner) < 0):
+            raise ConfigError(f"{info.path}: cells are not grouped photon by photon")
+        counts.append(np.bincount(owner, minlength=n_pho))
+        dphi = np.angle(np.exp(1j * (c["phi"] - p["phi"][owner])))
+        energy = c["e"] * layout.to_gev if "e" in layout.cell_energy_fields else c["e"]
+        feats.append(
+            np.column_stack(
+                [c["layer"].astype(np.float32), c["eta"] - p["eta"][owner], dphi, energy, c["t"]]
+            ).astype(np.float32)
+        )
+        e_raw = p["pt"] * np.cosh(p["eta"])
+        globs.append(np.column_stack([p["eta"], e_raw, p["converted"]]).astype(np.float32))
+    cnt = np.concatenate(counts)
+    return CellSet(
+        np.concatenate([[0], np.cumsum(cnt)]),
+        np.concatenate(feats),
+        CELL_FEATURES,
+        np.concatenate(globs),
+        CELL_GLOBALS,
+    )
+
+
+def cell_table(
+    source: Source,
+    *,
+    features: Sequence[str] | None = None,
+    drop_truth: bool = False,
+    tree: str | None = None,
+    chunk_size: int = 200_000,
+) -> tuple[Any, Any]:
+    """Photon rows and their cells, aligned row by row: ``(DataFrame, CellSet)``.
+
+    The DataFrame is :func:`photon_table` (eager, no selection, non-finite
+    values kept so no row is dropped); ``cells[i]`` are the cells of row ``i``
+    (see :func:`read_cells`). Select photons with one boolean mask on both:
+    ``df[m], cells.take(m.to_numpy())``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from decorr_af.data import generate
+    >>> (path,) = generate(tempfile.mkdtemp(), events=300, seed=1, cells=True)
+    >>> df, cells = cell_table(path, features=["Reta"])
+    >>> len(df) == len(cells), cells.names
+    (True, ('layer', 'deta', 'dphi', 'e', 't'))
+    """
+    df = photon_table(
+        source,
+        features=features,
+        drop_truth=drop_truth,
+        nonfinite="keep",
+        mode="eager",
+        chunk_size=chunk_size,
+        tree=tree,
+    )
+    cells = read_cells(source, tree=tree)
+    if len(cells) != len(df):
+        raise ConfigError(f"cell_table: {len(cells)} photons with cells for {len(df)} rows")
+    return df, cells

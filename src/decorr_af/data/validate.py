@@ -101,7 +101,12 @@ def expand_sources(files: str | os.PathLike | Iterable[str | os.PathLike]) -> li
     if not items:
         raise InputFileError("no input files given (empty list)")
     out: list[Path] = []
+    from decorr_af.data.remote import expand_remote, is_remote
+
     for item in items:
+        if is_remote(item):  # root://… URLs (and globs of them)
+            out.extend(expand_remote(str(item)))
+            continue
         text = os.fspath(item)
         path = Path(text).expanduser()
         if path.is_dir():
@@ -184,7 +189,9 @@ def inspect_file(
     >>> info.tree, info.num_entries
     ('CollectionTree', 100)
     """
-    path = Path(path).expanduser().absolute()
+    from decorr_af.data.remote import source_path
+
+    path = source_path(path)  # a Path, or a RemotePath for root:// URLs
     if not path.exists():
         raise InputFileError(f"input file {path} does not exist")
     with _open(path) as handle:

@@ -94,10 +94,36 @@ def _integer(value: Any, name: str, minimum: int) -> int:
     return int(value)
 
 
-def _simulate(sample: Sample, n: int, *, kind: Kind, mismodelling: float, rng, first_event: int):
+def _simulate(
+    sample: Sample,
+    n: int,
+    *,
+    kind: Kind,
+    mismodelling: float,
+    rng,
+    first_event: int,
+    cell_rng: np.random.Generator | None = None,
+):
     fn = _SIMULATORS[sample]
-    events = fn(n, kind=kind.value, mismodelling=mismodelling, rng=rng, first_event=first_event)
+    extra: dict[str, Any] = {} if cell_rng is None else {"cells": True, "cell_rng": cell_rng}
+    events = fn(
+        n, kind=kind.value, mismodelling=mismodelling, rng=rng, first_event=first_event, **extra
+    )
     return as_recorded(events, kind=kind.value)
+
+
+#: extra SeedSequence word of the calorimeter-cell stream (independent of the event stream)
+CELL_STREAM = 7
+
+
+def _check_cells(cells: bool, sample: Sample) -> bool:
+    if not isinstance(cells, bool):
+        raise ConfigError(f"cells must be True or False, got {cells!r}")
+    if cells and sample is not Sample.PHOTONS:
+        raise ConfigError(
+            f"cells=True is available for sample 'photons' only, got {sample.value!r}"
+        )
+    return cells
 
 
 def as_recorded(
@@ -173,8 +199,13 @@ def iter_chunks(
     mismodelling: float = 0.0,
     chunk_size: int = 100_000,
     first_event: int = 0,
+    cells: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Yield the in-memory events of one file chunk by chunk (see module docs).
+
+    ``cells=True`` (photons only) adds the ``AnalysisPhotonCells`` collection
+    (:mod:`decorr_af.data.cells`), drawn from the block's extra stream
+    ``SeedSequence([seed, sample, kind, i, b, CELL_STREAM])``.
 
     Examples
     --------
@@ -184,13 +215,16 @@ def iter_chunks(
     """
     s = _choice(Sample, sample, "sample")
     k = _choice(Kind, kind, "kind")
+    cells = _check_cells(cells, s)
     per_chunk = max(1, math.ceil(chunk_size / BLOCK_EVENTS))
     n_blocks = math.ceil(events / BLOCK_EVENTS)
     for start in range(0, n_blocks, per_chunk):
         parts = []
         for b in range(start, min(start + per_chunk, n_blocks)):
             n = min(BLOCK_EVENTS, events - b * BLOCK_EVENTS)
-            ss = np.random.SeedSequence([seed, _SAMPLE_CODE[s], _KIND_CODE[k], file_index, b])
+            words = [seed, _SAMPLE_CODE[s], _KIND_CODE[k], file_index, b]
+            ss = np.random.SeedSequence(words)
+            crng = np.random.default_rng(np.random.SeedSequence([*words, CELL_STREAM]))
             parts.append(
                 _simulate(
                     s,
@@ -199,6 +233,7 @@ def iter_chunks(
                     mismodelling=mismodelling,
                     rng=np.random.default_rng(ss),
                     first_event=first_event + b * BLOCK_EVENTS,
+                    cell_rng=crng if cells else None,
                 )
             )
         if len(parts) == 1:
@@ -229,6 +264,7 @@ def generate(
     mismodelling: float = 0.0,
     chunk_size: int = 100_000,
     progress: bool = False,
+    cells: bool = False,
 ) -> list[Path]:
     """Generate a toy sample and write ``out_dir/{sample}_{kind}_{i:03d}.root``.
 
@@ -262,6 +298,12 @@ def generate(
         multiples of :data:`BLOCK_EVENTS`); bounds the memory use.
     progress
         Show a tqdm progress bar.
+    cells
+        Photons only: also write every candidate's calorimeter cells
+        (``AnalysisPhotonCellsAuxDyn.{photonIndex, layer, eta, phi, e, t}``,
+        e in MeV, t in ns) and compute its cluster energy, layer energies and
+        shower shapes from them (:mod:`decorr_af.data.cells`); files without
+        cells are unchanged.
 
     Returns
     -------
@@ -277,6 +319,7 @@ def generate(
     """
     s = _choice(Sample, sample, "sample")
     k = _choice(Kind, kind, "kind")
+    _check_cells(cells, s)
     events = _integer(events, "events", 1)
     files = _integer(files, "files", 1)
     if files > events:
@@ -316,6 +359,7 @@ def generate(
                 mismodelling=float(mismodelling),
                 chunk_size=chunk_size,
                 first_event=first,
+                cells=cells,
             ):
                 branches = _to_branches(chunk)
                 if tree is None:

@@ -3,7 +3,8 @@
 ``distance_correlation`` (exact O(N log N) weighted distance correlation for 1-D
 inputs, differentiable for torch tensors) and friends load only numpy here; numba
 and torch are imported on first use.  The penalty objects ``DisCo``,
-``Adversary``, ``DomainDisCo`` and ``DomainAdversary``, the protocol base classes
+``ConditionalDisCo``, ``JointDisCo``, ``MoDe``, ``Flatness``, ``Adversary``,
+``DomainDisCo`` and ``DomainAdversary``, the protocol base classes
 ``Penalty``, ``ProtectedPenalty`` and ``DomainPenalty`` and ``make_penalty`` live in
 the package :mod:`decorr_af.decorrelation.penalties` and are re-exported lazily.
 """
@@ -29,10 +30,14 @@ from decorr_af.decorrelation.independence import IndependenceResult, independenc
 
 _PENALTIES = (
     "Adversary",
+    "ConditionalDisCo",
     "DisCo",
     "DomainAdversary",
     "DomainDisCo",
     "DomainPenalty",
+    "Flatness",
+    "JointDisCo",
+    "MoDe",
     "Penalty",
     "ProtectedPenalty",
     "make_penalty",

@@ -409,7 +409,7 @@ def ratio_value(vxy: float, vxx: float, vyy: float, kind: str) -> float:
     """Value for ``kind`` in ``"dcor2"``, ``"dcor"``, ``"dcov2"`` (0 if a variance is 0)."""
     if kind == "dcov2":
         return max(vxy, 0.0)
-    den = vxx * vyy
+    den = vxx * vyy if vxx > 0 and vyy > 0 else 0.0  # signed weights: V_xx may be < 0
     f = min(max(vxy / math.sqrt(den), 0.0), 1.0) if den > 0 else 0.0
     return math.sqrt(f) if kind == "dcor" else f
 
@@ -434,7 +434,7 @@ def ratio_grad(
     if kind == "dcov2":
         return g_cross
     den = v_self * v_other
-    if den <= 0 or value <= 0:
+    if v_self <= 0 or v_other <= 0 or value <= 0:
         return np.zeros_like(g_cross)
     f = vxy / math.sqrt(den)
     g = g_cross / math.sqrt(den) - (0.5 * f / v_self) * g_self

@@ -92,7 +92,7 @@ def naive_torch(
     if kind == "dcov2":
         return vxy.clamp_min(0.0)
     den = vxx * vyy
-    pos = den > 0
+    pos = (vxx > 0) & (vyy > 0)  # signed weights: a variance estimate may be < 0
     safe = torch.where(pos, den, torch.ones_like(den))
     f = torch.where(pos, vxy / torch.sqrt(safe), torch.zeros_like(vxy)).clamp(0.0, 1.0)
     if kind == "dcor2":

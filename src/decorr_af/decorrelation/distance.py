@@ -19,6 +19,15 @@ normalised to mean 1::
 
 Multi-dimensional ``x`` or ``y`` (shape (N, d)) use Euclidean distances.
 
+Signed weights (NLO MC such as Sherpa γγ, sWeights) are allowed: the formula above
+is bilinear in the weighted empirical measure ``Σ_i w_i δ(x_i, y_i)``, so it is used
+unchanged with signed ``w_i`` (normalised to mean 1, hence their **sum must be
+positive**).  It depends only on that measure: rows with equal ``(x, y)`` may be
+merged by adding their weights (``+2w`` and ``-w`` at one point equal ``w``).  With
+negative weights ``dCov²(x, x)`` is no longer guaranteed positive; when either
+variance estimate is not positive the correlation is reported as 0 (and its
+gradient as 0), like a constant input.
+
 Edge cases: N < 2 raises :class:`ConfigError`; N = 2, 3 follow the formula
 (dCor = 1 for two distinct points).  A constant ``x`` or ``y`` (dCov² = 0) gives
 0.0 with a zero gradient, never NaN.  Exact ties are handled exactly; at a tie the
@@ -133,11 +142,12 @@ def _norm_weights(weights: Any, n: int) -> np.ndarray:
     if w.shape[0] != n:
         raise ConfigError(f"weights has length {w.shape[0]} but x and y have length {n}")
     _check_finite(w, "weights")
-    if (w < 0).any():
-        raise ConfigError(f"weights must be non-negative; {int((w < 0).sum())} are negative")
     total = w.sum()
     if total <= 0:
-        raise ConfigError("weights sum to zero; at least one weight must be positive")
+        raise ConfigError(
+            f"weights sum to zero or less ({total:g}); signed weights are allowed but their "
+            "sum must be positive"
+        )
     return np.ascontiguousarray(w * (n / total))
 
 
@@ -196,7 +206,7 @@ def _fast_torch_1d(x: Any, y: Any, weights: Any, kind: str) -> Any:
 
     Same checks, errors and result as :func:`_prepare` + the generic fast branch,
     but every input is converted to float64 on the host exactly once (no copy for
-    float64 CPU tensors) and the finite/non-negative checks of x, y and the
+    float64 CPU tensors) and the finite/positive-sum checks of x, y and the
     weights run together in :func:`._fast.count_invalid` instead of one torch or
     numpy reduction (and a host sync) each.
     """
@@ -221,7 +231,7 @@ def _fast_torch_1d(x: Any, y: Any, weights: Any, kind: str) -> Any:
         w = _torch.host_f64(weights.reshape(-1))
     else:
         w = np.ascontiguousarray(np.asarray(weights, dtype=np.float64).reshape(-1))
-    bad_x, bad_y, bad_w, neg_w, total = _fast.count_invalid(xh, yh, w)
+    bad_x, bad_y, bad_w, _, total = _fast.count_invalid(xh, yh, w)
     for name, bad in (("x", bad_x), ("y", bad_y)):
         if bad:
             raise NonFiniteValueError(f"{name} contains {bad} NaN or infinite value(s)")
@@ -230,10 +240,11 @@ def _fast_torch_1d(x: Any, y: Any, weights: Any, kind: str) -> Any:
             raise ConfigError(f"weights has length {w.shape[0]} but x and y have length {n}")
         if bad_w:
             raise NonFiniteValueError(f"weights contains {bad_w} NaN or infinite value(s)")
-        if neg_w:
-            raise ConfigError(f"weights must be non-negative; {neg_w} are negative")
         if total <= 0:
-            raise ConfigError("weights sum to zero; at least one weight must be positive")
+            raise ConfigError(
+                f"weights sum to zero or less ({total:g}); signed weights are allowed but "
+                "their sum must be positive"
+            )
         w = w * (n / total)  # a new array: ``w`` may share memory with the caller's
     return _torch.fast_torch(x, y, _torch.HostInputs(xh, yh, w, kind, dtype))
 
@@ -308,7 +319,8 @@ def distance_correlation(
         the result is a 0-d tensor on its device and dtype, differentiable with
         respect to ``x`` and ``y``.
     weights
-        Non-negative per-sample weights (normalised internally to mean 1); constants.
+        Per-sample weights (normalised internally to mean 1; signed weights are
+        allowed, their sum must be positive - see the module notes); constants.
     method
         :class:`DcorMethod` or its value: ``"auto"``, ``"fast"`` (1-D, O(N log N)),
         ``"naive"`` (O(N²)), ``"torch"`` (1-D, O(N log N) on the tensors' device).

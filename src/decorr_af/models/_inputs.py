@@ -166,11 +166,8 @@ def prepare_fit(
     else:
         w = _vector(sample_weight, "sample_weight", n).astype(np.float64)
         _check_finite(w, "sample_weight")
-        if (w < 0).any():
-            msg = f"sample_weight has {int((w < 0).sum())} negative value(s); weights must be >= 0"
-            raise ConfigError(msg)
-        if w.sum() <= 0:
-            msg = "sample_weight sums to zero"
+        if w.sum() <= 0:  # signed weights (NLO MC, sWeights) are allowed
+            msg = f"sample_weight sums to zero or less ({w.sum():g}); the sum must be positive"
             raise ConfigError(msg)
     z, znames = None, None
     if protected is not None:

@@ -10,7 +10,10 @@ Why they exist (the DisCo-MLP collapse of notebook 02):
   (AUC < 0.5). :class:`WarmupSchedule` multiplies the penalty by a factor that
   is 0 over the first half of the ``warmup`` fraction of the optimisation steps
   and ramps linearly to 1 over the second half, so the classifier has a
-  spread-out output before the penalty takes over.
+  spread-out output before the penalty takes over. That is the default λ
+  schedule (:class:`HoldLinear`); ``penalty_warmup`` also takes ``"constant"``,
+  ``"linear"`` and ``"exponential"`` schedules (:func:`make_schedule`), for every
+  penalty of the torch loop.
 * A minibatch of 512 events holds ~250 fakes; the batch estimate of dCor² then has
   a bias of order 1 / n_rows and a noisy gradient. :class:`PenaltyRowSampler` adds
   penalty-only rows (rows the penalty selects, e.g. the background, drawn without
@@ -22,55 +25,255 @@ Why they exist (the DisCo-MLP collapse of notebook 02):
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
 from decorr_af.errors import ConfigError
 
-__all__ = ["PenaltyRowSampler", "WarmupSchedule"]
+__all__ = [
+    "Constant",
+    "Exponential",
+    "HoldLinear",
+    "Linear",
+    "PenaltyRowSampler",
+    "Schedule",
+    "WarmupSchedule",
+    "make_schedule",
+]
+
+
+class Schedule:
+    """Base class of the λ schedules: ``factor(u)`` of the warm-up progress ``u``.
+
+    A schedule multiplies the penalty term by a factor that rises to 1 over the
+    first ``fraction`` of the optimisation steps (``warm_steps = ceil(fraction ×
+    n_batches × epochs)``) and stays at 1 after; :meth:`ramp` gives the factor at
+    the progress ``u = step / warm_steps`` in [0, 1). Subclassing registers the
+    schedule under its ``kind`` (see :func:`make_schedule`).
+
+    Parameters
+    ----------
+    fraction
+        Fraction of the training in [0, 1] spent warming up.
+    """
+
+    kind: ClassVar[str] = ""
+    _registry: ClassVar[dict[str, type[Schedule]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.kind:
+            Schedule._registry[cls.kind] = cls
+
+    def __init__(self, fraction: float = 0.3) -> None:
+        w = _as_float(fraction, "penalty_warmup.fraction")
+        if not math.isfinite(w) or not 0.0 <= w <= 1.0:
+            msg = f"penalty_warmup={fraction!r} must be a fraction of the training in [0, 1]"
+            raise ConfigError(msg)
+        self.fraction = w
+
+    def ramp(self, u: float) -> float:
+        """The factor at warm-up progress ``u`` in [0, 1)."""
+        raise NotImplementedError
+
+    def factor_at(self, step: int, warm_steps: int) -> float:
+        """The factor at step ``step`` of a warm-up of ``warm_steps`` > ``step`` steps."""
+        return float(self.ramp(step / warm_steps))
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"kind": ..., "fraction": ...}`` (what :func:`make_schedule` reads back)."""
+        return {"kind": self.kind, "fraction": self.fraction}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.to_dict().items() if k != "kind")
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Schedule) and self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def build(self, *, n_batches: int, epochs: int) -> WarmupSchedule:
+        """The per-step schedule of one fit."""
+        steps = 0 if self.kind == "constant" else math.ceil(self.fraction * n_batches * epochs)
+        return WarmupSchedule(
+            warm_steps=steps, first_full_epoch=math.ceil(steps / n_batches), shape=self
+        )
+
+
+def _as_float(value: Any, name: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        msg = f"{name}={value!r} must be a number"
+        raise ConfigError(msg) from None
+
+
+class HoldLinear(Schedule):
+    """Plain training over the first half of the warm-up, then a linear ramp (the default).
+
+    ``factor = clip(2u - 1, 0, 1)``: a float ``penalty_warmup`` is this schedule.
+
+    Examples
+    --------
+    >>> [HoldLinear(0.5).ramp(u) for u in (0.0, 0.5, 0.75)]
+    [0.0, 0.0, 0.5]
+    """
+
+    kind = "hold_linear"
+
+    def ramp(self, u: float) -> float:
+        return min(1.0, max(0.0, 2.0 * u - 1.0))
+
+    def factor_at(self, step: int, warm_steps: int) -> float:
+        hold = warm_steps / 2.0  # the pre-schedule formula, bit for bit
+        return min(1.0, max(0.0, (step - hold) / hold))
+
+
+class Linear(Schedule):
+    """A linear ramp from 0 over the whole warm-up: ``factor = u``.
+
+    Examples
+    --------
+    >>> Linear(0.5).ramp(0.25)
+    0.25
+    """
+
+    kind = "linear"
+
+    def ramp(self, u: float) -> float:
+        return min(1.0, max(0.0, u))
+
+
+class Exponential(Schedule):
+    """A geometric ramp from ``start`` to 1: ``factor = start^(1 - u)`` (log λ linear in u).
+
+    Examples
+    --------
+    >>> round(Exponential(0.5, start=1e-2).ramp(0.5), 6)
+    0.1
+    """
+
+    kind = "exponential"
+
+    def __init__(self, fraction: float = 0.3, *, start: float = 1e-3) -> None:
+        super().__init__(fraction)
+        s = _as_float(start, "penalty_warmup.start")
+        if not (math.isfinite(s) and 0.0 < s <= 1.0):
+            msg = f"penalty_warmup.start={start!r} must be in (0, 1]"
+            raise ConfigError(msg)
+        self.start = s
+
+    def ramp(self, u: float) -> float:
+        return self.start ** (1.0 - min(1.0, max(0.0, u)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "start": self.start}
+
+
+class Constant(Schedule):
+    """The full λ from the first step (no warm-up; ``fraction`` is ignored).
+
+    Examples
+    --------
+    >>> Constant().build(n_batches=3, epochs=2).factor(0)
+    1.0
+    """
+
+    kind = "constant"
+
+    def __init__(self, fraction: float = 0.0) -> None:
+        super().__init__(fraction)
+
+    def ramp(self, u: float) -> float:
+        return 1.0
+
+
+def make_schedule(spec: Any) -> Schedule:
+    """The λ schedule of an estimator's ``penalty_warmup``.
+
+    ``spec`` is a fraction (today's hold-then-linear warm-up, :class:`HoldLinear`),
+    a schedule kind (``"constant"``, ``"hold_linear"``, ``"linear"``,
+    ``"exponential"``) with the default fraction 0.3, ``"<kind>:<fraction>"``, a
+    mapping ``{"kind": ..., "fraction": ..., ...}`` or a :class:`Schedule`.
+
+    Examples
+    --------
+    >>> make_schedule(0.3)
+    HoldLinear(fraction=0.3)
+    >>> make_schedule("linear:0.5"), make_schedule({"kind": "exponential", "start": 0.01})
+    (Linear(fraction=0.5), Exponential(fraction=0.3, start=0.01))
+    >>> make_schedule("cosine")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    decorr_af.errors.ConfigError: penalty_warmup='cosine': kind 'cosine' is not one of ...
+    """
+    if isinstance(spec, Schedule):
+        return spec
+    if isinstance(spec, (int, float)) and not isinstance(spec, bool):
+        return HoldLinear(spec)
+    if isinstance(spec, str):
+        kind, _, frac = spec.partition(":")
+        params: dict[str, Any] = {"kind": kind.strip()}
+        if frac:
+            params["fraction"] = frac
+    elif isinstance(spec, Mapping):
+        params = dict(spec)
+    else:
+        msg = f"penalty_warmup={spec!r} must be a fraction, a schedule kind or a mapping"
+        raise ConfigError(msg)
+    kind = str(params.pop("kind", "hold_linear")).lower()
+    cls = Schedule._registry.get(kind)
+    if cls is None:
+        msg = f"penalty_warmup={spec!r}: kind {kind!r} is not one of {sorted(Schedule._registry)}"
+        raise ConfigError(msg)
+    try:
+        return cls(**params)
+    except TypeError as err:
+        msg = f"penalty_warmup={spec!r}: {err}"
+        raise ConfigError(msg) from None
 
 
 @dataclass(frozen=True)
 class WarmupSchedule:
-    """Hold-then-ramp schedule of the penalty factor over ``warm_steps`` steps.
+    """Per-step factor of the penalty over ``warm_steps`` steps of one fit.
 
-    The first half of the warm-up is plain training (factor 0), the second half
-    ramps the factor linearly to 1: ``factor(step) = clip((step - h) / h, 0, 1)``
-    with ``h = warm_steps / 2`` (1 when ``warm_steps`` is 0). The plain half lets
-    the output spread out (the dCor² gradient scales like ``1 / std(output)``); the
-    ramp avoids a sudden jump of the loss that Adam's moment estimates would
-    follow with a burst of large steps. ``first_full_epoch`` is the first epoch
-    trained at the full λ throughout (early stopping and the checkpoint choice
-    start there).
+    ``shape`` is the :class:`Schedule` (default :class:`HoldLinear`: the first half
+    of the warm-up is plain training (factor 0), the second half ramps the factor
+    linearly to 1: ``factor(step) = clip((step - h) / h, 0, 1)`` with ``h =
+    warm_steps / 2``). The plain half lets the output spread out (the dCor²
+    gradient scales like ``1 / std(output)``); the ramp avoids a sudden jump of the
+    loss that Adam's moment estimates would follow with a burst of large steps.
+    ``first_full_epoch`` is the first epoch trained at the full λ throughout (early
+    stopping and the checkpoint choice start there).
 
     Examples
     --------
     >>> sched = WarmupSchedule.build(0.5, n_batches=4, epochs=4)
     >>> [sched.factor(s) for s in (0, 4, 6, 8, 15)], sched.first_full_epoch
     ([0.0, 0.0, 0.5, 1.0, 1.0], 2)
+    >>> lin = WarmupSchedule.build("linear:0.5", n_batches=4, epochs=4)
+    >>> [lin.factor(s) for s in (0, 4, 6, 8)]
+    [0.0, 0.5, 0.75, 1.0]
     """
 
     warm_steps: int
     first_full_epoch: int
+    shape: Schedule = field(default_factory=HoldLinear)
 
     @classmethod
-    def build(cls, warmup: float, *, n_batches: int, epochs: int) -> WarmupSchedule:
-        """Schedule ramping over ``ceil(warmup * n_batches * epochs)`` steps."""
-        w = float(warmup)
-        if not math.isfinite(w) or not 0.0 <= w <= 1.0:
-            msg = f"penalty_warmup={warmup!r} must be a fraction of the training in [0, 1]"
-            raise ConfigError(msg)
-        steps = math.ceil(w * n_batches * epochs)
-        return cls(warm_steps=steps, first_full_epoch=math.ceil(steps / n_batches))
+    def build(cls, warmup: Any, *, n_batches: int, epochs: int) -> WarmupSchedule:
+        """Schedule of ``warmup`` (see :func:`make_schedule`) for this many steps."""
+        return make_schedule(warmup).build(n_batches=n_batches, epochs=epochs)
 
     def factor(self, step: int) -> float:
         """Multiplier of the penalty term at optimisation step ``step`` (0-based)."""
-        if self.warm_steps <= 0:
+        if self.warm_steps <= 0 or step >= self.warm_steps:
             return 1.0
-        hold = self.warm_steps / 2.0
-        return min(1.0, max(0.0, (step - hold) / hold))
+        return self.shape.factor_at(step, self.warm_steps)
 
 
 @dataclass
@@ -118,8 +321,8 @@ class PenaltyRowSampler:
             return None
         n = len(train.X)
         mask = penalty.rows(train.target, None, n)
-        positive = train.pweight > 0
-        mask = positive if mask is None else (mask & positive)
+        weighted = train.pweight != 0  # signed weights: negative rows count too
+        mask = weighted if mask is None else (mask & weighted)
         eligible = torch.nonzero(mask).reshape(-1)
         per_batch = len(eligible) / max(n_batches, 1)
         per_step = min(math.ceil(min_rows - per_batch), len(eligible))

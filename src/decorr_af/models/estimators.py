@@ -30,6 +30,7 @@ from decorr_af.models._inputs import (
     split_indices,
 )
 from decorr_af.models._regression import StandardizedTargetOutput
+from decorr_af.models._warmup import make_schedule
 
 torch = optional_import("torch", "torch")
 
@@ -109,10 +110,7 @@ class _DecorrelatedMLP(BaseEstimator):
         check_number("batch_size", self.batch_size, low=1, integer=True)
         check_number("patience", self.patience, low=1, integer=True)
         check_fraction("validation_fraction", self.validation_fraction)
-        check_number("penalty_warmup", self.penalty_warmup, low=0.0)
-        if self.penalty_warmup > 1:
-            msg = f"penalty_warmup={self.penalty_warmup!r} must be a fraction in [0, 1]"
-            raise ConfigError(msg)
+        make_schedule(self.penalty_warmup)  # a fraction in [0, 1] or a schedule spec
         check_number("min_penalty_rows", self.min_penalty_rows, low=0, integer=True)
         if self.penalty is not None and not isinstance(self.penalty, Penalty):
             msg = f"penalty={self.penalty!r} must be a decorr_af penalty object or None"
@@ -143,7 +141,8 @@ class _DecorrelatedMLP(BaseEstimator):
         protected
             Variable(s) to decorrelate from, ``(n,)`` or ``(n, K)`` (DisCo / Adversary).
         sample_weight
-            Non-negative event weights.
+            Event weights; signed weights (NLO MC, sWeights) are allowed, their sum
+        must be positive (minibatches are then normalised by their size).
         domain_X
             Unlabelled "data" features for DomainDisCo / DomainAdversary.
         penalty_weight
@@ -240,7 +239,7 @@ class _DecorrelatedMLP(BaseEstimator):
             task=self._task,
             protected_names=inputs.protected_names,
             verbose=bool(self.verbose),
-            penalty_warmup=float(self.penalty_warmup),
+            penalty_warmup=self.penalty_warmup,
             min_penalty_rows=int(self.min_penalty_rows),
         )
         self.device_ = device
@@ -353,6 +352,10 @@ class DecorrelatedClassifier(BinaryClassifierOutput, ClassifierMixin, _Decorrela
         free, so its gradient grows like 1 / std(output): on a freshly initialised,
         near-constant network the DisCo gradient is ~80x the cross-entropy one at
         λ = 20 and the classifier never learns (notebook 02's collapse to AUC 0.26).
+        Other λ schedules: ``"constant"``, ``"linear:<fraction>"``,
+        ``"exponential:<fraction>"`` or a mapping such as ``{"kind":
+        "exponential", "fraction": 0.4, "start": 1e-3}``
+        (:func:`~decorr_af.models._warmup.make_schedule`).
     min_penalty_rows
         Minimum number of rows the penalty sees per step (default 1024): when a
         minibatch holds fewer penalised rows on average (e.g. background events for

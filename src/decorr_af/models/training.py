@@ -151,7 +151,7 @@ def train_network(
     task: str = "classification",
     protected_names: Sequence[str] | None = None,
     verbose: bool = False,
-    penalty_warmup: float = 0.0,
+    penalty_warmup: Any = 0.0,
     min_penalty_rows: int = 0,
 ) -> dict[str, list[float]]:
     """Train ``model`` in place; return the per-epoch history.
@@ -173,8 +173,11 @@ def train_network(
     seed
         Seeds the batch order (a private ``torch.Generator``) and domain sampling.
     penalty_warmup
-        Fraction of the steps for the penalty warm-up (first half plain, second
-        half a linear ramp to the full λ; :class:`~decorr_af.models._warmup.WarmupSchedule`).
+        The λ schedule: a fraction of the steps for the penalty warm-up (first half
+        plain, second half a linear ramp to the full λ;
+        :class:`~decorr_af.models._warmup.WarmupSchedule`), or a schedule spec such as
+        ``"linear:0.5"``, ``"constant"`` or ``{"kind": "exponential", "fraction":
+        0.4, "start": 1e-3}`` (:func:`~decorr_af.models._warmup.make_schedule`).
         Checkpoints (early stopping) are chosen among the epochs at the full λ only,
         preferring any with validation AUC > 0.5 (classification).
     min_penalty_rows
@@ -212,6 +215,11 @@ def train_network(
     schedule = WarmupSchedule.build(
         penalty_warmup if active else 0.0, n_batches=n_batches, epochs=int(epochs)
     )
+    # signed event weights (NLO MC, sWeights): a minibatch's weight sum may be ~0 or
+    # negative, so each batch is normalised by its size x the mean weight of the set
+    mean_weight = None
+    if bool((train.weight < 0).any()):
+        mean_weight = train.weight.sum().clamp_min(1e-30) / n
     topup = None
     if active and not use_domain and train.protected is not None:
         topup = PenaltyRowSampler.build(
@@ -249,7 +257,8 @@ def train_network(
             else:
                 out = model(xb)[:, 0]
             out_mc = out[: len(idx)]
-            total = main = (wb * main_loss(out_mc, tb)).sum() / wb.sum().clamp_min(1e-30)
+            norm = wb.sum().clamp_min(1e-30) if mean_weight is None else mean_weight * len(idx)
+            total = main = (wb * main_loss(out_mc, tb)).sum() / norm
             s = score(out)
             scores[idx] = s[: len(idx)].detach()
             if use_didx:

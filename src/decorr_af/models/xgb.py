@@ -238,6 +238,11 @@ class _DisCoXGB(BaseEstimator):
         inp = prepare_fit(
             X, y, protected=protected, sample_weight=sample_weight, domain_X=domain_X, penalty=self.penalty
         )  # fmt: skip
+        if (inp.weight < 0).any():  # xgboost's DMatrix and the Newton steps need w >= 0
+            msg = (f"sample_weight has {int((inp.weight < 0).sum())} negative value(s): gradient "
+                   "boosting needs non-negative weights (xgboost's Hessian sums); use the 'mlp' "
+                   "estimator for signed weights")  # fmt: skip
+            raise ConfigError(msg)
         target = self._encode_target(inp.y, inp.weight)
         self.n_features_in_ = inp.X.shape[1]
         if inp.feature_names is not None:

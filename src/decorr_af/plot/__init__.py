@@ -12,6 +12,9 @@ does not import matplotlib.
 ``zee``        Z→ee m_ee in data and MC with a data/MC ratio and the fitted α, c′
 ``clustering`` calibration bins, per-bin scale factors, closure vs number of bins
 ``scan``       Pareto plane and metric vs scanned parameter
+``protected``  the protected variable of the two compared populations, any workflow
+``scanner``    the panels of one λ-scan point (performance, protected variable, plane)
+``results``    :func:`as_result`, :func:`select_models` (models with a per-model array)
 ``labels``     readable labels with units for metric keys (:func:`metric_label`)
 ``check``      :func:`check_figure`: a figure checked as a picture (overlaps, empty axes, TeX)
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 from decorr_af._lazy import lazy_exports
 
 __all__ = [
+    "as_result",
     "atlas_label",
     "check_figure",
     "metric_label",
@@ -38,12 +42,17 @@ __all__ = [
     "plot_mee",
     "plot_mee_data_mc",
     "plot_myy_fit",
+    "plot_point_performance",
+    "plot_point_protected",
+    "plot_protected",
     "plot_ratio_distributions",
     "plot_response",
     "plot_roc",
     "plot_scale_factors",
+    "plot_scan_plane",
     "plot_significance_vs_strength",
     "plot_zee_scales",
+    "select_models",
     "use_style",
 ]
 
@@ -72,6 +81,12 @@ _LAZY = {
     "check_figure": "check",
     "metric_label": "labels",
     "metric_vs_param": "scan",
+    "plot_protected": "protected",
+    "plot_point_performance": "scanner",
+    "plot_point_protected": "scanner",
+    "plot_scan_plane": "scanner",
+    "as_result": "results",
+    "select_models": "results",
 }
 
 __getattr__, __dir__, _ = lazy_exports(__name__, _LAZY)

@@ -2,37 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
 
-from decorr_af.errors import ConfigError
+from decorr_af.plot.results import as_result, select_models
 
 __all__ = ["as_result", "efficiency", "model_list", "normalised", "ratio"]
 
-
-def as_result(result: Any) -> Any:
-    """A :class:`~decorr_af.workflows.base.RunResult` from a result or its directory."""
-    from decorr_af.workflows.base import RunResult
-
-    if isinstance(result, RunResult):
-        return result
-    if isinstance(result, (str, os.PathLike)):
-        return RunResult.load(result)
-    raise ConfigError(f"expected a RunResult or a result directory, got {type(result).__name__}")
-
-
-def model_list(result: Any, models: Any = None) -> list[str]:
-    """Models with test scores in ``result`` (optionally restricted to ``models``)."""
-    have = [k[len("score_") :] for k in result.arrays if k.startswith("score_")]
-    if models is None:
-        return have
-    models = [models] if isinstance(models, str) else list(models)
-    missing = [m for m in models if m not in have]
-    if missing:
-        raise ConfigError(f"model(s) {missing} not in the result (have: {', '.join(have)})")
-    return models
+#: former private name of :func:`decorr_af.plot.results.select_models`
+model_list = select_models
 
 
 def efficiency(h_pass: Any, h_fail: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -17,11 +17,13 @@ from decorr_af.errors import ConfigError
 from decorr_af.plot.style import atlas_label, new_axes, ratio_axes
 
 __all__ = [
+    "BinnedResponsePlot",
     "DistributionPlot",
     "GapPlot",
     "MeePlot",
     "ResponsePlot",
     "ScalesPlot",
+    "plot_binned_response",
     "plot_gap_vs_mismodelling",
     "plot_mee",
     "plot_ratio_distributions",
@@ -139,6 +141,74 @@ def plot_response(
     return art
 
 
+@dataclasses.dataclass
+class BinnedResponsePlot:
+    """Artists and plotted values of :func:`plot_binned_response`.
+
+    ``values[model]`` and ``ratios[model]`` are the points of the main and ratio panels.
+    """
+
+    ax: Any
+    rax: Any
+    values: dict[str, np.ndarray]
+    ratios: dict[str, np.ndarray]
+
+
+#: y labels of :func:`plot_binned_response`
+_BINNED_YLABEL = {
+    "response": r"MC median $E_{pred}/E_{true}$",
+    "resolution": "MC IQR/2 resolution",
+}
+_BINNED_XLABEL = {"abs_eta": r"$|\eta|$", "pt": r"$p_{T}$ [GeV]"}
+
+
+def plot_binned_response(
+    tables: dict[str, Any],
+    *,
+    variable: str,
+    quantity: str,
+    baseline: str,
+    ax: Any = None,
+    rax: Any = None,
+) -> BinnedResponsePlot:
+    """MC response or resolution per bin for several models, ratio to ``baseline``.
+
+    ``tables`` maps each model to a binned table with columns ``lo``, ``hi``,
+    ``<quantity>`` and ``<quantity>_err`` (as made by the resolution inspector's
+    :func:`~decorr_af.widgets.resolution.binned`); models are drawn in its order.
+    """
+    from decorr_af.plot.style import atlas_label
+
+    if quantity not in _BINNED_YLABEL:
+        raise ConfigError(f"parameter 'quantity' must be response or resolution, got {quantity!r}")
+    if baseline not in tables:
+        raise ConfigError(f"parameter 'baseline': {baseline!r} not among {list(tables)}")
+    if ax is None or rax is None:
+        ax, rax = ratio_axes(ax)
+    ref = tables[baseline]
+    art = BinnedResponsePlot(ax, rax, {}, {})
+    for i, (model, t) in enumerate(tables.items()):
+        x = 0.5 * (t["lo"] + t["hi"])
+        ax.errorbar(
+            x, t[quantity], yerr=t[f"{quantity}_err"], xerr=0.5 * (t["hi"] - t["lo"]),
+            fmt="o", color=f"C{i}", label=model,
+        )  # fmt: skip
+        r = np.asarray(t[quantity] / ref[quantity], float)
+        rax.errorbar(x, r, yerr=t[f"{quantity}_err"] / ref[quantity], fmt="o", color=f"C{i}")
+        art.values[model], art.ratios[model] = np.asarray(t[quantity], float), r
+    ax.set_ylabel(_BINNED_YLABEL[quantity])
+    rax.set_ylabel(f"/ {baseline}", fontsize="small")
+    rax.axhline(1.0, color="grey", linewidth=0.8)
+    rax.set_xlabel(_BINNED_XLABEL.get(variable, variable))
+    if variable == "pt":  # pT bins span decades: a log axis reads better
+        ax.set_xscale("log")
+    low, high = ax.get_ylim()
+    ax.set_ylim(low, high + 0.35 * (high - low))  # room for the label and legend
+    ax.legend(fontsize="x-small", ncols=2, loc="upper right")
+    atlas_label(ax, "Simulation Internal")
+    return art
+
+
 def plot_ratio_distributions(
     result: Any, *, models: Sequence[str] | None = None, ax: Any = None, density: bool = True
 ) -> DistributionPlot:
@@ -193,9 +263,17 @@ def plot_gap_vs_mismodelling(
 
 
 def plot_zee_scales(
-    result: Any, *, quantity: str = "alpha", models: Sequence[str] | None = None, ax: Any = None
+    result: Any,
+    *,
+    quantity: str = "alpha",
+    models: Sequence[str] | None = None,
+    ax: Any = None,
+    bin_edges: Sequence[float] | None = None,
 ) -> ScalesPlot:
     """Z→ee energy-scale factors α_i (or constant terms c′_i) per |η| bin and model.
+
+    With ``bin_edges`` (the fit's |η| bins) the x range is those bins and their
+    inner edges are marked, so every point sits visibly inside its bin.
 
     Examples
     --------
@@ -217,6 +295,11 @@ def plot_zee_scales(
         art.lines[name] = ax.errorbar(x, t[quantity], yerr=t[f"{quantity}_err"], fmt="o",
                                       color=f"C{i}", label=name)  # fmt: skip
     ax.axhline(0.0, color="grey", ls="--", lw=1)
+    if bin_edges is not None:
+        edges = np.asarray(bin_edges, float)
+        ax.set_xlim(edges[0], edges[-1])
+        for e in edges[1:-1]:
+            ax.axvline(e, color="0.85", lw=0.8, zorder=0)
     ax.set_xlabel(r"$|\eta|$")
     ax.set_ylabel(r"$\alpha_i$ ($E_{data} = E_{MC}(1+\alpha_i)$)" if quantity == "alpha"
                   else r"$c'_i$ (extra constant term in data)")  # fmt: skip

@@ -120,10 +120,10 @@ def plot_k_scan(result: Any, *, quantity: str = "closure", ax: Any = None) -> KS
     for i, (method, t) in enumerate(scan.groupby("method", sort=False)):
         (lines[method],) = ax.plot(t["n_bins"], t[quantity], "o-", color=f"C{i}", label=method)
     ref = None
-    grid = result.metrics.get(f"grid.{quantity}")
+    grid = result.metric("grid", quantity, None)
     if grid is not None and np.isfinite(grid):
         ref = ax.axhline(
-            grid, color="k", ls="--", label=f"grid ({int(result.metrics['grid.n_bins'])} bins)"
+            grid, color="k", ls="--", label=f"grid ({int(result.metric('grid', 'n_bins'))} bins)"
         )
     ax.set_xlabel("Number of bins")
     ax.set_ylabel("Closure $\\chi^2$/ndf" if quantity == "closure" else "Mean within-bin IQR/2")

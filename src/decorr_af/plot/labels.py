@@ -119,9 +119,11 @@ def metric_label(key: str) -> str:
     >>> metric_label("auc")
     'ROC AUC'
     """
-    if "." not in key:
-        return _metric_part(key)
-    model, metric = key.split(".", 1)
+    from decorr_af.workflows.vocabulary import split_key
+
+    model, metric = split_key(key)
+    if not model:
+        return _metric_part(metric)
     return f"{model_label(model)}: {_metric_part(metric)}"
 
 

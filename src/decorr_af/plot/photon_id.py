@@ -18,13 +18,8 @@ from typing import Any
 import numpy as np
 
 from decorr_af.errors import ConfigError
-from decorr_af.plot._common import (
-    as_result,
-    efficiency,
-    model_list,
-    normalised,
-    ratio,
-)
+from decorr_af.plot._common import efficiency, normalised, ratio
+from decorr_af.plot.results import as_result, select_models
 from decorr_af.plot.style import atlas_label, new_axes, ratio_axes
 
 __all__ = [
@@ -49,6 +44,13 @@ LABELS = {
     "disco_bdt": "DisCo BDT",
     "adv_mlp": "Adversarial MLP",
     "adversary_mlp": "Adversarial MLP",
+}
+
+
+#: (signal, background) names on the ROC axes per workflow (default: Signal, Background)
+ROC_CLASSES = {
+    "photon_id": ("Prompt photon", "Fake photon"),
+    "tth": (r"$t\bar{t}H$ signal", "Background"),
 }
 
 
@@ -95,7 +97,10 @@ def plot_roc(
     min_efficiency: float = 0.3,
     text: str = "Simulation Internal",
 ) -> RocArtists:
-    """Fake rejection (log scale) versus prompt-photon efficiency, one curve per model.
+    """Background rejection (log scale) versus signal efficiency, one curve per model.
+
+    Photon ID: fake rejection vs prompt-photon efficiency; ttH: background
+    rejection vs ttH signal efficiency (:data:`ROC_CLASSES`).
 
     The working point of each model (its ``wp_eff``/``wp_rej`` metrics) is marked.
     """
@@ -105,21 +110,23 @@ def plot_roc(
     ax = new_axes(ax)
     y, w = res.arrays["label"], res.arrays["weight"]
     art = RocArtists(ax=ax)
-    for m in model_list(res, models):
-        eff_b, eff_s, _ = roc_curve(y, res.arrays[f"score_{m}"].astype(float), w)
+    for m in select_models(res, models):
+        eff_b, eff_s, _ = roc_curve(y, res.array(m, "score").astype(float), w)
         keep = (eff_b > 0) & (eff_s >= min_efficiency)
         (art.curves[m],) = ax.plot(eff_s[keep], 1.0 / eff_b[keep], label=_label(m))
-        if f"{m}.wp_eff" in res.metrics:
+        wp_eff, wp_rej = res.metric(m, "wp_eff", None), res.metric(m, "wp_rej", None)
+        if wp_eff is not None and wp_rej is not None:
             art.working_points[m] = ax.plot(
-                res.metrics[f"{m}.wp_eff"],
-                res.metrics[f"{m}.wp_rej"],
+                wp_eff,
+                wp_rej,
                 marker="o",
                 color=art.curves[m].get_color(),
                 linestyle="none",
             )[0]
     ax.set_yscale("log")
-    ax.set_xlabel("Prompt photon efficiency")
-    ax.set_ylabel("Fake photon rejection")
+    signal, background = ROC_CLASSES.get(res.workflow, ("Signal", "Background"))
+    ax.set_xlabel(f"{signal} efficiency")
+    ax.set_ylabel(f"{background} rejection")
     ax.set_xlim(min_efficiency, 1.0)
     ax.legend(loc="upper right")
     art.label = atlas_label(ax, text)
@@ -170,13 +177,13 @@ def plot_isolation_pass_fail(
     rax.set_xlabel(hp.axes[0].label or "topoetcone20 [GeV]")
     ax.set_ylabel("Normalised / GeV")
     ax.legend(loc="upper right")
-    r = res.metrics.get(f"{model}.r_bkg")
-    nc = res.metrics.get(f"{model}.abcd_nonclosure")
+    r = res.metric(model, "r_bkg", None)
+    nc = res.metric(model, "abcd_nonclosure", None)
     if r is not None and np.isfinite(r):
-        err = res.metrics.get(f"{model}.r_bkg_err", float("nan"))
+        err = res.metric(model, "r_bkg_err", float("nan"))
         ax.text(0.97, 0.6, f"$R_{{bkg}}$ = {r:.3f} ± {err:.3f}", transform=ax.transAxes, ha="right")
     elif nc is not None and np.isfinite(nc):
-        err = res.metrics.get(f"{model}.abcd_nonclosure_err", float("nan"))
+        err = res.metric(model, "abcd_nonclosure_err", float("nan"))
         ax.text(
             0.97, 0.6, f"ABCD non-closure {nc:+.3f} ± {err:.3f}", transform=ax.transAxes, ha="right"
         )
@@ -258,8 +265,8 @@ class InvJsdArtists:
 
 
 def _models_with(res: Any, models: Any, metric: str) -> list[str]:
-    names = model_list(res, models)
-    have = [m for m in names if f"{m}.{metric}" in res.metrics]
+    names = select_models(res, models)
+    have = [m for m in names if res.metric(m, metric, None) is not None]
     if not have:
         raise ConfigError(f"result has no '<model>.{metric}' metric for {names}")
     return have
@@ -283,10 +290,10 @@ def plot_inv_jsd(
     ax = new_axes(ax)
     art = InvJsdArtists(ax=ax)
     for i, m in enumerate(names):
-        c = res.metrics.get(f"{m}.inv_jsd_ceiling")
+        c = res.metric(m, "inv_jsd_ceiling", None)
         if c is not None and np.isfinite(c):
-            lo = res.metrics.get(f"{m}.inv_jsd_ceiling_lo", c)
-            hi = res.metrics.get(f"{m}.inv_jsd_ceiling_hi", c)
+            lo = res.metric(m, "inv_jsd_ceiling_lo", c)
+            hi = res.metric(m, "inv_jsd_ceiling_hi", c)
             art.bands[m] = ax.fill_between(
                 [i - 0.35, i + 0.35], lo, hi, color="grey", alpha=0.3, lw=0,
                 label="Random cut (16–84 %)" if not art.bands else None,
@@ -296,7 +303,7 @@ def plot_inv_jsd(
                 label="Statistical ceiling" if not art.ceilings else None,
             )  # fmt: skip
         (art.points[m],) = ax.plot(
-            [i], [res.metrics[f"{m}.inv_jsd"]], marker="o", ls="none", color="k",
+            [i], [res.metric(m, "inv_jsd")], marker="o", ls="none", color="k",
             label="Measured" if not art.points else None,
         )  # fmt: skip
     ax.set_xticks(range(len(names)), [_label(m) for m in names])
@@ -333,8 +340,8 @@ def plot_abcd_closure(
     res = as_result(result)
     names = _models_with(res, models, "r_bkg")
     ax = new_axes(ax)
-    r = np.array([res.metrics[f"{m}.r_bkg"] for m in names])
-    err = np.array([res.metrics.get(f"{m}.r_bkg_err", np.nan) for m in names])
+    r = np.array([res.metric(m, "r_bkg") for m in names])
+    err = np.array([res.metric(m, "r_bkg_err", np.nan) for m in names])
     x = np.arange(len(names))
     art = AbcdArtists(ax=ax)
     art.points = ax.errorbar(x, r, yerr=err, fmt="o", color="k", label="$R_{bkg}$ (MC fakes)")

@@ -16,6 +16,7 @@ import numpy as np
 
 from decorr_af.errors import ConfigError
 from decorr_af.plot.labels import metric_label, model_label, param_label
+from decorr_af.workflows.vocabulary import split_key
 
 __all__ = ["MetricArtists", "ParetoArtists", "metric_vs_param", "pareto_plot"]
 
@@ -283,7 +284,7 @@ def metric_vs_param(
     if len(metrics) == 1:
         ax.set_ylabel(metric_label(metrics[0]))
     else:  # one axis for several metrics: the model's name if they share one
-        models = {m.split(".", 1)[0] for m in metrics if "." in m}
+        models = {model for model, _ in map(split_key, metrics) if model}
         ax.set_ylabel(model_label(models.pop()) if len(models) == 1 else "metric value")
         ax.legend(loc="best", fontsize="small")
     if atlas:

@@ -122,7 +122,7 @@ def plot_background_myy(
     rax.set_xlabel(r"$m_{\gamma\gamma}$ [GeV]")
     ax.set_ylabel("Normalised / GeV")
     ax.legend(loc="upper right")
-    inv = res.metrics.get(f"{model}.inv_jsd")
+    inv = res.metric(model, "inv_jsd", None)
     if inv is not None and np.isfinite(inv):
         ax.text(0.97, 0.65, f"1/JSD = {inv:.3g}", transform=ax.transAxes, ha="right")
     art.label = atlas_label(ax, text)
@@ -174,7 +174,7 @@ def plot_myy_fit(
     lumi = res.config.get("luminosity_fb")
     ax.set_ylabel("Events / GeV" + (f" ({lumi:g} fb$^{{-1}}$)" if lumi else ""))
     ax.legend(loc="upper right")
-    z = res.metrics.get(f"{model}.significance")
+    z = res.metric(model, "significance", None)
     if z is not None:
         ax.text(0.97, 0.6, f"{_label(model)}: Z = {z:.2f}", transform=ax.transAxes, ha="right")
     art.label = atlas_label(ax, text)
@@ -199,10 +199,10 @@ def plot_significance_vs_strength(
     res = [as_result(r) for r in results]
     if not res:
         raise ConfigError("plot_significance_vs_strength needs at least one result")
-    key = f"{model}.{metric}"
-    rows = [(float(r.strength or 0.0), r.metrics[key]) for r in res if key in r.metrics]
+    values = [(float(r.strength or 0.0), r.metric(model, metric, None)) for r in res]
+    rows = [(x, v) for x, v in values if v is not None]
     if not rows:
-        raise ConfigError(f"no result has the metric '{key}'")
+        raise ConfigError(f"no result has the metric '{metric}' of model '{model}'")
     lam = np.array([x for x, _ in rows])
     val = np.array([v for _, v in rows])
     xs = np.unique(lam)
@@ -212,9 +212,7 @@ def plot_significance_vs_strength(
     art = SignificanceArtists(ax=ax)
     art.curve = ax.errorbar(xs, mean, yerr=std, fmt="o-", label=_label(model))
     for ref in references:
-        vals = np.array(
-            [r.metrics[f"{ref}.{metric}"] for r in res if f"{ref}.{metric}" in r.metrics]
-        )
+        vals = np.array([v for r in res if (v := r.metric(ref, metric, None)) is not None])
         if vals.size:
             line = ax.axhline(vals.mean(), ls="--", color="grey", label=_label(ref))
             band = ax.axhspan(

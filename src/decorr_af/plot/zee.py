@@ -35,12 +35,12 @@ class MeeRatioPlot:
     ratio: Any
 
 
-def _fit_summary(metrics: dict, model: str) -> str | None:
+def _fit_summary(result: Any, model: str) -> str | None:
     """``α = … ± …, c′ = … ± …`` of ``model`` (``None`` if the result lacks them)."""
-    keys = [f"{model}.{k}" for k in ("alpha", "alpha_err", "cprime", "cprime_err")]
-    if not all(k in metrics for k in keys):
+    values = [result.metric(model, k, None) for k in ("alpha", "alpha_err", "cprime", "cprime_err")]
+    if any(v is None for v in values):
         return None
-    a, da, c, dc = (float(metrics[k]) for k in keys)
+    a, da, c, dc = values
     return rf"$\alpha$ = {a:.4f} $\pm$ {da:.4f}, $c'$ = {c:.4f} $\pm$ {dc:.4f}"
 
 
@@ -119,7 +119,7 @@ def plot_mee_data_mc(
     ax.set_ylabel("Pairs / bin")
     top = max(float(np.max(vd + ed, initial=0.0)), float(np.max(mc_norm, initial=0.0)), 1.0)
     ax.set_ylim(0, 1.45 * top)  # room for the ATLAS label and the legend
-    ax.legend(fontsize="x-small", title=_fit_summary(result.metrics, model),
+    ax.legend(fontsize="x-small", title=_fit_summary(result, model),
               title_fontsize="x-small", loc="upper right")  # fmt: skip
     atlas_label(ax, "Internal")
     return MeeRatioPlot(ax, rax, mc, data, ratio)

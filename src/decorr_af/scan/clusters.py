@@ -1,4 +1,4 @@
-"""Dask clusters for λ scans: local, an existing scheduler, HTCondor, Dask Gateway.
+"""Dask clusters for λ scans: local, an existing scheduler, Dask Gateway, HTCondor, Slurm, PBS.
 
 A :class:`ClusterSpec` is parsed from a short string (CLI ``--cluster``, the
 ``DECORR_AF_CLUSTER`` environment variable), a mapping (the ``cluster:`` section
@@ -8,11 +8,16 @@ of a YAML scan config) or built directly:
 ``"local:workers=2,threads=1"``           LocalCluster with options
 ``"tcp://host:8786"`` / ``"tls://…"``     an existing scheduler (e.g. coffea-casa)
 ``"htcondor:cores=4,memory=8GB,jobs=10"`` dask-jobqueue ``HTCondorCluster``
-``"gateway"`` / ``"gateway:workers=4"``   dask-gateway cluster
+``"slurm:cores=2,memory=4GB,jobs=2"``     dask-jobqueue ``SLURMCluster``
+``"pbs:cores=32,queue=debug,account=X"``  dask-jobqueue ``PBSCluster`` (ALCF Polaris)
+``"gateway"`` / ``"gateway:workers=4"``   dask-gateway cluster (address and auth
+                                          from ``DASK_GATEWAY__*`` / dask config)
 
 Options in the string form are ``key=value`` pairs separated by commas; a key
 with a dot sets one entry of a mapping option, e.g.
-``"htcondor:job_extra_directives.+JobFlavour=espresso"``.
+``"htcondor:job_extra_directives.+JobFlavour=espresso"``. The batch kinds are
+built by :mod:`decorr_af.scan.batch` (its docstring lists their convenience
+options); :func:`job_script` shows the script a spec would submit.
 
 Shipping the package to workers
 -------------------------------
@@ -31,7 +36,6 @@ import contextlib
 import dataclasses
 import enum
 import os
-import shutil
 import tempfile
 import warnings
 import zipfile
@@ -48,6 +52,7 @@ __all__ = [
     "cluster",
     "ensure_package",
     "get_client",
+    "job_script",
     "parse_cluster_spec",
 ]
 
@@ -64,6 +69,8 @@ class ClusterKind(str, enum.Enum):
     LOCAL = "local"
     ADDRESS = "address"
     HTCONDOR = "htcondor"
+    SLURM = "slurm"
+    PBS = "pbs"
     GATEWAY = "gateway"
 
 
@@ -76,31 +83,50 @@ class ShipMode(str, enum.Enum):
     NEVER = "never"
 
 
+#: kinds whose workers are batch jobs submitted through dask-jobqueue
+BATCH_KINDS = (ClusterKind.HTCONDOR, ClusterKind.SLURM, ClusterKind.PBS)
+_CONDOR = (ClusterKind.HTCONDOR,)
+_SLURM_PBS = (ClusterKind.SLURM, ClusterKind.PBS)
+_REMOTE = (ClusterKind.ADDRESS, *BATCH_KINDS, ClusterKind.GATEWAY)
+
 #: option name -> (type, kinds it applies to)
 _OPTIONS: dict[str, tuple[type, tuple[ClusterKind, ...]]] = {
     "workers": (int, (ClusterKind.LOCAL, ClusterKind.GATEWAY)),
     "threads": (int, (ClusterKind.LOCAL,)),
     "processes": (bool, (ClusterKind.LOCAL,)),
-    "memory": (str, (ClusterKind.LOCAL, ClusterKind.HTCONDOR)),
+    "memory": (str, (ClusterKind.LOCAL, *BATCH_KINDS)),
     "dashboard": (str, (ClusterKind.LOCAL,)),
-    "cores": (int, (ClusterKind.HTCONDOR,)),
-    "disk": (str, (ClusterKind.HTCONDOR,)),
-    "jobs": (int, (ClusterKind.HTCONDOR,)),
-    "processes_per_job": (int, (ClusterKind.HTCONDOR,)),
-    "log_directory": (str, (ClusterKind.HTCONDOR,)),
-    "python": (str, (ClusterKind.HTCONDOR,)),
-    "walltime": (str, (ClusterKind.HTCONDOR,)),
-    "job_extra_directives": (dict, (ClusterKind.HTCONDOR,)),
-    "job_script_prologue": (tuple, (ClusterKind.HTCONDOR,)),
+    "cores": (int, BATCH_KINDS),
+    "disk": (str, _CONDOR),
+    "jobs": (int, BATCH_KINDS),
+    "processes_per_job": (int, BATCH_KINDS),
+    "log_directory": (str, BATCH_KINDS),
+    "python": (str, BATCH_KINDS),
+    "walltime": (str, BATCH_KINDS),
+    "interface": (str, BATCH_KINDS),
+    "job_extra_directives": (dict, BATCH_KINDS),  # a list of lines for Slurm/PBS
+    "job_script_prologue": (tuple, BATCH_KINDS),
+    "requirements": (str, _CONDOR),
+    "accounting_group": (str, _CONDOR),
+    "container": (str, _CONDOR),
+    "getenv": (bool, _CONDOR),
+    "queue": (str, _SLURM_PBS),
+    "account": (str, _SLURM_PBS),
+    "resource_spec": (str, (ClusterKind.PBS,)),
     "cluster_options": (dict, (ClusterKind.GATEWAY,)),
-    "adapt": (bool, (ClusterKind.HTCONDOR, ClusterKind.GATEWAY)),
-    "minimum": (int, (ClusterKind.HTCONDOR, ClusterKind.GATEWAY)),
-    "maximum": (int, (ClusterKind.HTCONDOR, ClusterKind.GATEWAY)),
+    "adapt": (bool, (*BATCH_KINDS, ClusterKind.GATEWAY)),
+    "minimum": (int, (*BATCH_KINDS, ClusterKind.GATEWAY)),
+    "maximum": (int, (*BATCH_KINDS, ClusterKind.GATEWAY)),
     "tls_ca_file": (str, (ClusterKind.ADDRESS,)),
     "tls_client_cert": (str, (ClusterKind.ADDRESS,)),
     "tls_client_key": (str, (ClusterKind.ADDRESS,)),
     "ship": (ShipMode, tuple(ClusterKind)),
-    "timeout": (int, (ClusterKind.ADDRESS, ClusterKind.HTCONDOR, ClusterKind.GATEWAY)),
+    "timeout": (int, _REMOTE),
+}
+
+#: (kind, option) -> type, where an option's type differs between kinds
+_KIND_TYPES: dict[tuple[ClusterKind, str], type] = {
+    (kind, "job_extra_directives"): tuple for kind in _SLURM_PBS
 }
 
 
@@ -244,6 +270,7 @@ def _check_option(kind: ClusterKind, name: str, value: Any) -> Any:
             f"{', '.join(n for n, (_, k) in _OPTIONS.items() if kind in k)})"
         )
     typ, kinds = _OPTIONS[name]
+    typ = _KIND_TYPES.get((kind, name), typ)
     if kind not in kinds:
         raise ConfigError(
             f"cluster option '{name}' does not apply to cluster kind '{kind.value}' "
@@ -295,43 +322,52 @@ def _local_kwargs(spec: ClusterSpec) -> dict[str, Any]:
     return kwargs
 
 
-def _htcondor_cluster(spec: ClusterSpec) -> Any:
-    from decorr_af._compat import optional_import
+def _batch_cluster(spec: ClusterSpec) -> Any:
+    """A dask-jobqueue cluster (HTCondor, Slurm, PBS) scaled as the spec says."""
+    from decorr_af.scan.batch import get_backend
 
-    jobqueue = optional_import("dask_jobqueue", "cluster")
-    if shutil.which("condor_submit") is None:
-        raise ClusterError(
-            f"cluster '{spec}': HTCondor is not available here (no condor_submit on PATH); "
-            "run on a submit node or choose another --cluster"
-        )
-    o = spec.options
-    kwargs: dict[str, Any] = {
-        "cores": o.get("cores", 1),
-        "memory": o.get("memory", "4GB"),
-        "disk": o.get("disk", "4GB"),
-    }
-    for src, dst in (
-        ("processes_per_job", "processes"),
-        ("log_directory", "log_directory"),
-        ("python", "python"),
-        ("walltime", "walltime"),
-        ("job_extra_directives", "job_extra_directives"),
-    ):
-        if src in o:
-            kwargs[dst] = o[src]
-    if "job_script_prologue" in o:
-        kwargs["job_script_prologue"] = list(o["job_script_prologue"])
-    cl = jobqueue.HTCondorCluster(**kwargs)
-    _scale(cl, o, jobs_key="jobs")
+    cl = get_backend(spec.kind.value).start(spec.options, str(spec))
+    _scale(cl, spec.options, jobs_key="jobs")
     return cl
+
+
+def job_script(spec: str | Mapping[str, Any] | ClusterSpec) -> str:
+    """The job script a batch spec (``htcondor``, ``slurm``, ``pbs``) would submit.
+
+    Nothing is started or submitted, so a spec can be checked anywhere.
+
+    Examples
+    --------
+    >>> print(job_script("slurm:cores=2,memory=4GB,queue=debug"))  # doctest: +ELLIPSIS
+    #!/usr/bin/env bash
+    ...
+    #SBATCH -p debug
+    ...
+    """
+    from decorr_af.scan.batch import get_backend
+
+    spec = ClusterSpec.parse(spec)
+    return get_backend(spec.kind.value).job_script(spec.options)
 
 
 def _gateway_cluster(spec: ClusterSpec) -> Any:
     from decorr_af._compat import optional_import
 
-    dg = optional_import("dask_gateway", "cluster")
-    gateway = dg.Gateway(address=spec.address) if spec.address else dg.Gateway()
-    options = gateway.cluster_options()
+    dg = optional_import("dask_gateway", "gateway")
+    try:
+        gateway = dg.Gateway(address=spec.address) if spec.address else dg.Gateway()
+    except ValueError as err:  # no address anywhere
+        raise ClusterError(
+            f"cluster '{spec}': {err}; set DASK_GATEWAY__ADDRESS (and DASK_GATEWAY__AUTH__TYPE) "
+            "or give gateway:address=https://..."
+        ) from None
+    try:
+        options = gateway.cluster_options()
+    except OSError as err:  # aiohttp connection errors are OSErrors
+        gateway.close()
+        raise ClusterError(
+            f"cluster '{spec}': cannot reach the dask-gateway at {gateway.address} ({err})"
+        ) from None
     for key, value in spec.options.get("cluster_options", {}).items():
         try:
             options[key] = value
@@ -393,8 +429,7 @@ def get_client(spec: str | Mapping[str, Any] | ClusterSpec | None = None) -> Any
                 "check the address and that the scheduler runs"
             ) from None
     else:
-        make = _htcondor_cluster if spec.kind is ClusterKind.HTCONDOR else _gateway_cluster
-        cl = make(spec)
+        cl = _gateway_cluster(spec) if spec.kind is ClusterKind.GATEWAY else _batch_cluster(spec)
         client = distributed.Client(cl)
         _wait_for_workers(client, cl, spec)
     ensure_package(client, ship=spec.options.get("ship", ShipMode.AUTO))
@@ -410,7 +445,7 @@ def _wait_for_workers(client: Any, cl: Any, spec: ClusterSpec) -> None:
         _close_quietly(client, cl, warn=False)
         raise ClusterError(
             f"cluster '{spec}': no workers arrived within {timeout} s; check that the batch "
-            "system accepts the jobs (e.g. condor_q) or raise the 'timeout' cluster option"
+            "system accepts the jobs (condor_q, squeue, qstat) or raise the 'timeout' cluster option"
         ) from err
 
 
@@ -448,18 +483,28 @@ def cluster(spec: str | Mapping[str, Any] | ClusterSpec | None = None) -> Iterat
     finally:
         kind = ClusterSpec.parse(spec).kind
         cl = getattr(client, "cluster", None)
-        batch = kind in (ClusterKind.HTCONDOR, ClusterKind.GATEWAY)
+        batch = kind in (*BATCH_KINDS, ClusterKind.GATEWAY)
         _close_quietly(client, cl if batch else None)
 
 
 # -- package shipping -------------------------------------------------------
-def _probe() -> str | None:
-    try:
-        import decorr_af
+def _make_probe() -> Any:
+    """A function returning the worker's decorr_af version (None when it cannot import it).
 
-        return decorr_af.__version__
-    except ImportError:
-        return None
+    It is made inside a function so that Dask pickles it by value: a
+    module-level function would be pickled by reference and fail to unpickle on
+    exactly the workers that lack the package.
+    """
+
+    def probe() -> str | None:
+        try:
+            import decorr_af
+
+            return decorr_af.__version__
+        except ImportError:
+            return None
+
+    return probe
 
 
 def package_zip(directory: str | os.PathLike[str] | None = None) -> Path:
@@ -495,7 +540,7 @@ def ensure_package(client: Any, *, ship: ShipMode | str = ShipMode.AUTO) -> dict
     import decorr_af
 
     ship = ShipMode(ship)
-    versions = client.run(_probe) if ship is not ShipMode.NEVER else {}
+    versions = client.run(_make_probe()) if ship is not ShipMode.NEVER else {}
     missing = [w for w, v in versions.items() if v != decorr_af.__version__]
     action = "none"
     if ship is ShipMode.UPLOAD or (ship is ShipMode.AUTO and missing):

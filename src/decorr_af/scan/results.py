@@ -78,6 +78,74 @@ class ScanResult:
     info: dict[str, Any]
     timings: Any
 
+    # -- typed access (the vocabulary of decorr_af.workflows.vocabulary) ------
+    @property
+    def models(self) -> tuple[str, ...]:
+        """Models of the scan: the base config's ``models`` (or ``methods``), else the
+        metric prefixes of the table."""
+        from decorr_af.workflows.vocabulary import split_key
+
+        names = self.config.get("models") or self.config.get("methods")
+        if isinstance(names, (list, tuple)) and names:
+            return tuple(str(n) for n in names)
+        return tuple(dict.fromkeys(m for m, _ in map(split_key, self.metrics) if m))
+
+    def column(self, model: str | None, metric: str) -> str:
+        """The table column of ``metric`` of ``model``; ConfigError listing what exists.
+
+        Examples
+        --------
+        >>> load_scan("out").column("disco_mlp", "r50")  # doctest: +SKIP
+        'disco_mlp.r50'
+        """
+        from decorr_af.workflows.vocabulary import UnknownMetricError, metric_key, split_key
+
+        key = metric_key(model, metric)
+        if key in self.metrics:
+            return key
+        have = sorted(n for m, n in map(split_key, self.metrics) if m == (model or ""))
+        if have:
+            raise UnknownMetricError(
+                f"scan {self.directory}: model '{model}' has no metric '{metric}' "
+                f"(have: {', '.join(have)})"
+            )
+        raise UnknownMetricError(
+            f"scan {self.directory}: no metric of model '{model}' "
+            f"(models and groups with metrics: {', '.join(self.prefixes()) or 'none'})"
+        )
+
+    def prefixes(self) -> list[str]:
+        """Every metric prefix of the table (models and reference groups)."""
+        from decorr_af.workflows.vocabulary import split_key
+
+        return list(dict.fromkeys(m for m, _ in map(split_key, self.metrics) if m))
+
+    def models_with(self, metric: str) -> list[str]:
+        """Prefixes (models, references) that have a ``metric`` column, in column order."""
+        from decorr_af.workflows.vocabulary import split_key
+
+        return [m for m, n in map(split_key, self.metrics) if m and n == metric]
+
+    def values(self, model: str | None, metric: str) -> Any:
+        """The per-point values (pandas Series aligned with :attr:`table`) of one metric."""
+        return self.table[self.column(model, metric)]
+
+    def metrics_table(self) -> Any:
+        """Tidy table: ``id, seed, <param columns>, model, metric, value`` (one row per value).
+
+        Run-level metrics have ``model == ""``.
+        """
+        from decorr_af.workflows.vocabulary import split_key
+
+        keys = ["id", "seed", *self.params]
+        long = self.table.melt(
+            id_vars=keys, value_vars=self.metrics, var_name="key", value_name="value"
+        )
+        parts = [split_key(k) for k in long["key"]]
+        long.insert(len(keys), "model", [m for m, _ in parts])
+        long.insert(len(keys) + 1, "metric", [n for _, n in parts])
+        return long.drop(columns="key").reset_index(drop=True)
+
     @property
     def missing(self) -> list[str]:
         """Ids of points of the definition that have no finished result."""

@@ -31,6 +31,7 @@ from decorr_af.widgets._common import (
     metrics_html,
     strength_slider,
 )
+from decorr_af.workflows.vocabulary import split_key
 
 widgets = optional_import("ipywidgets", "widgets")
 
@@ -77,7 +78,7 @@ def result_pairs(arrays: Any) -> tuple[dict[str, np.ndarray], dict[str, np.ndarr
     [['m.mee'], ['m.mee']]
     """
     names = [k[:-3] for k in arrays if k.endswith("_mc") and f"{k[:-3]}_data" in arrays]
-    names = [n for n in names if n.split(".", 1)[-1] not in TRUTH_BASED]
+    names = [n for n in names if split_key(n)[1] not in TRUTH_BASED]
     groups: dict[tuple[int, int], list[str]] = {}
     for n in names:
         shape = (len(arrays[f"{n}_mc"]), len(arrays[f"{n}_data"]))
@@ -235,10 +236,10 @@ class DataMCInspector(widgets.VBox):
             self.slider.options = strength_slider(self.source.strengths).options
             mc, _ = self.frames("result")
             for c in mc.columns:
-                if not is_physics_variable(c.split(".", 1)[-1]):
+                model, var = split_key(c)
+                if not is_physics_variable(var):
                     continue
-                if "." in c:
-                    model, var = c.split(".", 1)
+                if model:
                     models.append(model)
                     key = ("result", f"{{model}}.{var}")
                     label = VARIABLE_LABELS.get(var, f"{var} (model output)")
@@ -345,16 +346,9 @@ class DataMCInspector(widgets.VBox):
                 names.append(column)
                 chis.append(stat["chi2_ndf"])
                 kss.append(stat["ks"])
-        fig.subplots_adjust(left=0.3, wspace=0.25)  # room for the names and both x scales
-        ax1, ax2 = fig.subplots(1, 2, sharey=True)
-        y = np.arange(len(names))
-        colors = ["C3" if n == current else "C0" for n in names]
-        ax1.barh(y, chis, color=colors)
-        ax2.barh(y, kss, color=colors)
-        ax1.set_yticks(y, names, fontsize=7)
-        ax1.set_xlabel("χ²/ndf")
-        ax2.set_xlabel("KS distance")
-        ax1.set_xscale("log")
+        from decorr_af.plot.datamc import plot_test_ranking
+
+        plot_test_ranking(fig, names, chis, kss, current=current)
 
 
 def _slice_column(df: Any, key: str) -> Any:
@@ -375,36 +369,10 @@ def _edges(mc: Any, data: Any) -> Any:
 
 
 def _draw_hist(fig: Any, mc: Any, w_mc: Any, data: Any, w_data: Any, edges: Any, label: str):
-    """Data points and the MC histogram (normalised to data) with a data/MC ratio panel."""
-    import hist
-    import mplhep
+    """Data and normalised MC with a ratio panel (:func:`decorr_af.plot.datamc.plot_data_mc`)."""
+    from decorr_af.plot.datamc import plot_data_mc
 
-    from decorr_af.plot.style import ratio_axes
-
-    ax, rax = ratio_axes(fig.add_subplot())
-    h_mc = hist.Hist(
-        hist.axis.Variable(edges, name="x", label=label), storage=hist.storage.Weight()
-    )
-    h_da = h_mc.copy().reset()
-    h_mc.fill(x=mc, weight=w_mc)
-    h_da.fill(x=data, weight=w_data)
-    scale = h_da.sum().value / h_mc.sum().value if h_mc.sum().value > 0 else 1.0
-    h_mc = h_mc * scale
-    mplhep.histplot(h_mc, ax=ax, histtype="fill", alpha=0.5, color="C0", label="MC (norm.)")
-    mplhep.histplot(h_da, ax=ax, histtype="errorbar", color="k", label="data")
-    ax.set_ylabel("photons")
-    ax.set_xlabel("")
-    ax.legend()
-    v_mc, v_da = h_mc.values(), h_da.values()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = v_da / v_mc
-        err = np.sqrt(h_da.variances()) / v_mc
-    centers = h_mc.axes[0].centers
-    rax.errorbar(centers, ratio, yerr=err, fmt="o", color="k", markersize=3)
-    rax.axhline(1.0, color="grey", linewidth=0.8)
-    rax.set_ylim(0.5, 1.5)
-    rax.set_ylabel("data / MC")
-    rax.set_xlabel(label)
+    return plot_data_mc(mc, w_mc, data, w_data, edges, label=label, ax=fig.add_subplot())
 
 
 def _read_tables(mc_files: Any, data_files: Any, features: Any, max_rows: int) -> tuple:

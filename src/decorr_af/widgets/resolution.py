@@ -36,6 +36,7 @@ from decorr_af.widgets._common import (
     metrics_html,
     strength_slider,
 )
+from decorr_af.workflows.vocabulary import metric_key
 
 widgets = optional_import("ipywidgets", "widgets")
 
@@ -43,8 +44,6 @@ __all__ = ["ResolutionInspector", "bins_from_clustering", "parse_edges", "zee_mo
 
 VARIABLES = {"abs_eta": "|η|", "pt": "pT [GeV]"}
 _DEFAULT_EDGES = {"abs_eta": "eta_edges", "pt": "pt_edges"}
-_XLABEL = {"abs_eta": r"$|\eta|$", "pt": r"$p_{T}$ [GeV]"}
-_YLABEL = {"response": r"MC median $E_{pred}/E_{true}$", "resolution": "MC IQR/2 resolution"}
 RAW = "raw"  # the uncorrected Z→ee reference of the calibration workflow
 
 
@@ -283,7 +282,9 @@ class ResolutionInspector(widgets.VBox):
         if f"{var}_mc" not in a:
             raise ConfigError(f"{self.source.label}: no '{var}_mc' array in the result")
         return {
-            model: binned(a[f"{model}.ratio_mc"], a[f"{var}_mc"], edges, weight=a.get("weight_mc"))
+            model: binned(
+                res.array(model, "ratio_mc"), a[f"{var}_mc"], edges, weight=a.get("weight_mc")
+            )
             for model in self.shown_models()
         }
 
@@ -310,9 +311,9 @@ class ResolutionInspector(widgets.VBox):
                 for key, label in (("resolution_mc", "σ/E MC"), ("alpha", "Z→ee α"),
                                    ("alpha_err", "δα"), ("cprime", "Z→ee c′"),
                                    ("cprime_err", "δc′")):  # fmt: skip
-                    value = res.metrics.get(f"{model}.{key}")
+                    value = res.metric(model, key, None)
                     if value is not None:
-                        items.append((f"{model}.{key}", f"{model} {label}", value))
+                        items.append((metric_key(model, key), f"{model} {label}", value))
             lam = format_strength(res.strength or 0.0)
             self.metrics.value = metrics_html(
                 items, title=f"λ = {lam} (inclusive; α, c′: data vs MC from Z→ee fits)"
@@ -348,42 +349,20 @@ class ResolutionInspector(widgets.VBox):
         edges = np.asarray(res.config.get("zee_eta_edges", []), dtype=float)
 
         def scales(fig: Any, quantity: str) -> None:
-            art = plot_zee_scales(res, quantity=quantity, models=names, ax=fig.add_subplot())
-            if len(edges) >= 2:  # the fit bins: every point inside its bin, edges marked
-                art.ax.set_xlim(edges[0], edges[-1])
-                for e in edges[1:-1]:
-                    art.ax.axvline(e, color="0.85", lw=0.8, zorder=0)
+            plot_zee_scales(res, quantity=quantity, models=names, ax=fig.add_subplot(),
+                            bin_edges=edges if len(edges) >= 2 else None)  # fmt: skip
 
         self.alpha_fig.draw(lambda fig: scales(fig, "alpha"))
         self.cprime_fig.draw(lambda fig: scales(fig, "cprime"))
 
-    def _draw(self, fig: Any, tables: dict, var: str, stat: str) -> None:
+    def _draw(self, fig: Any, tables: dict, var: str, stat: str) -> Any:
         """Main panel: MC ``stat`` vs ``var``; ratio panel: model / baseline."""
-        from decorr_af.plot.style import atlas_label, ratio_axes
+        from decorr_af.plot.calibration import plot_binned_response
 
-        ax, rax = ratio_axes(fig.add_subplot())
-        base = self.baseline.value
-        ref = tables[base]
-        for i, model in enumerate(self.shown_models()):
-            t = tables[model]
-            x = 0.5 * (t["lo"] + t["hi"])
-            ax.errorbar(
-                x, t[stat], yerr=t[f"{stat}_err"], xerr=0.5 * (t["hi"] - t["lo"]),
-                fmt="o", color=f"C{i}", label=model,
-            )  # fmt: skip
-            rax.errorbar(
-                x, t[stat] / ref[stat], yerr=t[f"{stat}_err"] / ref[stat], fmt="o", color=f"C{i}"
-            )
-        ax.set_ylabel(_YLABEL[stat])
-        rax.set_ylabel(f"/ {base}", fontsize="small")
-        rax.axhline(1.0, color="grey", linewidth=0.8)
-        rax.set_xlabel(_XLABEL[var])
-        if var == "pt":  # pT bins span decades: a log axis reads better
-            ax.set_xscale("log")
-        low, high = ax.get_ylim()
-        ax.set_ylim(low, high + 0.35 * (high - low))  # room for the label and legend
-        ax.legend(fontsize="x-small", ncols=2, loc="upper right")
-        atlas_label(ax, "Simulation Internal")
+        return plot_binned_response(
+            {m: tables[m] for m in self.shown_models()}, variable=var, quantity=stat,
+            baseline=self.baseline.value, ax=fig.add_subplot(),
+        )  # fmt: skip
 
 
 def _section(text: str) -> str:
@@ -405,7 +384,7 @@ def _zee_note(present: bool) -> str:
 
 def _models(res: Any) -> list[str]:
     """Models with a ``<model>.ratio_mc`` array (MC E_pred/E_true)."""
-    return [k[: -len(".ratio_mc")] for k in res.arrays if k.endswith(".ratio_mc")]
+    return res.models_with("ratio_mc")
 
 
 def zee_models(res: Any) -> list[str]:

@@ -1,9 +1,13 @@
-"""The DisCo strength scanner: browse (and extend) a λ scan interactively.
+"""The DisCo strength scanner: browse (and extend) a λ scan of any decorrelation workflow.
 
-For the λ chosen on a slider it shows the ROC curve and R50, the protected
-variable of the background passing / failing the cut with 1/JSD, dCor, and the
-Pareto plane of the scan with the current point highlighted. A button trains a
-new λ in the background (a thread, or the Dask cluster through
+For the λ chosen on a slider it shows three panels drawn by :mod:`decorr_af.plot.scanner`:
+the performance (ROC curve and R50 where the workflow has labels and scores — photon
+ID, ttH; the MC response E_pred/E_true and its resolution for the calibration), the
+protected variable of the two populations the decorrelation compares (the
+``hists["protected"]`` convention of :mod:`decorr_af.workflows.vocabulary`: background
+passing / failing the cut vs isolation or m_γγ; MC / data predicted E_corr/E_raw) with
+1/JSD, dCor, KS or α, and the Pareto plane of the scan with the current point starred.
+A button trains a new λ in the background (a thread, or the Dask cluster through
 :func:`decorr_af.scan.scan`); the slider gains the new value when it is done.
 All state lives in the scan directory.
 """
@@ -36,16 +40,30 @@ widgets = optional_import("ipywidgets", "widgets")
 
 __all__ = ["DiscoScanner"]
 
-#: metrics shown for the selected point: (metric suffix, label); absent ones are skipped
+#: metrics shown for the selected point: (metric name, label); absent ones are skipped
 SHOWN_METRICS = (
     ("r50", "R50"),
     ("eff_at_tight_rej", "ε_S at Tight rejection"),
     ("r_bkg", "R_bkg"),
+    ("significance", "Z (Asimov)"),
+    ("spurious_rel", "spurious S / S"),
     ("inv_jsd", "1/JSD"),
     ("inv_jsd_ceiling", "1/JSD ceiling"),
     ("dcor", "dCor"),
     ("abcd_nonclosure", "ABCD non-closure"),
     ("auc", "AUC"),
+    ("resolution_mc", "MC resolution (IQR/2)"),
+    ("response_mc", "MC response"),
+    ("pred_ks", "KS(ĉ MC, data)"),
+    ("alpha", "Z→ee α"),
+    ("abs_gap", "|α|"),
+    ("cprime", "Z→ee c′"),
+)
+#: default Pareto planes, first one the scan has: (x metric, y metric, maximize x, y)
+PLANES = (
+    ("r50", "inv_jsd", (True, True)),  # classifiers: photon ID, ttH
+    ("resolution_mc", "abs_gap", (False, False)),  # calibration with Z→ee
+    ("resolution_mc", "pred_ks", (False, False)),  # calibration, photons only
 )
 #: seconds between two updates of the training progress indicator
 TICK_S = 0.5
@@ -60,10 +78,16 @@ class DiscoScanner(widgets.VBox):
         A scan directory written by :func:`decorr_af.scan.scan` (``scan.json``
         and ``points/<id>/``).
     model
-        Model whose metrics and scores are shown (default: the workflow's
-        ``PRIMARY_MODEL``, else the first model with an ``r50`` metric).
+        Model whose metrics and panels are shown (default: the workflow's
+        ``PRIMARY_MODEL``, else a DisCo model, else the first model with the plane's
+        metrics).
     x, y
-        Metric suffixes of the Pareto plane (default ``r50`` and ``inv_jsd``).
+        Metric names of the Pareto plane (default: the first of :data:`PLANES`
+        the scan has — ``r50``/``inv_jsd`` for classifiers, ``resolution_mc``/
+        ``abs_gap`` or ``pred_ks`` for the calibration).
+    maximize
+        Whether larger is better along ``x`` and ``y`` (default: from :data:`PLANES`,
+        else ``(True, True)``).
     client
         Dask client (or cluster spec for :func:`decorr_af.scan.get_client`) used
         by the "train this λ" button; ``None`` starts a ``"local"`` cluster.
@@ -82,15 +106,19 @@ class DiscoScanner(widgets.VBox):
         scan_dir: str | os.PathLike[str],
         *,
         model: str | None = None,
-        x: str = "r50",
-        y: str = "inv_jsd",
+        x: str | None = None,
+        y: str | None = None,
+        maximize: tuple[bool, bool] | None = None,
         client: Any = None,
         prerender: bool = True,
     ) -> None:
         super().__init__(layout=widgets.Layout(width="100%"))
         self._prerender = prerender
         self.scan_dir = Path(scan_dir)
-        self.x, self.y, self.client = x, y, client
+        self._plane_request = (x, y, maximize)
+        self.x, self.y, self.client = x or "r50", y or "inv_jsd", client
+        self.maximize = maximize or (True, True)
+        self._tidy: Any = None
         self._requested_model = model
         self._scan: Any = None
         self._results: dict[str, Any] = {}
@@ -160,11 +188,12 @@ class DiscoScanner(widgets.VBox):
                 raise ConfigError(f"scan directory {self.scan_dir} has no finished point yet")
             if "strength" not in table.columns:
                 raise ConfigError(f"scan {self.scan_dir} has no 'strength' parameter column")
-            models = _models_with(table, self.x)
+            self.x, self.y, self.maximize = _plane(scan, *self._plane_request)
+            models = _models_with(scan, self.x, self.y)
             if not models:
                 raise ConfigError(
-                    f"scan {self.scan_dir} has no '<model>.{self.x}' metric "
-                    f"(columns: {', '.join(map(str, table.columns))})"
+                    f"scan {self.scan_dir} has no model with metrics '{self.x}' and '{self.y}' "
+                    f"(models and groups: {', '.join(scan.prefixes()) or 'none'})"
                 )
         except (DecorrAFError, OSError, ValueError, KeyError, ImportError) as err:
             self._show_error(err, context=f"Cannot open scan {self.scan_dir}")
@@ -173,6 +202,7 @@ class DiscoScanner(widgets.VBox):
             return
         with self._lock:
             self._scan = scan
+            self._tidy = scan.metrics_table()
             self._results.clear()
             self._png.clear()
         self._set_ready(True)
@@ -252,35 +282,46 @@ class DiscoScanner(widgets.VBox):
         model, strength, seed = self.model_dd.value, float(self.slider.value), self.seed_dd.value
         try:
             pid = self._point_id(strength, seed)
-            row = self.table[self.table["id"].astype(str) == pid].iloc[0]
-            items = [
-                (key, label, float(row[f"{model}.{key}"]))
-                for key, label in SHOWN_METRICS
-                if f"{model}.{key}" in row.index
-            ]
+            values = self.point_metrics(pid, model)
+            items = [(key, label, values[key]) for key, label in SHOWN_METRICS if key in values]
             if not items:
                 raise ConfigError(f"point {pid} has no metrics for model '{model}'")
+            row = self.table[self.table["id"].astype(str) == pid].iloc[0]
             notes = [f"point {pid} · λ = {format_strength(strength)} · seed {row.get('seed', '')}"]
-            notes += _seed_spread(self.table, model, strength, [k for k, _, _ in items])
+            notes += _seed_spread(self._tidy, model, strength, [k for k, _, _ in items])
             self.metrics.value = metrics_html(items, title=f"{model}", notes=notes)
             self.error.value = ""
-            scan = self._scan
-            self.pareto.image.value = self._cached(
-                pid, model, self.pareto,
-                lambda fig: _draw_pareto(fig, scan, model, self.x, self.y, pid),
-            )  # fmt: skip
-            res = self.result(pid)
-            self.roc.image.value = self._cached(
-                pid, model, self.roc, lambda fig: _draw_roc(fig, res, model, row)
-            )
-            self.sculpt.image.value = self._cached(
-                pid, model, self.sculpt, lambda fig: _draw_sculpting(fig, res, model, row)
-            )
+            for panel, painter in self._painters(pid, model).items():
+                panel.image.value = self._cached(pid, model, panel, painter)
         except Exception as err:  # shown in the widget instead of a traceback wall
             self._show_error(err, context=f"λ = {format_strength(strength)}, model {model}")
 
+    def point_metrics(self, point_id: str, model: str) -> dict[str, float]:
+        """``{metric: value}`` of ``model`` at one point (from the scan's tidy table)."""
+        t = self._tidy
+        rows = t[(t["id"].astype(str) == str(point_id)) & (t["model"] == model)]
+        return {str(k): float(v) for k, v in zip(rows["metric"], rows["value"])}
+
     def _panels(self) -> dict[str, FigurePanel]:
         return {"roc": self.roc, "sculpt": self.sculpt, "pareto": self.pareto}
+
+    def _painters(self, pid: str, model: str) -> dict[FigurePanel, Any]:
+        """The three panels' painters (figure -> drawing) for one point and model."""
+        from decorr_af.plot.scanner import (
+            plot_point_performance,
+            plot_point_protected,
+            plot_scan_plane,
+        )
+
+        scan, x, y, maximize = self._scan, self.x, self.y, self.maximize
+        res = self.result(pid)
+        return {
+            self.pareto: lambda fig: plot_scan_plane(
+                scan, model, x, y, selected=pid, maximize=maximize, ax=fig.add_subplot()
+            ),
+            self.roc: lambda fig: plot_point_performance(res, model, ax=fig.add_subplot()),
+            self.sculpt: lambda fig: plot_point_protected(res, model, ax=fig.add_subplot()),
+        }
 
     def _cached(self, pid: str, model: str, panel: FigurePanel, painter: Any) -> bytes:
         name = next(k for k, v in self._panels().items() if v is panel)
@@ -298,13 +339,8 @@ class DiscoScanner(widgets.VBox):
         scan, model = self._scan, self.model_dd.value
 
         def draw_point(pid: str) -> None:
-            row = scan.table[scan.table["id"].astype(str) == pid].iloc[0]
-            res = self.result(pid)
-            self._cached(pid, model, self.roc, lambda f: _draw_roc(f, res, model, row))
-            self._cached(pid, model, self.sculpt, lambda f: _draw_sculpting(f, res, model, row))
-            self._cached(
-                pid, model, self.pareto, lambda f: _draw_pareto(f, scan, model, self.x, self.y, pid)
-            )
+            for panel, painter in self._painters(pid, model).items():
+                self._cached(pid, model, panel, painter)
 
         def work() -> None:
             for pid in list(scan.table["id"].astype(str)):
@@ -430,10 +466,24 @@ class DiscoScanner(widgets.VBox):
         return outcome
 
 
-# -- helpers (widget-specific; statistics come from decorr_af.metrics) --------
-def _models_with(table: Any, metric: str) -> list[str]:
-    """Model names that have a ``<model>.<metric>`` column, in column order."""
-    return [c[: -len(metric) - 1] for c in map(str, table.columns) if c.endswith(f".{metric}")]
+# -- helpers (widget-specific; drawing lives in decorr_af.plot.scanner) --------
+def _plane(
+    scan: Any, x: str | None, y: str | None, maximize: tuple[bool, bool] | None
+) -> tuple[str, str, tuple[bool, bool]]:
+    """The Pareto plane: the requested metrics, else the first of :data:`PLANES` the scan has."""
+    if x is not None and y is not None:
+        return x, y, maximize or (True, True)
+    for px, py, pmax in PLANES:
+        if (x in (None, px)) and (y in (None, py)) and _models_with(scan, px, py):
+            return px, py, maximize or pmax
+    px, py, pmax = PLANES[0]
+    return x or px, y or py, maximize or pmax
+
+
+def _models_with(scan: Any, x: str, y: str) -> list[str]:
+    """Models (metric prefixes) that have both metrics ``x`` and ``y``, in column order."""
+    with_y = set(scan.models_with(y))
+    return [m for m in scan.models_with(x) if m in with_y]
 
 
 def _primary_model(scan: Any, models: list[str]) -> str:
@@ -450,99 +500,19 @@ def _primary_model(scan: Any, models: list[str]) -> str:
     return next((m for m in models if "disco" in m), models[0])
 
 
-def _seed_spread(table: Any, model: str, strength: float, keys: list[str]) -> list[str]:
+def _seed_spread(tidy: Any, model: str, strength: float, keys: list[str]) -> list[str]:
     """A note with mean ± std over seeds at this λ (empty with one seed)."""
-    rows = table[np.isclose(table["strength"].astype(float), strength, rtol=1e-12, atol=0)]
-    if len(rows) < 2:
+    at = tidy[
+        np.isclose(tidy["strength"].astype(float), strength, rtol=1e-12, atol=0)
+        & (tidy["model"] == model)
+    ]
+    if at["id"].nunique() < 2:
         return []
     parts = []
     for key in keys:
-        col = rows[f"{model}.{key}"].astype(float)
+        col = at.loc[at["metric"] == key, "value"].astype(float)
         parts.append(f"{key} {col.mean():.4g} ± {col.std(ddof=1):.2g}")
-    return [f"over {len(rows)} seeds: " + ", ".join(parts)]
-
-
-def _draw_roc(fig: Any, res: Any, model: str, row: Any) -> None:
-    """ROC curve of ``model`` (:func:`decorr_af.plot.photon_id.plot_roc`), R50 starred.
-
-    The plain MLP is drawn as the reference only when its scores differ from the
-    model's: at λ = 0 the DisCo MLP *is* the plain MLP, and a second, identical
-    curve would hide under the first while the legend still named it.
-    """
-    from decorr_af.plot._common import model_list
-    from decorr_af.plot.photon_id import plot_roc
-
-    have = model_list(res)
-    if model not in have:
-        raise ConfigError(f"point has no scores of model '{model}' (have: {', '.join(have)})")
-    models = [model]
-    ref = "plain_mlp"
-    same = ref in have and np.array_equal(res.arrays[f"score_{ref}"], res.arrays[f"score_{model}"])
-    if ref in have and ref != model and not same:
-        models = [ref, model]
-    ax = fig.add_subplot()
-    art = plot_roc(res, models=models, ax=ax, min_efficiency=0.2)
-    if same and ref != model:
-        art.curves[model].set_label(f"{art.curves[model].get_label()} (= MLP at this λ)")
-    r50 = float(row.get(f"{model}.r50", np.nan))
-    if np.isfinite(r50) and r50 > 0:
-        ax.plot([0.5], [r50], marker="*", ms=14, color="gold", mec="k", ls="none",
-                label=f"R50 = {r50:.4g}")  # fmt: skip
-    ax.legend(
-        loc="upper right", fontsize="small", title=f"λ = {format_strength(res.strength or 0.0)}"
-    )
-
-
-def _draw_sculpting(fig: Any, res: Any, model: str, row: Any) -> None:
-    """Isolation of fakes passing / failing the working point (with 1/JSD).
-
-    The working-point and 1/JSD note is anchored *below* the ABCD non-closure text
-    that :func:`~decorr_af.plot.photon_id.plot_isolation_pass_fail` writes, so the
-    two never overlap whatever their lengths.
-    """
-    from decorr_af.plot.photon_id import plot_isolation_pass_fail
-
-    art = plot_isolation_pass_fail(res, model, ax=fig.add_subplot())
-    inv = float(row.get(f"{model}.inv_jsd", np.nan))
-    wp = res.config.get("wp_efficiency") if isinstance(res.config, dict) else None
-    where = rf"$\varepsilon_S$ = {100 * wp:.0f} % WP" if wp else "working point"
-    note = f"{where}\n1/JSD = {inv:.4g}"
-    ceiling = row.get(f"{model}.inv_jsd_ceiling")
-    if ceiling is not None and np.isfinite(float(ceiling)):
-        note += f" (stat. ceiling {float(ceiling):.3g})"
-    legend = art.ax.get_legend()
-    above = [
-        t
-        for t in art.ax.texts
-        if t.get_visible()
-        and t.get_text().strip()
-        and t.get_transform() is art.ax.transAxes
-        and 0.0 <= t.get_position()[1] <= 1.0
-    ]
-    if above:  # below the lowest text already on the panel (the ABCD non-closure)
-        anchor = min(above, key=lambda t: t.get_position()[1])
-        art.ax.annotate(note, xy=(1.0, 0.0), xycoords=anchor, xytext=(0, -4),
-                        textcoords="offset points", ha="right", va="top")  # fmt: skip
-    elif legend is not None:  # below the legend
-        art.ax.annotate(note, xy=(1.0, 0.0), xycoords=legend, xytext=(0, -4),
-                        textcoords="offset points", ha="right", va="top")  # fmt: skip
-    else:
-        art.ax.text(0.97, 0.6, note, transform=art.ax.transAxes, ha="right", va="top")
-
-
-def _draw_pareto(fig: Any, scan: Any, model: str, x: str, y: str, pid: str) -> None:
-    """The scan's Pareto plane (:func:`decorr_af.plot.scan.pareto_plot`), current point circled."""
-    from decorr_af.plot.scan import pareto_plot
-
-    ax = fig.add_subplot()
-    pareto_plot(scan, f"{model}.{x}", f"{model}.{y}", ax=ax, atlas=False)
-    row = scan.table[scan.table["id"].astype(str) == pid]
-    ax.scatter(
-        row[f"{model}.{x}"], row[f"{model}.{y}"], s=260, marker="*", color="gold",
-        edgecolors="k", zorder=5, label="selected",
-    )  # fmt: skip
-    ax.legend(loc="best", fontsize="x-small")
-    ax.set_title("Pareto plane (seed means)")
+    return [f"over {at['id'].nunique()} seeds: " + ", ".join(parts)]
 
 
 def _train_point(scan_dir: Path, strength: float, seed: int, client: Any) -> Any:

@@ -12,6 +12,12 @@ usual ones (the ``"<model>"`` prefix of the metric keys is the name used in
                    ``steps_per_batch=adversary_steps`` (``adv_mlp``: the same, old name)
 ``plain_bdt``      DisCo-xgboost without penalty
 ``disco_bdt``      DisCo-xgboost, DisCo on background, strength λ × ``bdt_scale``
+``mode_mlp``       torch MLP + :class:`~decorr_af.decorrelation.penalties.MoDe` (order 0:
+                   flat background efficiency vs the protected variable), strength
+                   λ × ``MODE_SCALE``
+``flat_bdt``       DisCo-xgboost + :class:`~decorr_af.decorrelation.penalties.Flatness`
+                   (hep_ml's CvM flatness loss) on background, strength
+                   λ × ``FLAT_SCALE`` × ``bdt_scale``
 
 ``adversary_scale``, ``bdt_scale``, ``adversary_lr`` and ``adversary_steps`` are
 inputs of these presets only; a spec mapping sets its own ``penalty``.  The
@@ -48,6 +54,7 @@ from decorr_af.workflows.specs import (
 )
 
 __all__ = [
+    "ALL_METHODS",
     "ML_MODELS",
     "PRESETS",
     "RULES",
@@ -82,10 +89,30 @@ def _adversary(c: Any) -> dict[str, Any]:
     return {"estimator": "mlp", "penalty": pen}
 
 
+#: λ multipliers of the efficiency-based penalties: MoDe and Flatness are squared
+#: efficiency differences (~1e-3 for a sculpting classifier, dCor² ~1e-1), so the
+#: same λ as DisCo puts them at a comparable weight against the cross-entropy
+MODE_SCALE = 5.0
+FLAT_SCALE = 10.0
+
+PRESETS.register(
+    "mode_mlp",
+    {"estimator": "mlp", "penalty": {"kind": "MoDe", "order": 0, "on": "background",
+                                     "scale": MODE_SCALE}},
+)  # fmt: skip
+PRESETS.register(
+    "flat_bdt",
+    lambda c: {
+        "estimator": "bdt",
+        "penalty": {"kind": "Flatness", "on": "background", "scale": FLAT_SCALE * c.bdt_scale},
+    },
+)
 PRESETS.register("adversary_mlp", _adversary)
 PRESETS.register("adv_mlp", _adversary)  # the photon-ID/ttH name before adversary_mlp
 
 ML_MODELS = ("plain_mlp", "disco_mlp", "adversary_mlp", "plain_bdt", "disco_bdt")
+#: every decorrelation method of the classifier workflows, for one comparison scan
+ALL_METHODS = (*ML_MODELS, "mode_mlp", "flat_bdt")
 
 #: what the classifier workflows accept in ``models`` (penalties on a protected variable)
 RULES = ModelRules(task="classification", presets=PRESETS)

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from decorr_af.data.remote import expand_remote, is_remote, sort_sources
 from decorr_af.errors import ConfigError, InputFileError, MissingBranchError
 
 __all__ = [
@@ -65,13 +66,16 @@ def expand_files(files: FileSpec, *, name: str = "files") -> list[Path]:
     patterns = [files] if isinstance(files, (str, os.PathLike)) else list(files)
     out: list[Path] = []
     for pat in patterns:
+        if is_remote(pat):  # root://… URLs (and globs of them)
+            out.extend(expand_remote(str(pat), key=f"parameter '{name}'"))
+            continue
         text = os.path.expanduser(os.fspath(pat))
         matches = sorted(glob.glob(text)) if glob.has_magic(text) else [text]
         matches = [m for m in matches if Path(m).is_file()]
         if not matches:
             raise InputFileError(f"parameter '{name}': no file matches {text!r}")
         out.extend(Path(m).resolve() for m in matches)
-    return sorted(dict.fromkeys(out))
+    return sort_sources(out)
 
 
 def _key(kind: str, paths: list[Path], options: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -5,9 +5,25 @@ seed; its :class:`RunResult` is written to one directory:
 
 ``result.json``   workflow, config, seed, strength, metrics, tables, info, models
 ``arrays.npz``    per-event arrays (scores, responses, ...), loaded without pickle
-``hists.json``    ``hist`` histograms (axes, values, variances)
+``hists.json``    ``hist`` histograms, UHI JSON (:mod:`hist.serialization`); the
+                  hand-written layout of older results is still read
 ``models/``       trained models (JSON metadata + weights / xgboost JSON)
 ``manifest.json`` size and sha256 of every other file (written last)
+
+Vocabulary (details in :mod:`decorr_af.workflows.vocabulary`):
+
+* metrics ``"<model>.<metric>"``, read with :meth:`RunResult.metric`,
+  :meth:`RunResult.metrics_table` (tidy ``model, metric, value``) and
+  :attr:`RunResult.models`;
+* arrays ``"<model>.<quantity>"`` (``"disco_mlp.score"``, ``"shapes_mlp.ratio_mc"``),
+  shared ones unprefixed (``label``, ``weight``); legacy ``score_<model>`` is mapped;
+* ``hists["protected"]``: per model, the distribution the decorrelation acts on for
+  the two populations it compares. Axes ``model`` (StrCategory), ``selection``
+  (StrCategory: ``pass``/``fail`` — background passing / failing the working-point
+  cut, vs isolation in photon ID and m_γγ in ttH; ``mc``/``data`` — predicted
+  E_corr/E_raw of MC and data candidates in the calibration) and the protected
+  variable (named, labelled with its unit); weighted storage. Results written
+  before it get one derived from ``id_vs_iso`` / ``myy`` / ``mee`` when loaded.
 
 :meth:`RunResult.save` writes into a temporary sibling directory and renames it,
 so a directory either holds a complete result or does not exist;
@@ -48,6 +64,8 @@ __all__ = [
 RESULT_FILE = "result.json"
 ARRAYS_FILE = "arrays.npz"
 HISTS_FILE = "hists.json"
+#: the protected-variable histogram (:data:`decorr_af.workflows.vocabulary.PROTECTED`)
+PROTECTED_HIST = "protected"
 MANIFEST_FILE = "manifest.json"
 
 
@@ -247,74 +265,52 @@ def _plain(value: Any) -> Any:
 
 # -- hist (de)serialisation ------------------------------------------------
 def hist_to_dict(h: Any) -> dict[str, Any]:
-    """JSON-able description of a ``hist.Hist`` (Regular/Variable/Integer/Category axes)."""
-    import hist
+    """JSON-able UHI description of a ``hist.Hist`` (:func:`hist.serialization.to_uhi`).
 
-    axes = []
-    for ax in h.axes:
-        base = {"name": ax.name, "label": ax.__dict__.get("label") or None}
-        if isinstance(ax, hist.axis.Regular):
-            lo, hi = float(ax.edges[0]), float(ax.edges[-1])
-            axes.append(
-                {
-                    **base,
-                    "type": "regular",
-                    "bins": ax.size,
-                    "start": lo,
-                    "stop": hi,
-                    "underflow": ax.traits.underflow,
-                    "overflow": ax.traits.overflow,
-                }
-            )
-        elif isinstance(ax, hist.axis.Variable):
-            axes.append(
-                {
-                    **base,
-                    "type": "variable",
-                    "edges": ax.edges.tolist(),
-                    "underflow": ax.traits.underflow,
-                    "overflow": ax.traits.overflow,
-                }
-            )
-        elif isinstance(ax, hist.axis.Integer):
-            axes.append(
-                {
-                    **base,
-                    "type": "integer",
-                    "start": int(ax.edges[0]),
-                    "stop": int(ax.edges[-1]),
-                    "underflow": ax.traits.underflow,
-                    "overflow": ax.traits.overflow,
-                }
-            )
-        elif isinstance(ax, hist.axis.StrCategory):
-            axes.append(
-                {**base, "type": "strcategory", "categories": list(ax), "growth": ax.traits.growth}
-            )
-        elif isinstance(ax, hist.axis.IntCategory):
-            axes.append(
-                {
-                    **base,
-                    "type": "intcategory",
-                    "categories": [int(c) for c in ax],
-                    "growth": ax.traits.growth,
-                }
-            )
-        else:  # pragma: no cover - other axes are not used by decorr_af
-            raise ConfigError(f"cannot serialise histogram axis of type {type(ax).__name__}")
-    weighted = h.storage_type is hist.storage.Weight
-    view = h.view(flow=True)
-    out: dict[str, Any] = {"axes": axes, "storage": "weight" if weighted else "double"}
-    if weighted:
-        out["values"] = np.asarray(view["value"]).tolist()
-        out["variances"] = np.asarray(view["variance"]).tolist()
-    else:
-        out["values"] = np.asarray(view).tolist()
-    return out
+    Examples
+    --------
+    >>> import hist
+    >>> h = hist.Hist.new.Reg(2, 0, 1, name="x").Weight().fill([0.2, 0.7, 0.8])
+    >>> d = hist_to_dict(h)
+    >>> d["uhi_schema"], json.loads(json.dumps(d))["storage"]["type"]
+    (1, 'weighted')
+    >>> hist_from_dict(d) == h
+    True
+    """
+    from hist.serialization import to_uhi
+
+    return _jsonable(to_uhi(h))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 def hist_from_dict(data: Mapping[str, Any]) -> Any:
-    """Inverse of :func:`hist_to_dict`."""
+    """Inverse of :func:`hist_to_dict`; also reads the pre-UHI layout of old result dirs.
+
+    A mapping with ``uhi_schema`` is read by :func:`hist.serialization.from_uhi`;
+    one without it is the hand-written layout decorr_af wrote before (``axes`` with
+    ``type`` ``regular``/``variable``/``integer``/``strcategory``/``intcategory``,
+    ``storage`` ``weight``/``double``, ``values`` and ``variances`` with flow bins).
+    """
+    if "uhi_schema" in data:
+        from hist.serialization import from_uhi
+
+        return from_uhi(dict(data))
+    return _legacy_hist_from_dict(data)
+
+
+def _legacy_hist_from_dict(data: Mapping[str, Any]) -> Any:
+    """Read the histogram layout of results written before UHI serialisation."""
     import hist
 
     axes = []
@@ -379,6 +375,9 @@ def _from_json_float(x: Any) -> Any:
     return float(x) if x in ("nan", "inf", "-inf") else x
 
 
+_RAISE: Any = object()  # RunResult.metric without a default raises
+
+
 @dataclasses.dataclass
 class RunResult:
     """Everything one workflow run produced.
@@ -388,11 +387,16 @@ class RunResult:
     workflow, config, seed, strength
         What was run (``config`` is the plain dict of the workflow config).
     metrics
-        Flat mapping ``name -> float`` (e.g. ``"disco_mlp.r50"``).
+        Flat mapping ``"<model>.<metric>" -> float`` (e.g. ``"disco_mlp.r50"``; see
+        :mod:`decorr_af.workflows.vocabulary`). Read one with :meth:`metric`, all
+        of them as a tidy table with :meth:`metrics_table`.
     arrays
-        Named numpy arrays (scores, responses, labels, ...).
+        Named numpy arrays: ``"<model>.<quantity>"`` per model (``"disco_mlp.score"``,
+        ``"shapes_mlp.ratio_mc"``), unprefixed when shared (``label``, ``weight``).
+        Legacy names (``score_<model>``) are mapped on construction and still answer.
     hists
-        Named ``hist.Hist`` objects.
+        Named ``hist.Hist`` objects; ``hists["protected"]`` follows the
+        protected-variable convention (:mod:`decorr_af.workflows.vocabulary`).
     tables
         Named pandas DataFrames (e.g. binned response), stored as JSON records.
     info
@@ -400,8 +404,18 @@ class RunResult:
     estimators
         Trained models in memory (not serialised directly: :meth:`save` calls
         each model's own ``save``); after :meth:`load` use :meth:`load_model`.
-    models
-        Relative paths of saved models inside the result directory.
+    saved_models
+        Relative paths of saved models inside the result directory (the
+        ``"models"`` entry of ``result.json``).
+
+    Examples
+    --------
+    >>> r = RunResult("toy", {"models": ["a", "b"]}, seed=0,
+    ...               metrics={"a.r50": 4.0, "b.r50": 5.0, "seconds": 1.0})
+    >>> r.models, r.metric("b", "r50")
+    (('a', 'b'), 5.0)
+    >>> r.metrics_table().query("metric == 'r50'")["value"].tolist()
+    [4.0, 5.0]
     """
 
     workflow: str
@@ -414,8 +428,95 @@ class RunResult:
     tables: dict[str, Any] = dataclasses.field(default_factory=dict)
     info: dict[str, Any] = dataclasses.field(default_factory=dict)
     estimators: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
-    models: dict[str, str] = dataclasses.field(default_factory=dict)
+    saved_models: dict[str, str] = dataclasses.field(default_factory=dict)
     directory: Path | None = None
+
+    def __post_init__(self) -> None:
+        from decorr_af.workflows.vocabulary import ResultArrays, legacy_protected
+
+        if not isinstance(self.arrays, ResultArrays):
+            self.arrays = ResultArrays(self.arrays)
+        derived = legacy_protected(self.hists)
+        if derived is not None:
+            self.hists = {**self.hists, PROTECTED_HIST: derived}
+
+    # -- typed access (the vocabulary of workflows.vocabulary) ----------------
+    @property
+    def models(self) -> tuple[str, ...]:
+        """Names of the models this run trained or evaluated.
+
+        The config's ``models`` (or ``methods``) when it has them, else every
+        metric prefix (user workflows).
+        """
+        from decorr_af.workflows.vocabulary import split_key
+
+        names = self.config.get("models") or self.config.get("methods")
+        if isinstance(names, (list, tuple)) and names:
+            return tuple(str(n) for n in names)
+        return tuple(dict.fromkeys(m for m, _ in map(split_key, self.metrics) if m))
+
+    def metric(self, model: str | None, name: str, default: Any = _RAISE) -> Any:
+        """The value of metric ``name`` of ``model`` (``None``/``""``: a run-level metric).
+
+        With ``default`` a missing metric returns it instead of raising.
+
+        Raises
+        ------
+        UnknownMetricError
+            (a :class:`~decorr_af.errors.ConfigError` and a ``KeyError``) naming
+            the metrics of that model, or the models, that exist.
+        """
+        from decorr_af.workflows.vocabulary import UnknownMetricError, metric_key, split_key
+
+        key = metric_key(model, name)
+        if key in self.metrics:
+            return float(self.metrics[key])
+        if default is not _RAISE:
+            return default
+        have = sorted(n for m, n in map(split_key, self.metrics) if m == (model or ""))
+        if have:
+            raise UnknownMetricError(
+                f"model '{model}' has no metric '{name}' (have: {', '.join(have)})"
+            )
+        prefixes = sorted({m for m, _ in map(split_key, self.metrics) if m})
+        raise UnknownMetricError(
+            f"no metric of model '{model}' in this {self.workflow} result "
+            f"(models and groups with metrics: {', '.join(prefixes) or 'none'})"
+        )
+
+    def metrics_table(self, models: Any = None) -> Any:
+        """Tidy pandas table ``model, metric, value`` (run-level metrics: ``model == ""``)."""
+        from decorr_af.workflows.vocabulary import metrics_frame
+
+        return metrics_frame(self.metrics, [models] if isinstance(models, str) else models)
+
+    def array(self, model: str | None, quantity: str) -> np.ndarray:
+        """Per-model array ``"<model>.<quantity>"`` (``model`` empty: a shared array).
+
+        Raises
+        ------
+        UnknownMetricError
+            Naming the arrays of that model (or the shared arrays) that exist.
+        """
+        from decorr_af.workflows.vocabulary import UnknownMetricError, metric_key, split_key
+
+        key = metric_key(model, quantity)
+        if key in self.arrays:
+            return self.arrays[key]
+        have = sorted(q for m, q in map(split_key, self.arrays) if m == (model or ""))
+        owners = self.models_with(quantity) if model else []
+        where = f"arrays of '{model}'" if model else "shared arrays"
+        hint = f"; models with '{quantity}': {', '.join(owners)}" if owners else ""
+        raise UnknownMetricError(
+            f"no array '{key}' in this {self.workflow} result "
+            f"({where}: {', '.join(have) or 'none'}{hint})"
+        )
+
+    def models_with(self, quantity: str) -> list[str]:
+        """Models with a per-model array ``quantity`` (e.g. ``"score"``), in array order."""
+        from decorr_af.workflows.vocabulary import split_key
+
+        return [m for m, q in map(split_key, self.arrays) if m and q == quantity]
 
     def save(self, directory: str | os.PathLike[str]) -> Path:
         """Write the result atomically to ``directory`` (replacing an old one)."""
@@ -425,7 +526,7 @@ class RunResult:
         if tmp.exists():
             shutil.rmtree(tmp)
         tmp.mkdir()
-        models = dict(self.models)
+        models = dict(self.saved_models)
         for name, est in self.estimators.items():
             rel = f"models/{name}"
             (tmp / "models").mkdir(exist_ok=True)
@@ -451,7 +552,7 @@ class RunResult:
         if directory.exists():
             shutil.rmtree(directory)
         os.replace(tmp, directory)
-        self.models = models
+        self.saved_models = models
         self.directory = directory
         return directory
 
@@ -495,7 +596,7 @@ class RunResult:
                 hists=hists,
                 tables={k: _table_from_json(v) for k, v in payload.get("tables", {}).items()},
                 info=payload.get("info", {}),
-                models=payload.get("models", {}),
+                saved_models=payload.get("models", {}),
                 directory=directory,
             )
         except (KeyError, TypeError, ValueError) as err:
@@ -505,13 +606,13 @@ class RunResult:
         """Load a saved model of this result (see :attr:`models`)."""
         if name in self.estimators:
             return self.estimators[name]
-        if self.directory is None or name not in self.models:
+        if self.directory is None or name not in self.saved_models:
             raise ConfigError(
-                f"model '{name}' not saved with this result (have: {sorted(self.models)})"
+                f"model '{name}' not saved with this result (have: {sorted(self.saved_models)})"
             )
         from decorr_af.models.io import load_model
 
-        rel = self.models[name]
+        rel = self.saved_models[name]
         if (self.directory / MANIFEST_FILE).exists():
             verify_result(self.directory, only=rel)
         return load_model(self.directory / rel)

@@ -58,6 +58,7 @@ from decorr_af.errors import ConfigError
 from decorr_af.workflows import _calib_models as cm
 from decorr_af.workflows.base import RunResult, WorkflowConfig
 from decorr_af.workflows.specs import ModelRules, ModelSpec, model_names, parse_models
+from decorr_af.workflows.vocabulary import DOMAIN_SELECTIONS, PROTECTED, protected_hist
 
 __all__ = [
     "DEFAULT_PARETO",
@@ -223,7 +224,9 @@ def run(
         ``".abs_gap"`` = \\|α\\|, ``".gap_significance"``. ``tables["binned"]`` (MC
         response/resolution per |η|, pT bin), ``tables["zee_scales"]`` (α_i, c′_i per
         model and bin); arrays ``"<model>.ratio_mc"`` (MC E_pred/E_true) and
-        ``"<model>.mee_mc"``/``".mee_data"``; hists ``"ratio"`` (MC) and ``"mee"``.
+        ``"<model>.mee_mc"``/``".mee_data"``; hists ``"ratio"`` (MC), ``"mee"`` and
+        ``"protected"`` (predicted E_corr/E_raw of MC and data candidates, the
+        protected-variable convention of :mod:`decorr_af.workflows.vocabulary`).
 
     Examples
     --------
@@ -244,6 +247,7 @@ def run(
     result.metrics.update(s.metrics)
     rows = []
     ratios: dict[str, np.ndarray] = {}
+    corrections: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     w_all, w_da = s.mc_test_all.weight.to_numpy(), s.data_test_all.weight.to_numpy()
     for name, model in models.items():
         ratio_mc = (
@@ -256,16 +260,19 @@ def run(
         result.metrics.update(_mc_metrics(name, ratio_mc, s, config, rows))
         from decorr_af.workflows.reweighting import weighted_ks
 
-        result.metrics[f"{name}.pred_ks"] = weighted_ks(
-            cm.predict_correction(model, s, "mc_all"), cm.predict_correction(model, s, "data"),
-            wa=w_all, wb=w_da,
-        )  # fmt: skip
+        c_mc, c_da = (
+            cm.predict_correction(model, s, "mc_all"),
+            cm.predict_correction(model, s, "data"),
+        )
+        result.metrics[f"{name}.pred_ks"] = weighted_ks(c_mc, c_da, wa=w_all, wb=w_da)
+        corrections[name] = (c_mc, c_da)
         if model.features is not None:  # the binned table is stored in info
             result.estimators[name] = model.estimator
     import pandas as pd
 
     result.tables["binned"] = pd.DataFrame(rows)
     result.hists["ratio"] = _ratio_hist(ratios, s)
+    result.hists[PROTECTED] = _protected_hist(corrections, w_all, w_da)
     for key in ("abs_eta", "pt", "weight"):
         result.arrays[f"{key}_mc"] = s.mc_test[key].to_numpy(np.float32)
     if config.zee_mc_files:
@@ -436,6 +443,28 @@ def _ratio_hist(ratios: dict[str, np.ndarray], s: Any) -> Any:
     )
     for model, r in ratios.items():
         h.fill(model=model, dataset="mc", ratio=r, weight=s.mc_test.weight.to_numpy())
+    return h
+
+
+#: bins of the predicted correction E_corr/E_raw in the protected-variable histogram
+RESPONSE_EDGES = np.linspace(0.8, 1.4, 301)
+
+
+def _protected_hist(
+    corrections: dict[str, tuple[np.ndarray, np.ndarray]], w_mc: np.ndarray, w_data: np.ndarray
+) -> Any:
+    """The protected-variable histogram: predicted E_corr/E_raw of MC and data candidates.
+
+    The domain penalties compare exactly these (``pred_ks`` is their KS distance).
+    """
+    h = protected_hist(
+        list(corrections), RESPONSE_EDGES, variable="response",
+        label=r"$E_{corr}/E_{raw}$", selections=DOMAIN_SELECTIONS,
+        selection_label="Candidates of the data selection in MC / data",
+    )  # fmt: skip
+    for name, (c_mc, c_da) in corrections.items():
+        h.fill(model=name, selection="mc", response=c_mc, weight=w_mc)
+        h.fill(model=name, selection="data", response=c_da, weight=w_data)
     return h
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from decorr_af.data.remote import expand_remote, is_remote, sort_sources
 from decorr_af.errors import ConfigError, InputFileError, MissingBranchError
 
 __all__ = [
@@ -111,6 +112,9 @@ def resolve_inputs(patterns: Any, *, key: str) -> list[Path]:
         raise ConfigError(f"{key}: empty, give at least one file or glob")
     out: list[Path] = []
     for pattern in patterns:
+        if is_remote(pattern):  # root://… URLs (and globs of them): asked of the server
+            out.extend(expand_remote(str(pattern), key=key))
+            continue
         text = os.path.expanduser(os.fspath(pattern))
         blocked = _unreadable_parent(text)
         if blocked is not None:
@@ -124,7 +128,7 @@ def resolve_inputs(patterns: Any, *, key: str) -> list[Path]:
         for file in files:
             _check_readable(file, key)
         out.extend(f.resolve() for f in files)
-    return sorted(dict.fromkeys(out))
+    return sort_sources(out)
 
 
 def input_fingerprint(config: Any) -> dict[str, list[list[Any]]]:

@@ -73,6 +73,12 @@ from decorr_af.workflows.cutbased import (
 )
 from decorr_af.workflows.inputs import read_inputs
 from decorr_af.workflows.specs import ModelRules, Presets
+from decorr_af.workflows.vocabulary import (
+    CLASSIFIER_SELECTIONS,
+    PROTECTED,
+    array_key,
+    protected_hist,
+)
 
 __all__ = [
     "DEFAULT_PARETO",
@@ -247,6 +253,22 @@ def _hists(
     return out
 
 
+def _protected_hist(
+    models: list[str], arrays: dict[str, np.ndarray], passed: dict[str, np.ndarray],
+    variable: str, label: str,
+) -> Any:  # fmt: skip
+    """The protected-variable histogram: fakes passing / failing each model's ID cut."""
+    h = protected_hist(models, ISO_BINS, variable=variable, label=label,
+                       selection_label="Fakes passing / failing the ID cut")  # fmt: skip
+    fake = arrays["label"] == 0
+    x, w = arrays["isolation"][fake], arrays["weight"][fake]
+    for m in models:
+        ok = passed[m][fake]
+        for sel, mask in zip(CLASSIFIER_SELECTIONS, (ok, ~ok)):
+            h.fill(model=m, selection=sel, **{variable: x[mask]}, weight=w[mask])
+    return h
+
+
 def _frac(mask: np.ndarray, sel: np.ndarray, w: np.ndarray) -> float:
     den = float(w[sel].sum())
     return float(w[sel & mask].sum()) / den if den > 0 else float("nan")
@@ -417,7 +439,7 @@ def run(
         m.update(_abcd_metrics(id_pass, id_fail, is_iso, is_noniso, fake, wt))
         m["train_seconds"] = seconds
         metrics.update({f"{name}.{key}": float(v) for key, v in m.items()})
-        arrays[f"score_{name}"] = score.astype(np.float32)
+        arrays[array_key(name, "score")] = score.astype(np.float32)
 
     iso_label = (
         f"Isolation above {wp.name} [GeV]"
@@ -431,7 +453,12 @@ def run(
         strength=config.strength,
         metrics=metrics,
         arrays=arrays,
-        hists=_hists(list(config.model_names), arrays, passed, iso_label),
+        hists={
+            **_hists(list(config.model_names), arrays, passed, iso_label),
+            PROTECTED: _protected_hist(
+                list(config.model_names), arrays, passed, config.protected, iso_label
+            ),
+        },
         tables=tables,
         info={
             "cut_sides": tight_menu.cut_sides(),

@@ -81,6 +81,12 @@ from decorr_af.workflows._tth_inputs import (
 )
 from decorr_af.workflows.base import RunResult
 from decorr_af.workflows.inputs import read_inputs
+from decorr_af.workflows.vocabulary import (
+    CLASSIFIER_SELECTIONS,
+    PROTECTED,
+    array_key,
+    protected_hist,
+)
 
 __all__ = [
     "ALL_FEATURES",
@@ -293,6 +299,22 @@ def _hist_myy(
     return h
 
 
+def _protected_hist(
+    models: list[str], arrays: dict[str, np.ndarray], passed: dict, edges: np.ndarray,
+    variable: str,
+) -> Any:  # fmt: skip
+    """The protected-variable histogram: background passing / failing each working point."""
+    h = protected_hist(models, edges, variable=variable, label=r"$m_{\gamma\gamma}$ [GeV]",
+                       selection_label="Background passing / failing the working point")  # fmt: skip
+    bkg = arrays["label"] == 0
+    x, w = arrays["myy"][bkg], arrays["weight"][bkg]
+    for m in models:
+        ok = passed[m][bkg]
+        for sel, mask in zip(CLASSIFIER_SELECTIONS, (ok, ~ok)):
+            h.fill(model=m, selection=sel, **{variable: x[mask]}, weight=w[mask])
+    return h
+
+
 def run(
     config: Config,
     *,
@@ -383,7 +405,7 @@ def run(
         m.update(fm)
         m["train_seconds"] = seconds
         metrics.update({f"{name}.{k}": float(v) for k, v in m.items()})
-        arrays[f"score_{name}"] = score.astype(np.float32)
+        arrays[array_key(name, "score")] = score.astype(np.float32)
     # inclusive (no classifier) reference
     everything = np.ones(len(test), dtype=bool)
     ref, fits["inclusive"] = myy_fits(
@@ -403,7 +425,12 @@ def run(
         strength=config.strength,
         metrics=metrics,
         arrays=arrays,
-        hists={"myy": _hist_myy(list(config.model_names), arrays, passed, edges)},
+        hists={
+            "myy": _hist_myy(list(config.model_names), arrays, passed, edges),
+            PROTECTED: _protected_hist(
+                list(config.model_names), arrays, passed, edges, config.protected
+            ),
+        },
         info={
             "n_train": len(train),
             "n_test": len(test),

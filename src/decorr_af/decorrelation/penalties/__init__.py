@@ -5,8 +5,11 @@
   :class:`ProtectedPenalty` (against protected variables, ``on=`` row selection)
   and :class:`DomainPenalty` (MC against unlabelled data, balanced weights);
 * :mod:`.disco` - :class:`DisCo`, :class:`DomainDisCo` (torch loss, boosting
-  terms, validation term);
-* :mod:`.adversarial` - :class:`Adversary`, :class:`DomainAdversary` (torch only).
+  terms, validation term), :class:`ConditionalDisCo`, :class:`JointDisCo`;
+* :mod:`.adversarial` - :class:`Adversary`, :class:`DomainAdversary` (torch only);
+* :mod:`.moments` - :class:`MoDe` (moment decorrelation: flat, linear or quadratic
+  efficiency vs the protected variable);
+* :mod:`.flatness` - :class:`Flatness` (hep_ml's binned CvM flatness loss);
 
 A new method is a new class: subclassing :class:`Penalty` (or one of the base
 classes) registers it, so ``make_penalty("<ClassName>")`` and saved models find it.
@@ -38,16 +41,28 @@ from decorr_af.decorrelation.penalties.adversarial import (
     AdversaryKind,
     DomainAdversary,
 )
-from decorr_af.decorrelation.penalties.disco import DisCo, DomainDisCo, default_monitor
+from decorr_af.decorrelation.penalties.disco import (
+    ConditionalDisCo,
+    DisCo,
+    DomainDisCo,
+    JointDisCo,
+    default_monitor,
+)
+from decorr_af.decorrelation.penalties.flatness import Flatness
+from decorr_af.decorrelation.penalties.moments import MoDe
 
 __all__ = [
     "AdversarialPenalty",
     "Adversary",
     "AdversaryKind",
+    "ConditionalDisCo",
     "DisCo",
     "DomainAdversary",
     "DomainDisCo",
     "DomainPenalty",
+    "Flatness",
+    "JointDisCo",
+    "MoDe",
     "Penalty",
     "PenaltyBatch",
     "ProtectedPenalty",

@@ -19,12 +19,19 @@ the boosting terms (exact O(N log N) gradient of dCor² by
 selected rows, with the trust-region Hessian
 :func:`~decorr_af.decorrelation.penalties._base.trust_region_hessian`) and the
 validation term ``λ Σ (dCor²)^power``.
+
+:class:`ConditionalDisCo` decorrelates within categories (one protected column is
+the category: per η bin, conversion type, jet multiplicity) and
+:class:`JointDisCo` against all protected variables as one multi-dimensional
+variable. Signed event weights are used as they are (see
+:mod:`decorr_af.decorrelation.distance`: the weight sum of the penalised rows must
+be positive).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -38,11 +45,12 @@ from decorr_af.decorrelation.penalties._base import (
     trust_region_hessian,
     zero_like,
 )
+from decorr_af.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["DisCo", "DomainDisCo", "default_monitor"]
+__all__ = ["ConditionalDisCo", "DisCo", "DomainDisCo", "JointDisCo", "default_monitor"]
 
 
 class _PowerMixin:
@@ -209,3 +217,306 @@ def default_monitor(task: str) -> Penalty:
     monitor = DisCo(strength=0.0, on="auto")
     monitor.setup(task=task)
     return monitor
+
+
+def _mean1(w: np.ndarray) -> np.ndarray:
+    """Weights normalised to mean 1 (their sum must be positive)."""
+    return w * (len(w) / w.sum())
+
+
+class ConditionalDisCo(_PowerMixin, ProtectedPenalty):
+    """DisCo within categories: ``λ Σ_c α_c Σ_k (dCor²(s, z_k | c))^power``.
+
+    One protected column (``category``) defines the categories - per η bin, per
+    conversion type, per jet-multiplicity category - and the other columns are
+    the variables to decorrelate from. dCor² is computed on the penalised rows of
+    each category (``on`` as for :class:`DisCo`) and the categories are combined
+    with ``α_c = W_c / Σ W`` (``combine="weight"``, their share of the event
+    weight) or ``1 / #categories`` (``"equal"``). Categories with fewer than 3 rows
+    or a weight sum ≤ 0 are skipped. Removing a dependence *between* categories is
+    not asked for: the output may differ from one category to another.
+
+    Parameters
+    ----------
+    strength, power, on, method
+        As for :class:`DisCo`.
+    category
+        Index of the protected column holding the category (default: the last).
+    edges
+        ``None``: the column's values are the category labels (e.g. conversion type
+        0/1/2, jet multiplicity); else bin edges (e.g. of |η|): the categories are
+        the intervals, with under- and overflow categories.
+    combine
+        ``"weight"`` or ``"equal"``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> cat = rng.integers(0, 2, 400).astype(float); z = rng.normal(size=400)
+    >>> s = 1 / (1 + np.exp(-(z + 3 * cat)))  # depends on z and, strongly, on the category
+    >>> pen = ConditionalDisCo(strength=1.0, on="all")
+    >>> v, g, h = pen.boost_terms(s, protected=np.column_stack([z, cat]))
+    >>> bool(0.5 < v <= 1.0), g.shape
+    (True, (400,))
+    """
+
+    _params = ("strength", "power", "on", "method", "category", "edges", "combine")
+
+    def __init__(
+        self,
+        strength: float = 1.0,
+        *,
+        power: float = 1.0,
+        on: str = "auto",
+        method: str = "auto",
+        category: int = -1,
+        edges: Sequence[float] | None = None,
+        combine: str = "weight",
+    ) -> None:
+        self.strength = strength
+        self.power = power
+        self.on = on
+        self.method = method
+        self.category = category
+        self.edges = edges
+        self.combine = combine
+
+    def validate(self) -> None:
+        super().validate()
+        self._check_power()
+        if isinstance(self.category, bool) or not isinstance(self.category, (int, np.integer)):
+            msg = f"category={self.category!r} must be the index of a protected column"
+            raise ConfigError(msg)
+        if self.combine not in ("weight", "equal"):
+            msg = f"combine={self.combine!r} is not one of 'weight', 'equal'"
+            raise ConfigError(msg)
+        if self.edges is not None:
+            e = np.asarray(self.edges, np.float64)
+            if e.ndim != 1 or len(e) < 1 or not np.all(np.isfinite(e)) or np.any(np.diff(e) <= 0):
+                msg = f"edges={self.edges!r} must be finite, strictly increasing bin edges"
+                raise ConfigError(msg)
+
+    def _split(self, z: np.ndarray) -> tuple[np.ndarray, list[int]]:
+        """Category label per row and the indices of the other protected columns."""
+        k = z.shape[1]
+        c = int(self.category)
+        if not -k <= c < k:
+            msg = f"category={self.category!r} is not a column of the {k} protected variable(s)"
+            raise ConfigError(msg)
+        c %= k
+        others = [j for j in range(k) if j != c]
+        if not others:
+            msg = (
+                "ConditionalDisCo needs two or more protected variables: the category "
+                f"(column {c}) and the variable(s) to decorrelate from"
+            )
+            raise ConfigError(msg)
+        col = z[:, c]
+        if self.edges is None:
+            labels = col
+        else:
+            labels = np.searchsorted(np.asarray(self.edges, np.float64), col, side="right")
+        return np.asarray(labels, np.float64), others
+
+    def _categories(self, labels: np.ndarray, w: np.ndarray) -> list[tuple[np.ndarray, float]]:
+        """``(row indices, α_c)`` of the usable categories."""
+        groups = []
+        for lab in np.unique(labels):
+            idx = np.flatnonzero(labels == lab)
+            wc = float(w[idx].sum())
+            if len(idx) >= 3 and wc > 0:
+                groups.append((idx, wc))
+        if not groups:
+            return []
+        if self.combine == "equal":
+            return [(idx, 1.0 / len(groups)) for idx, _ in groups]
+        total = sum(wc for _, wc in groups)
+        return [(idx, wc / total) for idx, wc in groups]
+
+    def loss(self, output: torch.Tensor, batch: PenaltyBatch) -> torch.Tensor:
+        mask = self.rows(batch.y, batch.is_domain, len(output))
+        s, w, z = output, batch.weight, batch.protected
+        if mask is not None:
+            s, w, z = s[mask], w[mask], z[mask]
+        total = zero_like(output)
+        if len(s) < 3:
+            return total
+        labels, others = self._split(z.detach().double().cpu().numpy().reshape(len(s), -1))
+        w_np = w.detach().double().cpu().numpy()
+        for idx, alpha in self._categories(labels, w_np):
+            rows = torch_index(idx, s.device)
+            sc, wc, zc = s[rows], w[rows], z[rows]
+            for k in others:
+                total = total + alpha * self._powered(dcor2(sc, zc[:, k], wc, self.method))
+        return self.strength * total
+
+    def boost_terms(self, score, *, y=None, weight=None, protected=None, is_domain=None):
+        """The conditional penalty on the selected rows, its gradient and Hessian."""
+        s = np.asarray(score, np.float64)
+        n = len(s)
+        w = np.ones(n) if weight is None else np.asarray(weight, np.float64)
+        z = np.asarray(protected, np.float64).reshape(n, -1)
+        rows = self.selected_rows(y, is_domain, n)
+        value, grad, hess = 0.0, np.zeros(n), np.zeros(n)
+        if len(rows) < 3:
+            return value, grad, hess
+        labels, others = self._split(z[rows])
+        for idx, alpha in self._categories(labels, w[rows]):
+            sel = rows[idx]
+            for k in others:
+                v, g, h = self._boost(s[sel], z[sel, k], w[sel])
+                value += alpha * v
+                grad[sel] += alpha * g
+                hess[sel] += alpha * h
+        return value, grad, hess
+
+    def monitor(self, output, *, y=None, weight=None, protected=None, is_domain=None, names=None):
+        """dCor² per variable and ``cdcor2_<name>`` = ``Σ_c α_c (dCor²_c)^power``."""
+        out = super().monitor(
+            output, y=y, weight=weight, protected=protected, is_domain=is_domain, names=names
+        )
+        if protected is None:
+            return out
+        n = len(output)
+        z = np.asarray(protected, np.float64).reshape(n, -1)
+        w = np.ones(n) if weight is None else np.asarray(weight, np.float64)
+        rows = self.selected_rows(y, is_domain, n)
+        names = list(names) if names is not None else [f"z{k}" for k in range(z.shape[1])]
+        if len(rows) < 3:
+            return out
+        labels, others = self._split(z[rows])
+        s = np.asarray(output, np.float64)[rows]
+        p = float(self.power)
+        for k in others:
+            total = 0.0
+            for idx, alpha in self._categories(labels, w[rows]):
+                d2 = float(dcor2(s[idx], z[rows][idx, k], w[rows][idx], "auto"))
+                total += alpha * max(d2, 0.0) ** p
+            out[f"cdcor2_{names[k]}"] = total
+        return out
+
+    def validation_term(self, monitored: Mapping[str, float]) -> float:
+        """``λ Σ_k cdcor2_k`` (the conditional penalty on the validation rows)."""
+        return float(self.strength) * sum(
+            v for k, v in monitored.items() if k.startswith("cdcor2_") and np.isfinite(v)
+        )
+
+
+class JointDisCo(_PowerMixin, ProtectedPenalty):
+    """DisCo against all protected variables **jointly**: ``λ (dCor²(s, Z))^power``.
+
+    ``Z = (z_1, ..., z_K)`` is one K-dimensional variable (Euclidean distances), so
+    ``dCor²(s, Z) = 0`` iff ``s`` is independent of ``(z_1, ..., z_K)`` together -
+    stronger than a sum of per-column terms, which misses a dependence on a
+    combination such as ``z_1 - z_2``. With ``standardize=True`` each column is
+    divided by its weighted standard deviation on the penalised rows (distance
+    correlation is invariant under a common scale, not under scaling one column).
+
+    Paths: one protected column is exactly :class:`DisCo` (fast O(N log N) kernel);
+    several use the chunked O(N²) formula (torch autograd for the MLP; for gradient
+    boosting the numpy gradient of :func:`~decorr_af.decorrelation.penalties._joint.joint_dcor2_grad`,
+    O(N²) time per round - use moderate training sets).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> z = rng.normal(size=(300, 2)); s = np.tanh(z[:, 0] - z[:, 1])
+    >>> v, g, h = JointDisCo(strength=1.0, on="all").boost_terms(s, protected=z)
+    >>> bool(v > 0.3), g.shape
+    (True, (300,))
+    """
+
+    _params = ("strength", "power", "on", "method", "standardize")
+
+    def __init__(
+        self,
+        strength: float = 1.0,
+        *,
+        power: float = 1.0,
+        on: str = "auto",
+        method: str = "auto",
+        standardize: bool = True,
+    ) -> None:
+        self.strength = strength
+        self.power = power
+        self.on = on
+        self.method = method
+        self.standardize = standardize
+
+    def validate(self) -> None:
+        super().validate()
+        self._check_power()
+        if not isinstance(self.standardize, (bool, np.bool_)):
+            msg = f"standardize={self.standardize!r} must be True or False"
+            raise ConfigError(msg)
+
+    def _scale(self, z: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """Per-column divisors (weighted standard deviations; 1 if not positive)."""
+        if not self.standardize or z.shape[1] == 1:
+            return np.ones(z.shape[1])
+        wn = w / w.sum()
+        mean = wn @ z
+        var = wn @ (z - mean) ** 2
+        return np.where(var > 0, np.sqrt(np.maximum(var, 0.0)), 1.0)
+
+    def loss(self, output: torch.Tensor, batch: PenaltyBatch) -> torch.Tensor:
+        mask = self.rows(batch.y, batch.is_domain, len(output))
+        s, w, z = output, batch.weight, batch.protected
+        if mask is not None:
+            s, w, z = s[mask], w[mask], z[mask]
+        if len(s) < 3 or float(w.sum()) <= 0:
+            return zero_like(output)
+        z = z.reshape(len(s), -1)
+        scale = self._scale(z.detach().double().cpu().numpy(), w.detach().double().cpu().numpy())
+        zs = z / z.new_tensor(scale)[None, :]
+        if zs.shape[1] == 1:
+            zs = zs[:, 0]
+        return self.strength * self._powered(dcor2(s, zs, w, self.method))
+
+    def boost_terms(self, score, *, y=None, weight=None, protected=None, is_domain=None):
+        """``λ (dCor²(s, Z))^power`` on the selected rows, its gradient and Hessian."""
+        from decorr_af.decorrelation.penalties._joint import joint_dcor2_grad
+
+        s = np.asarray(score, np.float64)
+        n = len(s)
+        w = np.ones(n) if weight is None else np.asarray(weight, np.float64)
+        z = np.asarray(protected, np.float64).reshape(n, -1)
+        rows = self.selected_rows(y, is_domain, n)
+        value, grad, hess = 0.0, np.zeros(n), np.zeros(n)
+        if len(rows) < 3 or w[rows].sum() <= 0:
+            return value, grad, hess
+        sr, wr, zr = s[rows], w[rows], z[rows]
+        if z.shape[1] == 1:
+            v, g, h = self._boost(sr, zr[:, 0], wr)
+        else:
+            zr = zr / self._scale(zr, wr)[None, :]
+            d2, g0 = joint_dcor2_grad(sr, zr, _mean1(wr))
+            lam, p = float(self.strength), float(self.power)
+            factor = p * max(d2, 1e-12) ** (p - 1.0) if p != 1 else 1.0
+            g = lam * factor * g0
+            v, h = lam * max(d2, 0.0) ** p, trust_region_hessian(g, sr, np.abs(wr))
+        value, grad[rows], hess[rows] = v, g, h
+        return value, grad, hess
+
+    def monitor(self, output, *, y=None, weight=None, protected=None, is_domain=None, names=None):
+        """``{"dcor2_<a>+<b>...": dCor²(s, Z)}`` on the selected rows."""
+        if protected is None:
+            return {}
+        n = len(output)
+        z = np.asarray(protected, np.float64).reshape(n, -1)
+        w = np.ones(n) if weight is None else np.asarray(weight, np.float64)
+        rows = self.selected_rows(y, is_domain, n)
+        names = list(names) if names is not None else [f"z{k}" for k in range(z.shape[1])]
+        key = "dcor2_" + "+".join(names)
+        if len(rows) < 3 or w[rows].sum() <= 0:
+            return {key: float("nan")}
+        zr = z[rows] / self._scale(z[rows], w[rows])[None, :]
+        s = np.asarray(output, np.float64)[rows]
+        return {key: float(dcor2(s, zr if zr.shape[1] > 1 else zr[:, 0], w[rows], "auto"))}
+
+
+def torch_index(idx: np.ndarray, device: Any) -> Any:
+    """``idx`` as a long tensor on ``device``."""
+    import torch
+
+    return torch.as_tensor(idx, dtype=torch.long, device=device)

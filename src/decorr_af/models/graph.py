@@ -298,6 +298,8 @@ class _GraphEstimator(_DecorrelatedMLP):
     """Shared logic of the cell-set estimators (see :class:`GraphClassifier`)."""
 
     _default_loss: ClassVar[str]
+    #: what ``fit`` / ``predict`` take as ``X``: a CellSet (workflows dispatch on it)
+    input_kind: ClassVar[str] = "cells"
 
     def __init__(
         self,

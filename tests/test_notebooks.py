@@ -57,6 +57,7 @@ SMALL: dict[str, dict[str, object]] = {
         "seed": 2039,
     },
     "08_teaching_decorrelation": {"n": 3000, "epochs": 10},
+    "09_cells": {"events": 3000, "epochs": 8, "seed": 2041},
 }
 
 NOTEBOOKS = sorted(p.stem for p in NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
@@ -317,6 +318,15 @@ def check_08(fig: dict, workdir: Path) -> None:
 
 
 #: claim checks per notebook (figures from the cell tagged ``figures``)
+def check_09(fig: dict, workdir: Path) -> None:
+    """Notebook 09: the cell models learn; DisCo decorrelates the cell classifier."""
+    ids = {r["index"]: r for r in fig["photon_id"]}
+    assert min(r["auc"] for r in ids.values()) > 0.6, ids
+    assert ids["cells_gnn"]["dcor"] < ids["plain_gnn"]["dcor"], ids
+    calib = {r["index"]: r for r in fig["calibration"]}
+    assert calib["cells Deep Sets"]["resolution"] < calib["raw"]["resolution"], calib
+
+
 CHECKS = {
     "01_physlite_tour": check_01,
     "02_photon_id_disco": check_02,
@@ -324,4 +334,5 @@ CHECKS = {
     "04_adversarial_vs_disco": check_04,
     "07_clustering_calibration_bins": check_07,
     "08_teaching_decorrelation": check_08,
+    "09_cells": check_09,
 }

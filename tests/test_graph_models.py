@@ -387,3 +387,26 @@ def test_photon_id_trains_cells_gnn_next_to_an_mlp(cells_sample):
     assert np.isfinite(res.metrics["cells_gnn.dcor"])
     assert res.info["models"]["cells_gnn"]["penalty"]["strength"] == pytest.approx(2.0)
     assert res.metrics["plain_mlp.auc"] > 0.6
+
+
+def test_calibration_trains_cells_gnn(cells_sample, tmp_path_factory):
+    from decorr_af.data import generate
+    from decorr_af.workflows import calibration
+
+    data_dir = tmp_path_factory.mktemp("cells_data")
+    generate(data_dir, sample="photons", kind="data", events=1500, seed=4, cells=True)
+    gnn = {"hidden": [16, 16], "head": [16], "epochs": 3, "batch_size": 128, "lr": 3e-3}
+    cfg = calibration.Config(
+        mc_files=(str(cells_sample / "*.root"),),
+        data_files=(str(data_dir / "*.root"),),
+        models=("shapes_mlp", {"name": "cells_gnn", "preset": "cells_gnn", "params": gnn}),
+        mlp={"hidden": [16], "epochs": 3, "batch_size": 256},
+        device="cpu",
+    )
+    res = calibration.run(cfg, strength=1.0, seed=2)
+    assert res.info["models"]["cells_gnn"]["estimator"] == "gnn"
+    assert res.info["models"]["cells_gnn"]["penalty"]["kind"] == "DomainDisCo"
+    keys = [k for k in res.metrics if k.startswith("cells_gnn.")]
+    assert keys
+    assert all(np.isfinite(res.metrics[k]) for k in keys if "resolution" in k)
+    assert isinstance(res.estimators["cells_gnn"], GraphRegressor)

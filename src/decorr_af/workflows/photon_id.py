@@ -61,6 +61,7 @@ from decorr_af.data.schema import CALO_VARIABLES, CONVERSION, ISOLATION, SHOWER_
 from decorr_af.errors import ConfigError
 from decorr_af.metrics import abcd, abcd_signal_yield, efficiency_threshold
 from decorr_af.workflows import _classify
+from decorr_af.workflows._cells import cells_of, load_with_cells, takes_cells
 from decorr_af.workflows._data import feature_matrix, load_photons, subsample, train_test_split_idx
 from decorr_af.workflows.base import RunResult
 from decorr_af.workflows.cutbased import (
@@ -218,34 +219,23 @@ def _load(config: Config) -> Any:
 
 
 def _takes_cells(spec: Any) -> bool:
-    """Whether the estimator of ``spec`` reads each photon's cells (``input_kind``)."""
-    from decorr_af.models.registry import ESTIMATORS
-
-    family = ESTIMATORS.get(spec.estimator)
-    if family is None:  # workflow-built models (cutbased)
-        return False
-    return getattr(family.cls("classification"), "input_kind", "features") == "cells"
+    return takes_cells(spec, "classification")
 
 
 def _load_cells(config: Config) -> tuple[Any, Any]:
-    """``mc_files`` as a photon table and its aligned CellSet; rows with non-finite inputs dropped."""
-    from decorr_af.data.table import cell_table
-
-    df, cells = read_inputs(
-        "mc_files", config.mc_files, cell_table, features=list(table_features(config))
-    )
+    """``mc_files`` as a photon table and its CellSet; rows with non-finite inputs dropped."""
+    df, cells = load_with_cells("mc_files", config.mc_files, features=list(table_features(config)))
     if "is_prompt" not in df.columns:
         raise ConfigError(f"parameter 'mc_files': {config.mc_files} has no truth (is_prompt)")
     cols = [c for c in (*config.features, config.protected, "pt", "eta") if c in df.columns]
     ok = np.isfinite(df[cols].to_numpy(dtype=np.float64)).all(axis=1)
-    return df[ok].reset_index(drop=True), cells.take(ok)
+    return df[ok].reset_index(drop=True), cells
 
 
 def _prepare(config: Config, seed: int, *, cells: bool = False) -> tuple[Any, Any]:
     """The photon table of the run and, when ``cells``, its aligned CellSet (else None)."""
     if cells:
         df, cs = _load_cells(config)
-        df["_cell_row"] = np.arange(len(df))
     else:
         df, cs = _load(config), None
     df = df[df["pt"] >= config.min_pt].reset_index(drop=True)
@@ -253,7 +243,7 @@ def _prepare(config: Config, seed: int, *, cells: bool = False) -> tuple[Any, An
     df["iso_excess"] = get_isolation_wp(config.isolation_wp).excess(df)
     df = subsample(df, config.max_events or None, seed=seed)
     if cs is not None:
-        cs = cs.take(df.pop("_cell_row").to_numpy())
+        cs = cells_of(df, cs)
     return df, cs
 
 

@@ -39,6 +39,7 @@ LAYERS = {
     "egamma": 0,
     "nets": 0,
     "stats": 0,
+    "nets_graph": 0,
     "data": 1,
     "models": 1,
     "workflows": 2,

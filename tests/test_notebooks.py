@@ -66,6 +66,7 @@ SMALL: dict[str, dict[str, object]] = {
         "omnifold_iterations": 3,
         "seed": 2047,
     },
+    "09_cells": {"events": 3000, "epochs": 8, "seed": 2041},
 }
 
 NOTEBOOKS = sorted(p.stem for p in NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
@@ -340,6 +341,15 @@ def check_11(fig: dict, workdir: Path) -> None:
         assert u["max_pull_ibu_omnifold"] < 3, (var, u)
 
 
+def check_09(fig: dict, workdir: Path) -> None:
+    """Notebook 09: the cell models learn; DisCo decorrelates the cell classifier."""
+    ids = {r["index"]: r for r in fig["photon_id"]}
+    assert min(r["auc"] for r in ids.values()) > 0.6, ids
+    assert ids["cells_gnn"]["dcor"] < ids["plain_gnn"]["dcor"], ids
+    calib = {r["index"]: r for r in fig["calibration"]}
+    assert calib["cells Deep Sets"]["resolution"] < calib["raw"]["resolution"], calib
+
+
 CHECKS = {
     "01_physlite_tour": check_01,
     "02_photon_id_disco": check_02,
@@ -348,4 +358,5 @@ CHECKS = {
     "07_clustering_calibration_bins": check_07,
     "08_teaching_decorrelation": check_08,
     "11_tth_measurement": check_11,
+    "09_cells": check_09,
 }

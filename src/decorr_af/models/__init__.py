@@ -5,6 +5,8 @@ nor xgboost; accessing an estimator imports its module.
 
 * :class:`DecorrelatedClassifier`, :class:`DecorrelatedRegressor` (torch, ``[torch]``)
 * :class:`DisCoXGBClassifier`, :class:`DisCoXGBRegressor` (xgboost, ``[xgboost]``)
+* :class:`GraphClassifier`, :class:`GraphRegressor` (torch; Deep Sets / EdgeConv over
+  the calorimeter cells of each photon, a :class:`~decorr_af.columnar.cells.CellSet`)
 * :func:`load_model` - load any saved model; :func:`resolve_device`.
 
 Examples
@@ -24,6 +26,8 @@ _EXPORTS = {
     "DisCoXGBClassifier": "decorr_af.models.xgb",
     "DisCoXGBRegressor": "decorr_af.models.xgb",
     "ESTIMATORS": "decorr_af.models.registry",
+    "GraphClassifier": "decorr_af.models.graph",
+    "GraphRegressor": "decorr_af.models.graph",
     "estimator_class": "decorr_af.models.registry",
     "load_model": "decorr_af.models.io",
     "make_estimator": "decorr_af.models.registry",

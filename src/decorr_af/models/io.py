@@ -44,6 +44,8 @@ _CLASSES = {
     "DecorrelatedRegressor": "decorr_af.models.estimators",
     "DisCoXGBClassifier": "decorr_af.models.xgb",
     "DisCoXGBRegressor": "decorr_af.models.xgb",
+    "GraphClassifier": "decorr_af.models.graph",
+    "GraphRegressor": "decorr_af.models.graph",
 }
 
 

@@ -12,7 +12,7 @@ decorr_af.models.registry`` loads neither torch nor xgboost.
 Examples
 --------
 >>> sorted(ESTIMATORS)
-['bdt', 'mlp']
+['bdt', 'gnn', 'mlp']
 >>> estimator_class("mlp", "classification").__name__
 'DecorrelatedClassifier'
 >>> est = make_estimator("bdt", "regression", n_estimators=5, hidden=(8,), device="cpu")
@@ -107,4 +107,9 @@ register_estimator(
     "bdt",
     classifier="decorr_af.models.xgb:DisCoXGBClassifier",
     regressor="decorr_af.models.xgb:DisCoXGBRegressor",
+)
+register_estimator(
+    "gnn",
+    classifier="decorr_af.models.graph:GraphClassifier",
+    regressor="decorr_af.models.graph:GraphRegressor",
 )

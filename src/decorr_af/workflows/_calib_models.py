@@ -14,6 +14,7 @@ import numpy as np
 
 from decorr_af.data.schema import TRUTH_COLUMNS
 from decorr_af.errors import ConfigError, InputFileError, MissingBranchError
+from decorr_af.workflows._cells import cells_of, load_with_cells, takes_cells
 from decorr_af.workflows._data import (
     feature_matrix,
     load_electrons,
@@ -56,6 +57,8 @@ class Samples:
     mc_ref_fit: Any = None  # bool mask: the mc_ref rows that are mc_train rows
     data_dom: Any = None  # data training-split candidates (no ID, no truth)
     particle: str = "photon"
+    # MC then data photons' cells, when a model reads cells: tables carry CELL_ROW
+    cells: Any = None
 
 
 @dataclasses.dataclass
@@ -106,10 +109,23 @@ def load_samples(config: Any, *, seed: int) -> Samples:
 
     MC and data candidates pass the same reco-level selection (calorimeter
     isolation, finite inputs, E > 0); the MC regression rows additionally are
-    truth-prompt (MC only) and pass the shower-shape ID.
+    truth-prompt (MC only) and pass the shower-shape ID. When a model reads
+    calorimeter cells (``cells_gnn``) the photons come with their cells
+    (:mod:`decorr_af.workflows._cells`; ``Samples.cells``).
     """
-    mc = _prepare(load_photons(config.mc_files))
-    data = _prepare(load_photons(config.data_files, drop_truth=True))
+    cells = None
+    if any(takes_cells(spec, "regression") for spec in parse_models(config.models, config, RULES)):
+        mc, mc_cells = load_with_cells("mc_files", config.mc_files)
+        data, data_cells = load_with_cells(
+            "data_files", config.data_files, drop_truth=True, offset=len(mc_cells)
+        )
+        from decorr_af.models.graph import concat_cells
+
+        mc, data = _prepare(mc), _prepare(data)
+        cells = concat_cells(mc_cells, data_cells)
+    else:
+        mc = _prepare(load_photons(config.mc_files))
+        data = _prepare(load_photons(config.data_files, drop_truth=True))
     _, feats = feature_sets(config, mc, data)
     for name, df, extra in (("mc_files", mc, ["truth_e", "is_prompt"]), ("data_files", data, [])):
         missing = [c for c in [*feats, "e", "pt", "weight", *extra] if c not in df.columns]
@@ -156,6 +172,7 @@ def load_samples(config: Any, *, seed: int) -> Samples:
         mc_ref=mc.iloc[ref].reset_index(drop=True),
         mc_ref_fit=np.isin(ref, mc_tr),
         data_dom=data.iloc[da_idx[dtr]].reset_index(drop=True),
+        cells=cells,
     )
 
 
@@ -290,6 +307,17 @@ class Fitted:
 
 
 @dataclasses.dataclass
+class CellFitted(Fitted):
+    """A fitted cell model: predicts from the cells of each table row (:data:`CELL_ROW`)."""
+
+    cells: Any = None
+
+    def predict_df(self, df: Any) -> np.ndarray:
+        X = cells_of(df, self.cells, what=f"{type(self.estimator).__name__}")
+        return np.asarray(self.estimator.predict(X), np.float64)
+
+
+@dataclasses.dataclass
 class _Context:
     """Everything a model builder needs (one training sample, one seed)."""
 
@@ -355,6 +383,8 @@ def _estimator(c: _Context, spec: ModelSpec) -> Fitted:
     (:func:`_domain_fit_inputs`); otherwise ``domain_X`` holds the data rows.
     """
     est = make_model(c.config, spec, seed=c.seed, strength=c.strength)
+    if takes_cells(spec, "regression"):
+        return _cell_estimator(c, spec, est)
     cols, X, w = c.columns(spec), c.X(spec), c.weights(spec)
     lam = spec.penalty_strength(c.strength)
     if lam is None:
@@ -362,6 +392,27 @@ def _estimator(c: _Context, spec: ModelSpec) -> Fitted:
     if lam > 0 and "penalty_weight" in inspect.signature(est.fit).parameters:
         return Fitted(est.fit(**_domain_fit_inputs(c.s, cols, c.seed)), cols)
     return Fitted(est.fit(X, c.y, sample_weight=w, domain_X=c.X_dom(spec)), cols)
+
+
+def _cell_estimator(c: _Context, spec: ModelSpec, est: Any) -> Fitted:
+    """Fit a cell model (same rows, weights and domain inputs as :func:`_estimator`)."""
+    s, what = c.s, f"parameter '{spec.where}' ({spec.name})"
+    w, lam = c.weights(spec), spec.penalty_strength(c.strength)
+    if lam is None:
+        est.fit(cells_of(s.mc_train, s.cells, what=what), c.y, sample_weight=w)
+    elif lam > 0:
+        kw = _domain_fit_inputs(s, [], c.seed)
+        n_dom = min(len(s.data_dom), len(s.mc_ref))  # the rows of _domain_fit_inputs
+        rows = np.sort(
+            np.random.default_rng([int(c.seed), 0xD0]).permutation(len(s.data_dom))[:n_dom]
+        )
+        kw["X"] = cells_of(s.mc_ref, s.cells, what=what)
+        kw["domain_X"] = cells_of(s.data_dom.iloc[rows], s.cells, what=what)
+        est.fit(**kw)
+    else:
+        dom = cells_of(s.data_train.iloc[c.dom_rows], s.cells, what=what)
+        est.fit(cells_of(s.mc_train, s.cells, what=what), c.y, sample_weight=w, domain_X=dom)
+    return CellFitted(est, list(est.transform_.columns), s.cells)
 
 
 #: non-ML calibration models built by the workflow itself (spec ``estimator``)
@@ -376,6 +427,8 @@ PRESETS.register("shapes_bdt", {"estimator": "bdt"})
 PRESETS.register("shapes_mlp", {"estimator": "mlp"})
 PRESETS.register("disco_mlp", {"estimator": "mlp", "penalty": {"kind": "DomainDisCo"}})
 PRESETS.register("disco_bdt", {"estimator": "bdt", "penalty": {"kind": "DomainDisCo"}})
+#: a graph network over each photon's calorimeter cells (files generated with ``--cells``)
+PRESETS.register("cells_gnn", {"estimator": "gnn", "penalty": {"kind": "DomainDisCo"}})
 
 
 def _adversary(config: Any) -> dict[str, Any]:

@@ -61,6 +61,7 @@ from decorr_af.data.schema import CALO_VARIABLES, CONVERSION, ISOLATION, SHOWER_
 from decorr_af.errors import ConfigError
 from decorr_af.metrics import abcd, abcd_signal_yield, efficiency_threshold
 from decorr_af.workflows import _classify
+from decorr_af.workflows._cells import cells_of, load_with_cells, takes_cells
 from decorr_af.workflows._data import feature_matrix, load_photons, subsample, train_test_split_idx
 from decorr_af.workflows.base import RunResult
 from decorr_af.workflows.cutbased import (
@@ -95,6 +96,11 @@ MODELS = ("cutbased", *_classify.ML_MODELS)
 #: the classifier presets plus ``cutbased`` (the Tight menu, built by the workflow)
 PRESETS = Presets("photon_id", parent=_classify.PRESETS)
 PRESETS.register("cutbased", {"estimator": "cutbased"})
+#: a graph network over each photon's calorimeter cells (needs files generated with
+#: ``--cells``), decorrelated from the isolation like ``disco_mlp``
+PRESETS.register(
+    "cells_gnn", {"estimator": "gnn", "penalty": {"kind": "DisCo", "on": "background"}}
+)
 RULES = ModelRules(task="classification", presets=PRESETS, special=("cutbased",))
 PRIMARY_MODEL = "disco_mlp"
 DEFAULT_PARETO = [
@@ -212,12 +218,33 @@ def _load(config: Config) -> Any:
     return df
 
 
-def _prepare(config: Config, seed: int) -> Any:
-    df = _load(config)
+def _takes_cells(spec: Any) -> bool:
+    return takes_cells(spec, "classification")
+
+
+def _load_cells(config: Config) -> tuple[Any, Any]:
+    """``mc_files`` as a photon table and its CellSet; rows with non-finite inputs dropped."""
+    df, cells = load_with_cells("mc_files", config.mc_files, features=list(table_features(config)))
+    if "is_prompt" not in df.columns:
+        raise ConfigError(f"parameter 'mc_files': {config.mc_files} has no truth (is_prompt)")
+    cols = [c for c in (*config.features, config.protected, "pt", "eta") if c in df.columns]
+    ok = np.isfinite(df[cols].to_numpy(dtype=np.float64)).all(axis=1)
+    return df[ok].reset_index(drop=True), cells
+
+
+def _prepare(config: Config, seed: int, *, cells: bool = False) -> tuple[Any, Any]:
+    """The photon table of the run and, when ``cells``, its aligned CellSet (else None)."""
+    if cells:
+        df, cs = _load_cells(config)
+    else:
+        df, cs = _load(config), None
     df = df[df["pt"] >= config.min_pt].reset_index(drop=True)
     df["abs_eta"] = np.abs(df["eta"].to_numpy())
     df["iso_excess"] = get_isolation_wp(config.isolation_wp).excess(df)
-    return subsample(df, config.max_events or None, seed=seed)
+    df = subsample(df, config.max_events or None, seed=seed)
+    if cs is not None:
+        cs = cells_of(df, cs)
+    return df, cs
 
 
 def _hists(
@@ -338,7 +365,7 @@ def run(
         raise ConfigError(f"photon_id.run needs a photon_id.Config, got {type(config).__name__}")
     config = config.with_strength(strength)
     specs = config.model_specs()
-    df = _prepare(config, seed)
+    df, cells = _prepare(config, seed, cells=any(_takes_cells(s) for s in specs))
     X = feature_matrix(df, config.features)
     y = df["is_prompt"].to_numpy().astype(np.int64)
     iso = df[config.protected].to_numpy(dtype=np.float64)
@@ -406,11 +433,12 @@ def run(
             score, seconds = tight_menu.score(te), menu_seconds
         else:
             est = _classify.build_model(spec, config, seed=seed)
+            inputs = cells if _takes_cells(spec) else X  # a CellSet for graph models
             score, seconds = _classify.fit_predict(
                 est,
-                X[fit_idx],
+                inputs[fit_idx],
                 y[fit_idx],
-                X[test],
+                inputs[test],
                 protected=iso[fit_idx],
                 sample_weight=_classify.balanced_weights(y[fit_idx], w[fit_idx]),
             )

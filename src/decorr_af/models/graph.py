@@ -1,0 +1,636 @@
+"""Set / graph estimators over the calorimeter cells of each photon (a :class:`CellSet`).
+
+:class:`GraphClassifier` (prompt vs fake) and :class:`GraphRegressor` (e.g.
+``E_true / E_raw``) have the API of the MLP estimators —
+``fit(X, y, protected=..., sample_weight=..., domain_X=..., penalty_weight=...)`` with
+every penalty of :mod:`decorr_af.decorrelation.penalties` — but ``X`` (and
+``domain_X``) is a :class:`~decorr_af.columnar.cells.CellSet`.
+
+How the shared training loop is reused unchanged: the cells of all photons (the
+training ones, then the ``domain_X`` ones) are standardised and kept once on the
+device in a :class:`CellStore`; the loop's "features" are the photon *indices*
+``(n, 1)``, and the trained module (:class:`IndexedCellModel`) gathers the cells of
+the photons of each minibatch (a ragged batch: flat cells plus segment ids, no
+padding) and runs the cell network of :mod:`decorr_af.nets_graph`. Minibatch
+slicing, domain rows, penalty top-up rows and validation splits are all index
+operations, so DisCo, domain-DisCo, the adversaries, the warm-up and early
+stopping work as for the MLP.
+
+Cell features (:class:`CellTransform`): the named columns, plus ``log_<name>`` of
+``log_features`` (the energy, clipped at ``1e-6``), absolute ``eta`` / ``phi``
+replaced by ``deta`` / ``dphi`` relative to the photon's energy-weighted centre,
+all standardised with the training mean / std (stored); per-photon ``globals`` are
+standardised and enter the head after pooling. EdgeConv's kNN graph (``k``
+neighbours on the standardised ``graph_features``) is computed within each photon
+once per fit / predict call (:func:`~decorr_af.nets_graph.knn_graph`) and gathered
+per minibatch, ``n_cells × k`` indices.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.base import ClassifierMixin, RegressorMixin
+
+from decorr_af._compat import optional_import
+from decorr_af.columnar.cells import CellSet
+from decorr_af.decorrelation.penalties import Penalty
+from decorr_af.errors import ConfigError
+from decorr_af.models import _persist, io
+from decorr_af.models._binary import BinaryClassifierOutput
+from decorr_af.models._inputs import check_number, prepare_fit, split_indices
+from decorr_af.models._regression import StandardizedTargetOutput
+
+torch = optional_import("torch", "torch")
+
+from decorr_af.models.device import resolve_device  # noqa: E402
+from decorr_af.models.estimators import _DecorrelatedMLP, _penalty_weights  # noqa: E402
+from decorr_af.models.training import LossName, TrainData, train_network  # noqa: E402
+from decorr_af.nets_graph import graph_net_class, knn_graph  # noqa: E402
+
+__all__ = [
+    "CellStore",
+    "CellTransform",
+    "GraphClassifier",
+    "GraphRegressor",
+    "IndexedCellModel",
+]
+
+#: photons per forward pass at prediction time
+PREDICT_PHOTONS = 2048
+_DEFAULT_GRAPH = ("deta", "dphi", "layer")
+
+
+def _segment_centre(x: np.ndarray, w: np.ndarray, seg: np.ndarray, n: int) -> np.ndarray:
+    """Weighted mean of ``x`` per photon (plain mean where the weights sum to 0)."""
+    sw = np.bincount(seg, weights=w, minlength=n)
+    cnt = np.bincount(seg, minlength=n).astype(np.float64)
+    mean_w = np.bincount(seg, weights=w * x, minlength=n) / np.where(sw > 0, sw, 1.0)
+    mean = np.bincount(seg, weights=x, minlength=n) / np.maximum(cnt, 1.0)
+    return np.where(sw > 0, mean_w, mean)
+
+
+@dataclasses.dataclass
+class CellTransform:
+    """Cell (and global) input features of the graph models, standardised.
+
+    Parameters
+    ----------
+    names
+        The cell columns read from the :class:`CellSet` (by name).
+    log_features
+        Columns of ``names`` that also enter as ``log_<name>`` (clipped at 1e-6).
+    global_names
+        Per-photon ``globals`` columns read (by name).
+    mean, scale, global_mean, global_scale
+        Standardisation (set by :meth:`fit`).
+
+    Examples
+    --------
+    >>> cs = CellSet(np.array([0, 2, 3]), np.array([[1.0, 0.1], [3.0, 0.3], [2.0, 0.0]]),
+    ...              ("e", "deta"))
+    >>> t = CellTransform.fit(cs, log_features=("e",))
+    >>> t.columns
+    ('e', 'deta', 'log_e')
+    >>> t.apply(cs)[0].mean(axis=0).round(6).tolist()
+    [0.0, 0.0, 0.0]
+    """
+
+    names: tuple[str, ...]
+    log_features: tuple[str, ...] = ()
+    global_names: tuple[str, ...] = ()
+    mean: np.ndarray | None = None
+    scale: np.ndarray | None = None
+    global_mean: np.ndarray | None = None
+    global_scale: np.ndarray | None = None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Names of the model's cell inputs (after ``eta``/``phi`` → ``deta``/``dphi``)."""
+        rel = {"eta": "deta", "phi": "dphi"}
+        return tuple(rel.get(c, c) for c in self.names) + tuple(
+            f"log_{c}" for c in self.log_features
+        )
+
+    @classmethod
+    def fit(
+        cls, cells: CellSet, *, log_features: Sequence[str] = ("e",), columns: Any = None
+    ) -> CellTransform:
+        """Choose the columns of ``cells`` and fit the standardisation on them."""
+        names = tuple(cells.names if columns is None else columns)
+        missing = [c for c in names if c not in cells.names]
+        if missing:
+            raise ConfigError(f"parameter 'cell_features': X has no cell column(s) {missing}")
+        logs = tuple(c for c in log_features if c in names)
+        t = cls(names, logs, tuple(cells.global_names))
+        raw, glob = t._raw(cells)
+        t.mean, t.scale = raw.mean(axis=0), _safe(raw.std(axis=0))
+        if glob is not None:
+            t.global_mean, t.global_scale = glob.mean(axis=0), _safe(glob.std(axis=0))
+        return t
+
+    def _raw(self, cells: CellSet) -> tuple[np.ndarray, np.ndarray | None]:
+        if not isinstance(cells, CellSet):
+            raise ConfigError(f"X must be a decorr_af.columnar.cells.CellSet, got {type(cells)}")
+        cols = [np.asarray(cells.column(c), dtype=np.float64) for c in self.names]
+        if any(c in self.names for c in ("eta", "phi")):
+            seg, n = cells.segment_ids, len(cells)
+            w = np.clip(cells.column("e"), 0, None) if "e" in cells.names else np.ones(len(seg))
+            for i, c in enumerate(self.names):
+                if c == "eta":
+                    cols[i] = cols[i] - _segment_centre(cols[i], w, seg, n)[seg]
+                elif c == "phi":
+                    # centre of the wrapped angle, then wrap the difference to (-π, π]
+                    ref = cols[i][cells.offsets[:-1].clip(max=max(len(seg) - 1, 0))]
+                    d = np.angle(np.exp(1j * (cols[i] - ref[seg])))
+                    d = d - _segment_centre(d, w, seg, n)[seg]
+                    cols[i] = np.angle(np.exp(1j * d))
+        cols += [np.log(np.clip(cells.column(c), 1e-6, None)) for c in self.log_features]
+        raw = np.column_stack(cols) if cols else np.zeros((len(cells.features), 0))
+        glob = None
+        if self.global_names:
+            if cells.globals is None:
+                raise ConfigError(
+                    f"X has no globals; the model was fitted with {self.global_names}"
+                )
+            idx = [_index(cells.global_names, g, "globals") for g in self.global_names]
+            glob = np.asarray(cells.globals, dtype=np.float64)[:, idx]
+        for name, arr in (("cell features", raw), ("globals", glob)):
+            if arr is not None and not np.isfinite(arr).all():
+                raise ConfigError(f"X: {name} contain NaN or infinite values")
+        return raw, glob
+
+    def apply(self, cells: CellSet) -> tuple[np.ndarray, np.ndarray | None]:
+        """Standardised ``(cell features, globals)`` of ``cells`` as float32."""
+        raw, glob = self._raw(cells)
+        x = ((raw - self.mean) / self.scale).astype(np.float32)
+        if glob is not None:
+            glob = ((glob - self.global_mean) / self.global_scale).astype(np.float32)
+        return x, glob
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able state."""
+        out: dict[str, Any] = {
+            "names": list(self.names),
+            "log_features": list(self.log_features),
+            "global_names": list(self.global_names),
+        }
+        for key in ("mean", "scale", "global_mean", "global_scale"):
+            val = getattr(self, key)
+            out[key] = None if val is None else np.asarray(val).tolist()
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CellTransform:
+        """Inverse of :meth:`to_dict`."""
+        arr = {
+            k: None if d.get(k) is None else np.asarray(d[k], dtype=np.float64)
+            for k in ("mean", "scale", "global_mean", "global_scale")
+        }
+        return cls(tuple(d["names"]), tuple(d["log_features"]), tuple(d["global_names"]), **arr)
+
+
+def _safe(scale: np.ndarray) -> np.ndarray:
+    return np.where(scale > 0, scale, 1.0)
+
+
+def _index(names: Sequence[str], name: str, what: str) -> int:
+    try:
+        return list(names).index(name)
+    except ValueError:
+        raise ConfigError(f"X has no {what} column {name!r} (has {list(names)})") from None
+
+
+def concat_cells(a: CellSet, b: CellSet) -> CellSet:
+    """The photons of ``a`` followed by those of ``b`` (same column names)."""
+    if a.names != b.names or a.global_names != b.global_names:
+        raise ConfigError(
+            f"domain_X cell columns {b.names}/{b.global_names} differ from X's "
+            f"{a.names}/{a.global_names}"
+        )
+    glob = None if a.globals is None else np.concatenate([a.globals, b.globals])
+    return CellSet(
+        np.concatenate([a.offsets, b.offsets[1:] + a.offsets[-1]]),
+        np.concatenate([a.features, b.features]),
+        a.names,
+        glob,
+        a.global_names,
+    )
+
+
+class CellStore:
+    """Standardised cells of a set of photons on one device, gathered by photon index.
+
+    ``neighbours`` (when ``k`` is given) holds each cell's ``k`` nearest cells of
+    the same photon, relative to the photon's first cell (int32).
+    """
+
+    def __init__(
+        self,
+        x: np.ndarray,
+        offsets: np.ndarray,
+        globals: np.ndarray | None,
+        *,
+        device: Any,
+        k: int | None = None,
+        graph_columns: Sequence[int] = (),
+    ) -> None:
+        self.x = torch.as_tensor(x, dtype=torch.float32, device=device)
+        self.offsets = torch.as_tensor(offsets, dtype=torch.int64, device=device)
+        self.counts = self.offsets[1:] - self.offsets[:-1]
+        self.globals = (
+            None
+            if globals is None
+            else torch.as_tensor(globals, dtype=torch.float32, device=device)
+        )
+        self.neighbours = None
+        if k is not None:
+            coords = self.x[:, list(graph_columns)]
+            self.neighbours = knn_graph(coords, self.offsets, int(k), dtype=torch.int32)
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+    def gather(
+        self, idx: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """``(cells, cell counts, neighbour rows, globals)`` of photons ``idx``.
+
+        The cells of each photon stay contiguous, in the order of ``idx``;
+        neighbour rows index the returned cells.
+        """
+        idx = idx.reshape(-1).long()
+        counts = self.counts[idx]
+        n = len(idx)
+        seg = torch.repeat_interleave(torch.arange(n, device=idx.device), counts)
+        new_start = torch.cumsum(counts, 0) - counts
+        rows = torch.arange(len(seg), device=idx.device) + (self.offsets[idx] - new_start)[seg]
+        nb = None
+        if self.neighbours is not None:
+            nb = self.neighbours[rows].long() + new_start[seg].unsqueeze(1)
+        glob = None if self.globals is None else self.globals[idx]
+        return self.x[rows], counts, nb, glob
+
+
+class IndexedCellModel(torch.nn.Module):
+    """``forward(photon_indices (b, 1)) -> (b, 1)``: gathers from ``store`` and runs ``net``.
+
+    ``store`` is a plain attribute (not in the ``state_dict``), set before use.
+    """
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net = net
+        self.store: CellStore | None = None
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        if self.store is None:
+            raise ConfigError("IndexedCellModel has no cell store attached")
+        x, counts, nb, glob = self.store.gather(idx)
+        return self.net(x, counts, nb, glob)
+
+
+class _GraphEstimator(_DecorrelatedMLP):
+    """Shared logic of the cell-set estimators (see :class:`GraphClassifier`)."""
+
+    _default_loss: ClassVar[str]
+    #: what ``fit`` / ``predict`` take as ``X``: a CellSet (workflows dispatch on it)
+    input_kind: ClassVar[str] = "cells"
+
+    def __init__(
+        self,
+        *,
+        architecture: str = "edgeconv",
+        hidden: Sequence[int] = (32, 32),
+        head: Sequence[int] = (64,),
+        pooling: Sequence[str] = ("sum", "mean", "max"),
+        aggregate: str = "mean",
+        k: int = 8,
+        cell_features: Sequence[str] | None = None,
+        log_features: Sequence[str] = ("e",),
+        graph_features: Sequence[str] | None = None,
+        activation: str = "relu",
+        dropout: float = 0.0,
+        loss: str = "auto",
+        optimizer: str = "adam",
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        epochs: int = 20,
+        batch_size: int = 512,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.2,
+        patience: int = 5,
+        device: Any = "auto",
+        random_state: int | None = None,
+        penalty: Penalty | None = None,
+        penalty_warmup: float = 0.3,
+        min_penalty_rows: int = 1024,
+        verbose: bool = False,
+    ) -> None:
+        super().__init__(
+            hidden=hidden,
+            activation=activation,
+            dropout=dropout,
+            loss=loss,
+            optimizer=optimizer,
+            lr=lr,
+            weight_decay=weight_decay,
+            epochs=epochs,
+            batch_size=batch_size,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            patience=patience,
+            device=device,
+            random_state=random_state,
+            penalty=penalty,
+            penalty_warmup=penalty_warmup,
+            min_penalty_rows=min_penalty_rows,
+            verbose=verbose,
+        )
+        del self.standardize  # cells are always standardised (CellTransform)
+        self.architecture = architecture
+        self.head = head
+        self.pooling = pooling
+        self.aggregate = aggregate
+        self.k = k
+        self.cell_features = cell_features
+        self.log_features = log_features
+        self.graph_features = graph_features
+
+    # ------------------------------------------------------------------ checks
+    def _loss_name(self) -> str:
+        return self._default_loss if self.loss == "auto" else self.loss
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        graph_net_class(self.architecture)
+        check_number("k", self.k, low=1, integer=True)
+
+    def _make_net(self, n_in: int, n_global: int) -> torch.nn.Module:
+        cls = graph_net_class(self.architecture)
+        net = cls(
+            n_in,
+            n_global,
+            hidden=tuple(self.hidden),
+            head=tuple(self.head),
+            pooling=tuple(self.pooling) if not isinstance(self.pooling, str) else self.pooling,
+            activation=self.activation,
+            dropout=float(self.dropout),
+            aggregate=self.aggregate,
+        )
+        return IndexedCellModel(net)
+
+    def _graph_columns(self) -> list[int]:
+        cols = self.transform_.columns
+        wanted = self.graph_features
+        if wanted is None:
+            wanted = [c for c in _DEFAULT_GRAPH if c in cols] or list(cols)
+        missing = [c for c in wanted if c not in cols]
+        if missing:
+            raise ConfigError(f"parameter 'graph_features': {missing} not among {list(cols)}")
+        return [cols.index(c) for c in wanted]
+
+    def _store(self, cells: CellSet, device: Any) -> CellStore:
+        x, glob = self.transform_.apply(cells)
+        needs = graph_net_class(self.architecture).needs_graph
+        return CellStore(
+            x,
+            cells.offsets,
+            glob,
+            device=device,
+            k=int(self.k) if needs else None,
+            graph_columns=self._graph_columns() if needs else (),
+        )
+
+    # --------------------------------------------------------------------- fit
+    def fit(
+        self,
+        X: CellSet,
+        y: Any,
+        *,
+        protected: Any = None,
+        sample_weight: Any = None,
+        domain_X: CellSet | None = None,
+        penalty_weight: Any = None,
+    ) -> _GraphEstimator:
+        """Train on the cells ``X`` (a :class:`CellSet`, one entry per photon); returns ``self``.
+
+        The other arguments are those of the MLP estimators' ``fit``; ``domain_X``
+        is a :class:`CellSet` with the same columns.
+        """
+        self._check_params()
+        if not isinstance(X, CellSet):
+            raise ConfigError(f"X must be a decorr_af.columnar.cells.CellSet, got {type(X)}")
+        if domain_X is not None and not isinstance(domain_X, CellSet):
+            raise ConfigError(f"domain_X must be a CellSet, got {type(domain_X)}")
+        n = len(X)
+        nd = 0 if domain_X is None else len(domain_X)
+        inputs = prepare_fit(
+            np.zeros((n, 1)),
+            y,
+            protected=protected,
+            sample_weight=sample_weight,
+            domain_X=None if domain_X is None else np.zeros((nd, 1)),
+            penalty=self.penalty,
+        )
+        pweight = _penalty_weights(penalty_weight, inputs.weight)
+        target = self._encode_target(inputs.y, inputs.weight)
+        seed = (
+            int(np.random.default_rng().integers(2**31))
+            if self.random_state is None
+            else int(self.random_state)
+        )
+        device = resolve_device(self.device)
+        self.transform_ = CellTransform.fit(
+            X, log_features=tuple(self.log_features), columns=self.cell_features
+        )
+        self.n_features_in_ = len(self.transform_.names)
+        self.protected_names_ = inputs.protected_names
+        everything = X if domain_X is None else concat_cells(X, domain_X)
+        store = self._store(everything, device)
+
+        def tensors(rows: np.ndarray, drows: np.ndarray | None) -> TrainData:
+            f32 = {"dtype": torch.float32, "device": device}
+            return TrainData(
+                X=torch.as_tensor(rows[:, None], dtype=torch.int64, device=device),
+                target=torch.as_tensor(target[rows], **f32),
+                weight=torch.as_tensor(inputs.weight[rows], **f32),
+                protected=None
+                if inputs.protected is None
+                else torch.as_tensor(inputs.protected[rows], **f32),
+                domain_X=None
+                if drows is None
+                else torch.as_tensor(n + drows[:, None], dtype=torch.int64, device=device),
+                penalty_weight=None if pweight is None else torch.as_tensor(pweight[rows], **f32),
+            )
+
+        rows, vrows = np.arange(n), None
+        drows = dvrows = None if domain_X is None else np.arange(nd)
+        if self.early_stopping:
+            rows, vrows = split_indices(n, float(self.validation_fraction), seed)
+            if drows is not None:
+                drows, dvrows = split_indices(nd, float(self.validation_fraction), seed)
+        train = tensors(rows, drows)
+        validation = None if vrows is None else tensors(vrows, dvrows)
+
+        torch.manual_seed(seed)
+        glob = store.globals
+        self.model_ = self._make_net(store.x.shape[1], 0 if glob is None else glob.shape[1])
+        self.model_.to(device)
+        self.model_.store = store
+        self.penalty_ = None
+        if self.penalty is not None:
+            self.penalty_ = self.penalty.clone()
+            self.penalty_.setup(
+                output_dim=1,
+                device=device,
+                task=self._task,
+                y=target[rows] if self._task == "classification" else None,
+                weight=(inputs.weight if pweight is None else pweight)[rows],
+                protected=None if inputs.protected is None else inputs.protected[rows],
+                seed=seed,
+            )
+        try:
+            self.history_ = train_network(
+                self.model_,
+                train,
+                loss=self._loss_name(),
+                score=self._score_fn,
+                penalty=self.penalty_,
+                validation=validation,
+                optimizer=self.optimizer,
+                lr=float(self.lr),
+                weight_decay=float(self.weight_decay),
+                epochs=int(self.epochs),
+                batch_size=int(self.batch_size),
+                patience=int(self.patience) if self.early_stopping else None,
+                seed=seed,
+                task=self._task,
+                protected_names=inputs.protected_names,
+                verbose=bool(self.verbose),
+                penalty_warmup=float(self.penalty_warmup),
+                min_penalty_rows=int(self.min_penalty_rows),
+            )
+        finally:
+            self.model_.store = None  # free the cells; predict attaches its own
+        self.device_ = device
+        return self
+
+    def _raw(self, X: CellSet, *, photons_per_batch: int = PREDICT_PHOTONS) -> np.ndarray:
+        """Raw network output (logit / standardised prediction) as float64."""
+        self._check_fitted()
+        device = next(self.model_.parameters()).device
+        store = self._store(X, device)
+        self.model_.eval()
+        self.model_.store = store
+        try:
+            with torch.inference_mode():
+                idx = torch.arange(len(X), device=device)
+                out = [
+                    self.model_(idx[i : i + photons_per_batch])[:, 0]
+                    for i in range(0, len(X), photons_per_batch)
+                ]
+        finally:
+            self.model_.store = None
+        if not out:
+            return np.zeros(0)
+        return torch.cat(out).double().cpu().numpy()
+
+    # -------------------------------------------------------------------- I/O
+    def _state(self) -> dict[str, Any]:
+        return {"cells": self.transform_.to_dict()}
+
+    def _set_state(self, state: dict[str, Any]) -> None:
+        self.transform_ = CellTransform.from_dict(state["cells"])
+
+    @classmethod
+    def load(cls, path: str | Path, *, device: Any = "cpu") -> _GraphEstimator:
+        """Load a model saved with :meth:`save` (JSON + ``torch.load(weights_only=True)``)."""
+        est, meta = _persist.read_estimator(cls, path)
+        for key in ("head", "pooling", "log_features", "cell_features", "graph_features"):
+            value = getattr(est, key)
+            if isinstance(value, list):
+                setattr(est, key, tuple(value))
+        est.history_ = meta.get("history", {})
+        dev = resolve_device(device)
+        t = est.transform_
+        model = est._make_net(len(t.columns), len(t.global_names))
+        state = torch.load(
+            Path(path) / io.TORCH_WEIGHTS_FILE, map_location="cpu", weights_only=True
+        )
+        model.load_state_dict(state)
+        est.model_ = model.to(dev).eval()
+        est.penalty_ = None
+        est.device_ = dev
+        return est
+
+
+class GraphClassifier(BinaryClassifierOutput, ClassifierMixin, _GraphEstimator):
+    """Binary classifier over each photon's cells (Deep Sets or EdgeConv), any penalty.
+
+    Parameters
+    ----------
+    architecture
+        Cell network of :data:`decorr_af.nets_graph.GRAPH_NETS`: ``"edgeconv"``
+        (EdgeConv layers on a kNN graph of the cells of each photon) or ``"deepsets"``.
+    hidden
+        Widths of the per-cell layers (φ of Deep Sets, the EdgeConv layers).
+    head
+        Hidden widths of the MLP after pooling (and the standardised globals).
+    pooling
+        Per-photon pooling(s), concatenated: ``"sum"``, ``"mean"``, ``"max"``.
+    aggregate
+        EdgeConv message aggregation, ``"mean"`` or ``"max"``.
+    k
+        Neighbours per cell of the EdgeConv graph.
+    cell_features
+        Cell columns used (default: all of ``X.names``).
+    log_features
+        Columns that also enter as their logarithm (default the energy ``"e"``).
+    graph_features
+        Standardised columns spanning the kNN distance (default those of
+        ``deta, dphi, layer`` present, else all).
+    loss
+        ``"auto"`` (``"bce"``) or ``"bce"``.
+    batch_size
+        Photons per minibatch (default 512; cells per step ≈ 512 × cells per photon).
+    others
+        As for :class:`~decorr_af.models.estimators.DecorrelatedClassifier`
+        (penalty, warm-up, early stopping, device ``"auto"`` …).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> counts = rng.integers(5, 15, size=200)
+    >>> cs = CellSet(np.r_[0, np.cumsum(counts)], rng.normal(size=(counts.sum(), 3)),
+    ...              ("deta", "dphi", "e"))
+    >>> y = (counts > 9).astype(int)
+    >>> clf = GraphClassifier(hidden=(8,), head=(8,), epochs=2, device="cpu", random_state=0)
+    >>> clf.fit(cs, y).predict_proba(cs).shape
+    (200, 2)
+    """
+
+    _task = "classification"
+    _losses = ("auto", LossName.BCE.value)
+    _default_loss = LossName.BCE.value
+
+    @staticmethod
+    def _score_fn(out: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(out)
+
+
+class GraphRegressor(StandardizedTargetOutput, RegressorMixin, _GraphEstimator):
+    """Regressor over each photon's cells (e.g. ``E_true / E_raw``), any penalty.
+
+    Same parameters as :class:`GraphClassifier`, except ``loss``: ``"auto"``
+    (``"mse"``), ``"mse"``, ``"mae"``, ``"huber"`` or ``"logcosh"``.
+    ``score`` is R².
+    """
+
+    _task = "regression"
+    _losses = ("auto", *(v.value for v in LossName if v is not LossName.BCE))
+    _default_loss = LossName.MSE.value

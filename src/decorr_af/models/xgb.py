@@ -240,6 +240,24 @@ class _DisCoXGB(BaseEstimator):
                 raise ConfigError(msg)
             self.penalty.require_boosting()
 
+    def _booster_params(self, seed: int) -> dict[str, Any]:
+        """The ``xgboost.train`` parameters of this estimator (shared with ``xgb_scale``)."""
+        params = {
+            "max_depth": int(self.max_depth),
+            "eta": float(self.learning_rate),
+            "subsample": float(self.subsample),
+            "min_child_weight": float(self.min_child_weight),
+            "lambda": float(self.reg_lambda),
+            "tree_method": self.tree_method,
+            "device": _xgb_device(self.device),
+            "seed": seed,
+            "base_score": 0.0,
+            "disable_default_eval_metric": 1,
+        }
+        if self.n_jobs is not None:
+            params["nthread"] = int(self.n_jobs)
+        return params
+
     def _encode_target(self, y: np.ndarray, w: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
@@ -302,20 +320,7 @@ class _DisCoXGB(BaseEstimator):
             return dm, obj
 
         dtrain, objective = dataset(rows, drows)
-        params = {
-            "max_depth": int(self.max_depth),
-            "eta": float(self.learning_rate),
-            "subsample": float(self.subsample),
-            "min_child_weight": float(self.min_child_weight),
-            "lambda": float(self.reg_lambda),
-            "tree_method": self.tree_method,
-            "device": _xgb_device(self.device),
-            "seed": seed,
-            "base_score": 0.0,
-            "disable_default_eval_metric": 1,
-        }
-        if self.n_jobs is not None:
-            params["nthread"] = int(self.n_jobs)
+        params = self._booster_params(seed)
         evals, metric, self.evals_result_ = [], None, {}
         if vrows is not None:
             dval, vobj = dataset(vrows, dvrows)

@@ -151,3 +151,39 @@ def test_streaming_refusals(tmp_path):
         ParquetSource([tmp_path / "missing.parquet"], features=["x0"])
     with pytest.raises(ConfigError, match="buffer_rows"):
         ShuffleBuffer(src, batch_size=8, buffer_rows=0, seed=0)
+
+
+def test_histogram_auc_within_its_bound_of_exact():
+    from decorr_af.metrics import auc
+    from decorr_af.models.stream_metrics import HistogramAUC
+
+    rng = np.random.default_rng(6)
+    y = (rng.random(30000) < 0.3).astype(int)
+    p = 1 / (1 + np.exp(-rng.normal(1.2 * y, 1.0)))
+    w = rng.uniform(0.2, 2.0, 30000)
+    for bins in (64, 4096):
+        h = HistogramAUC(bins=bins)
+        for part in np.array_split(np.arange(30000), 7):
+            h.update(p[part], y[part], w[part])
+        exact = auc(y, p, w)
+        assert abs(h.value() - exact) <= h.max_error()
+    assert h.max_error() < 1e-3
+    with pytest.raises(ConfigError, match="HistogramAUC"):
+        HistogramAUC(bins=1)
+
+
+def test_subsampled_dcor2_reports_its_error():
+    from decorr_af.models.stream_metrics import SubsampledDCor2
+
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=40000)
+    z = x**2 + rng.normal(size=40000)
+    est = SubsampledDCor2(rows=3000, groups=6, seed=1)
+    for part in np.array_split(np.arange(40000), 5):
+        est.update(x[part], z[part])
+    value, err = est.value()
+    exact = distance_correlation(x, z, squared=True)
+    assert 0 < err < 0.05
+    assert abs(value - exact) < 4 * err + 2e-3  # + the O(1/rows) bias of the subsamples
+    with pytest.raises(ConfigError, match="SubsampledDCor2"):
+        SubsampledDCor2(rows=2)

@@ -14,6 +14,7 @@ sampled every 50 ms:
 2. ``mlp-mem`` (``--in-memory``): the same fit in memory (all rows loaded), the ratio;
 3. ``xgb-ext``: ``DisCoXGBClassifier`` with xgboost external memory
    (:func:`~decorr_af.models.xgb_scale.fit_external_memory`): peak RSS, time;
+   ``xgb-mem`` (``--in-memory``): the same fit in memory;
 4. ``dask`` (smallest size only): ``xgboost.dask`` DisCo on a LocalCluster of 1 and
    of 2 single-threaded workers, same data: speed-up, and AUC / background dCor²
    against the single-process fit (per-worker batch DisCo).
@@ -158,6 +159,10 @@ def stage(name: str, folder: str, trees: int, workers: int) -> dict[str, float]:
 
         model = DisCoXGBClassifier(n_estimators=trees, max_depth=6, device="cpu", penalty=DisCo(strength=10.0), penalty_radius=0.3)  # fmt: skip
         fit_external_memory(model, _source(folder), cache_dir=folder)
+    elif name == "xgb-mem":
+        X, y, z = _load_all(folder)
+        model = DisCoXGBClassifier(n_estimators=trees, max_depth=6, device="cpu", penalty=DisCo(strength=10.0), penalty_radius=0.3)  # fmt: skip
+        model.fit(X, y, protected=z)
     elif name in ("dask", "xgb-single"):
         X, y, z = _load_all(folder)
         kw = {"n_estimators": trees, "max_depth": 6, "device": "cpu", "n_jobs": 1, "penalty": DisCo(strength=10.0), "penalty_radius": 0.3}  # fmt: skip
@@ -208,6 +213,7 @@ def main() -> None:
             rows = sum(_source(str(folder)).read(i).X.shape[0] for i in range(_source(str(folder)).n_chunks))  # fmt: skip
             print(f"N = {rows} photons in {len(files)} files ({time.perf_counter() - t0:.0f} s to generate)")  # fmt: skip
             stages = ["mlp", *(["mlp-mem"] if args.in_memory else []), "xgb-ext"]
+            stages += ["xgb-mem"] if args.in_memory else []
             for st in stages:
                 peak, out = _peak_of([*me, "--stage", st, "--data", str(folder)])
                 res = json.loads(out.strip().splitlines()[-1])

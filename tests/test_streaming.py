@@ -91,7 +91,8 @@ def test_streaming_disco_matches_in_memory(tmp_path):
     assert d_stream < 0.3 * d_plain, (d_plain, d_stream)
     assert d_mem < 0.3 * d_plain, (d_plain, d_mem)
     assert abs(d_stream - d_mem) < 0.02, (d_mem, d_stream)
-    assert len(stream.history_["dcor2_protected"]) == 4
+    assert len(stream.history_["dcor2_m"]) == 4  # named after the Parquet column
+    assert list(stream.feature_names_in_) == ["x0", "x1", "x2"]
     assert stream.history_["monitor_rows"] == [3000.0]
 
 

@@ -481,10 +481,14 @@ def fit_streaming(
     device = resolve_device(est.device)
     d = summary.n_features
     est.n_features_in_ = d
-    est.protected_names_ = (
-        None if summary.n_protected == 0 else
-        (["protected"] if summary.n_protected == 1 else [f"protected{k}" for k in range(summary.n_protected)])
-    )  # fmt: skip
+    est.protected_names_ = _names(
+        getattr(source, "protected", None), summary.n_protected, "protected"
+    )
+    features = getattr(source, "features", None)
+    if isinstance(features, list | tuple):
+        est.feature_names_in_ = np.asarray([str(f) for f in features], dtype=object)
+    elif hasattr(est, "feature_names_in_"):  # a refit: no stale names of an earlier fit
+        del est.feature_names_in_
     est.x_mean_ = np.asarray(summary.x.mean) if est.standardize else np.zeros(d)
     scale = summary.x.std if est.standardize else np.ones(d)
     est.x_scale_ = np.where(scale > 0, scale, 1.0)
@@ -664,6 +668,15 @@ def fit_streaming(
     est.history_ = history
     est.device_ = device
     return est
+
+
+def _names(given: Any, k: int, stem: str) -> list[str] | None:
+    """Column names of a source (``protected=("m",)``), else ``stem``/``stem<k>``."""
+    if k == 0:
+        return None
+    if isinstance(given, list | tuple) and len(given) == k:
+        return [str(g) for g in given]
+    return [stem] if k == 1 else [f"{stem}{i}" for i in range(k)]
 
 
 def _extra_rows(

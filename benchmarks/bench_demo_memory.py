@@ -15,6 +15,12 @@ process and all its children sampled every 50 ms (psutil):
 
 Target: peak < 2 GiB.
 
+Re-measured 2026-11-30 (2-core shared machine, 5M photons, 10 files): generate
+0.69 GiB, chunked table on workers 1.14-1.59 GiB, feature table in the client
+2.21-2.28 GiB (above target; the issue's 1.98 GiB earlier), streamed DisCo MLP
+epoch (``--stream``) 1.09 GiB for its own process (one file's ~500k-photon table
+plus a 262k-row shuffle buffer), 2.39 GiB with the client and idle workers.
+
     python benchmarks/bench_demo_memory.py [--photons 5000000] [--files 10]
 """
 

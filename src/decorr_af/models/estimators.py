@@ -245,6 +245,27 @@ class _DecorrelatedMLP(BaseEstimator):
         self.device_ = device
         return self
 
+    def fit_stream(
+        self,
+        source: Any,
+        *,
+        domain: Any = None,
+        buffer_rows: int = 262_144,
+        monitor_rows: int = 100_000,
+    ) -> _DecorrelatedMLP:
+        """Train from a stream of chunks (out of core); returns ``self``.
+
+        ``source`` is a :class:`~decorr_af.models.streaming.ChunkSource` (Parquet row
+        groups, dask-awkward partitions, array slices); see
+        :func:`~decorr_af.models.streaming.fit_streaming` for the shuffle buffer, the
+        first-pass standardisation and the subsampled monitor.
+        """
+        from decorr_af.models.streaming import fit_streaming
+
+        return fit_streaming(
+            self, source, domain=domain, buffer_rows=buffer_rows, monitor_rows=monitor_rows
+        )
+
     def _loss_name(self) -> str:
         return self.loss
 

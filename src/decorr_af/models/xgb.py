@@ -30,6 +30,20 @@ Objective (the same λ convention as the torch estimators)::
 * Domain penalties (``requires == "domain"``, e.g. ``DomainDisCo``): the unlabelled
   ``domain_X`` rows are appended with zero weight in the main loss; the penalty
   sees them through ``is_domain``.
+* ``penalty_radius`` (default 1) scales that trust region: the penalty curvature is
+  divided by it, so the penalty's Newton step per row is at most
+  ``penalty_radius · σ_s`` (times ``learning_rate``).
+* **λ saturation (issue #14).** Once the penalty dominates both the gradient and the
+  Hessian (λ ≳ 10 on the toy of ``tests/test_xgb_monotonic.py``), a leaf value
+  ``-ΣG/ΣH`` is invariant under ``λ → cλ`` (both sums scale with λ), so the update
+  no longer depends on λ: the fit behaves like a sign-gradient descent with step
+  ``learning_rate · penalty_radius · σ_s`` and dCor² stalls at a floor set by that
+  step, fluctuating around it. λ = 100 then ends above λ = 10 by chance (the
+  toy's 0.034 vs 0.013 before). The remedy is a smaller step on the penalty
+  only: ``penalty_radius=0.3`` lowers the floor (toy: dCor² 0.002-0.009 for
+  λ ∈ [1, 300], non-increasing within noise) at a similar AUC; a smaller
+  ``learning_rate`` with more trees does the same but also slows the main loss.
+  The default stays 1 (the pinned figures); scans at large λ should use ~0.3.
 * Early stopping monitors ``main loss + penalty.validation_term(penalty.monitor(s))``
   on the validation rows, the same objective as the torch estimators.
 """
@@ -74,6 +88,10 @@ class DisCoObjective:
         ``(n, K)`` protected variables or ``None``.
     is_domain
         Boolean mask of domain rows (domain penalties) or ``None``.
+    radius
+        Trust-region radius of the penalty step in units of ``σ_s``: the penalty
+        curvature is divided by it (see the module notes; 1 keeps the plain
+        ``|g| / σ_s`` curvature).
 
     Examples
     --------
@@ -91,8 +109,10 @@ class DisCoObjective:
         penalty: Penalty | None = None,
         protected: np.ndarray | None = None,
         is_domain: np.ndarray | None = None,
+        radius: float = 1.0,
     ) -> None:
         self.classification = task == "classification"
+        self.radius = float(radius)
         self.y = np.asarray(y, np.float64)
         self.weight = np.asarray(weight, np.float64)
         self.W = float(self.weight.sum())
@@ -146,7 +166,7 @@ class DisCoObjective:
         s, ds = self._score(f)
         _, g_s, h_s = self.penalty.boost_terms(s, **self._inputs)
         grad += self.W * g_s * ds  # chain rule: ∂P/∂f = ∂P/∂s · s'(f)
-        hess += self.W * h_s * ds * ds  # Gauss-Newton: H_s · s'(f)²
+        hess += self.W * h_s * ds * ds / self.radius  # Gauss-Newton: H_s · s'(f)²
         return grad, hess
 
     def __call__(self, predt: np.ndarray, dtrain: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -186,6 +206,7 @@ class _DisCoXGB(BaseEstimator):
         random_state: int | None = 0,
         n_jobs: int | None = None,
         penalty: Penalty | None = None,
+        penalty_radius: float = 1.0,
     ) -> None:
         self.n_estimators = n_estimators
         self.max_depth = max_depth
@@ -200,6 +221,7 @@ class _DisCoXGB(BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.penalty = penalty
+        self.penalty_radius = penalty_radius
 
     def _check_params(self) -> None:
         check_number("n_estimators", self.n_estimators, low=1, integer=True)
@@ -211,11 +233,30 @@ class _DisCoXGB(BaseEstimator):
         if self.early_stopping_rounds is not None:
             check_number("early_stopping_rounds", self.early_stopping_rounds, low=1, integer=True)
         check_fraction("validation_fraction", self.validation_fraction)
+        check_number("penalty_radius", self.penalty_radius, low=0.0, strict=True)
         if self.penalty is not None:
             if not isinstance(self.penalty, Penalty):
                 msg = f"penalty={self.penalty!r} must be a decorr_af penalty object or None"
                 raise ConfigError(msg)
             self.penalty.require_boosting()
+
+    def _booster_params(self, seed: int) -> dict[str, Any]:
+        """The ``xgboost.train`` parameters of this estimator (shared with ``xgb_scale``)."""
+        params = {
+            "max_depth": int(self.max_depth),
+            "eta": float(self.learning_rate),
+            "subsample": float(self.subsample),
+            "min_child_weight": float(self.min_child_weight),
+            "lambda": float(self.reg_lambda),
+            "tree_method": self.tree_method,
+            "device": _xgb_device(self.device),
+            "seed": seed,
+            "base_score": 0.0,
+            "disable_default_eval_metric": 1,
+        }
+        if self.n_jobs is not None:
+            params["nthread"] = int(self.n_jobs)
+        return params
 
     def _encode_target(self, y: np.ndarray, w: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -271,25 +312,20 @@ class _DisCoXGB(BaseEstimator):
                 Xs = np.vstack([Xs, inp.domain_X[dr]])
                 t, w = np.r_[t, np.zeros(nd)], np.r_[w, np.zeros(nd)]
                 dom = np.r_[np.zeros(len(r), bool), np.ones(nd, bool)]
-            obj = DisCoObjective(self._task, t, w, penalty=pen, protected=z, is_domain=dom)
+            obj = DisCoObjective(
+                self._task,
+                t,
+                w,
+                penalty=pen,
+                protected=z,
+                is_domain=dom,
+                radius=float(self.penalty_radius),
+            )
             dm = xgb.DMatrix(Xs, weight=w, base_margin=np.full(len(Xs), self.base_margin_))
             return dm, obj
 
         dtrain, objective = dataset(rows, drows)
-        params = {
-            "max_depth": int(self.max_depth),
-            "eta": float(self.learning_rate),
-            "subsample": float(self.subsample),
-            "min_child_weight": float(self.min_child_weight),
-            "lambda": float(self.reg_lambda),
-            "tree_method": self.tree_method,
-            "device": _xgb_device(self.device),
-            "seed": seed,
-            "base_score": 0.0,
-            "disable_default_eval_metric": 1,
-        }
-        if self.n_jobs is not None:
-            params["nthread"] = int(self.n_jobs)
+        params = self._booster_params(seed)
         evals, metric, self.evals_result_ = [], None, {}
         if vrows is not None:
             dval, vobj = dataset(vrows, dvrows)
@@ -363,6 +399,8 @@ class DisCoXGBClassifier(BinaryClassifierOutput, ClassifierMixin, _DisCoXGB):
     ``subsample``, ``min_child_weight``, ``reg_lambda``, ``tree_method``,
     ``device="auto"``, ``random_state``, ``n_jobs``); ``early_stopping_rounds`` holds out
     ``validation_fraction`` of the events and monitors the validation objective.
+    ``penalty_radius`` is the trust-region radius of the penalty step (module notes;
+    use ~0.3 for λ ≳ 10, where the default 1 leaves dCor² at a λ-independent floor).
 
     Examples
     --------

@@ -1,0 +1,261 @@
+"""DisCo-XGB beyond memory and beyond one worker.
+
+Two ways to fit a :class:`~decorr_af.models.DisCoXGBClassifier` /
+``DisCoXGBRegressor`` (their hyper-parameters, their fitted attributes, the same
+:class:`~decorr_af.models.xgb.DisCoObjective`):
+
+* :func:`fit_external_memory` - the features stay on disk: an ``xgboost.DataIter``
+  over a :class:`~decorr_af.models.streaming.ChunkSource` (Parquet row groups,
+  dask-awkward partitions) feeds an ``xgboost.ExtMemQuantileDMatrix`` whose
+  quantised pages are cached under ``cache_dir``. Only the per-row 1-D columns the
+  objective needs (target, weight, protected variable, prediction) live in memory:
+  about 40 bytes per row instead of ``8 × n_features``. The DisCo term is the exact,
+  all-row dCor² of the in-memory fit.
+* :func:`fit_dask` - distributed with ``xgboost.dask`` on a Dask cluster (the scan's
+  ``distributed.Client``). Each worker holds its partitions; xgboost all-reduces the
+  gradient histograms, but the **custom objective runs on each worker with only its
+  local rows**: the DisCo penalty is ``λ dCor²`` of the worker's partition, weighted by
+  the worker's event weight sum. It is therefore a *batch* DisCo with one batch per
+  worker - the same approximation as minibatch DisCo of the MLPs (an estimate with
+  a bias of order ``1 / rows per worker``), exact for one worker. The protected
+  variable travels to the workers in the DMatrix field ``label_lower_bound`` (unused
+  by the non-survival objectives), so one protected variable is supported.
+  ``benchmarks/bench_scale.py`` measures how close it gets to the single-process fit:
+  on 0.5M generated photons (30 trees, λ = 10, ``penalty_radius=0.3``) the 2-worker
+  fit gave AUC 0.954 and background dCor² 0.0157 against 0.954 and 0.0160 in one
+  process (one worker: identical to the single-process fit).
+
+Not supported here: early stopping and domain penalties (a
+:class:`~decorr_af.errors.ConfigError` says so); use the in-memory ``fit``.
+"""
+
+from __future__ import annotations
+
+import gc
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from decorr_af._compat import optional_import
+from decorr_af.errors import ConfigError
+from decorr_af.models.xgb import DisCoObjective
+
+if TYPE_CHECKING:  # pragma: no cover - streaming imports torch, not needed on workers
+    from decorr_af.models.streaming import ChunkSource
+
+__all__ = ["PartitionDisCoObjective", "fit_dask", "fit_external_memory"]
+
+
+def _check(est: Any) -> Any:
+    est._check_params()
+    if est.early_stopping_rounds is not None:
+        msg = "early_stopping_rounds is not supported by out-of-core / distributed DisCo-XGB fits"
+        raise ConfigError(msg)
+    pen = None if est.penalty is None else est.penalty.clone()
+    if pen is not None:
+        pen.setup(task=est._task)
+        if pen.requires == "domain" and float(pen.strength) > 0:
+            msg = f"{type(pen).__name__} (a domain penalty) is not supported here; use fit()"
+            raise ConfigError(msg)
+    return pen
+
+
+def _encode(est: Any, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, float]:
+    t = est._encode_target(y, w)
+    return t, est._base_margin(t, w)
+
+
+def _finish(est: Any, booster: Any, pen: Any, n_features: int, n_protected: int) -> Any:
+    est.booster_ = booster
+    est.penalty_ = pen
+    est.n_features_in_ = int(n_features)
+    est.protected_names_ = (
+        None if n_protected == 0 else
+        ["protected"] if n_protected == 1 else [f"protected{k}" for k in range(n_protected)]
+    )  # fmt: skip
+    est.evals_result_ = {}
+    return est
+
+
+def fit_external_memory(
+    estimator: Any, source: ChunkSource, *, cache_dir: str | Path | None = None
+) -> Any:
+    """Fit a DisCo-XGB estimator with xgboost external memory; returns the estimator.
+
+    Parameters
+    ----------
+    estimator
+        A :class:`~decorr_af.models.DisCoXGBClassifier` or ``DisCoXGBRegressor``.
+    source
+        Training chunks with ``y`` (and ``protected`` for DisCo); read twice per fit
+        (the 1-D columns, then the features by xgboost) plus once per tree page pass.
+    cache_dir
+        Folder of xgboost's page cache (default: a temporary folder, removed after).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from decorr_af.models import DisCoXGBClassifier
+    >>> from decorr_af.models.streaming import ArraySource
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(2000, 2)); y = (X[:, 0] > 0).astype(int)
+    >>> clf = DisCoXGBClassifier(n_estimators=5, device="cpu", n_jobs=1)
+    >>> fit_external_memory(clf, ArraySource(X, y, chunk_rows=500)).predict(X[:3]).shape
+    (3,)
+    """
+    xgb = optional_import("xgboost", "xgboost")
+    est = estimator
+    pen = _check(est)
+    ys, ws, zs, d = [], [], [], None
+    for i in range(source.n_chunks):
+        c = source.read(i)
+        if d is not None and c.X.shape[1] != d:
+            msg = f"chunk {i} has {c.X.shape[1]} features, the first chunk had {d}"
+            raise ConfigError(msg)
+        d = c.X.shape[1]
+        if c.y is None:
+            msg = f"chunk {i} has no target y"
+            raise ConfigError(msg)
+        ys.append(np.asarray(c.y))
+        ws.append(np.ones(len(c)) if c.weight is None else np.asarray(c.weight, np.float64))
+        if c.protected is not None:
+            zs.append(np.asarray(c.protected, np.float64))
+    y, w = np.concatenate(ys), np.concatenate(ws)
+    z = np.concatenate(zs) if zs else None
+    if pen is not None and pen.requires == "protected" and z is None:
+        msg = f"penalty {type(pen).__name__} needs protected columns in the source"
+        raise ConfigError(msg)
+    t, margin = _encode(est, y, w)
+    est.base_margin_ = margin
+    seed = 0 if est.random_state is None else int(est.random_state)
+    objective = DisCoObjective(
+        est._task, t, w, penalty=pen, protected=z, radius=float(est.penalty_radius)
+    )
+
+    class _Iter(xgb.DataIter):
+        def __init__(self, prefix: str) -> None:
+            self._i = 0
+            super().__init__(cache_prefix=prefix)
+
+        def next(self, input_data: Any) -> bool:
+            if self._i == source.n_chunks:
+                return False
+            c = source.read(self._i)
+            input_data(
+                data=np.asarray(c.X, np.float32),
+                weight=None if c.weight is None else np.asarray(c.weight, np.float32),
+                base_margin=np.full(len(c), margin, np.float32),
+            )
+            self._i += 1
+            return True
+
+        def reset(self) -> None:
+            self._i = 0
+
+    with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
+        dm = xgb.ExtMemQuantileDMatrix(_Iter(str(Path(tmp) / "cache")), max_bin=256)
+        params = est._booster_params(seed)
+        booster = xgb.train(
+            params, dm, num_boost_round=int(est.n_estimators), obj=objective, verbose_eval=False
+        )
+        del dm  # xgboost removes its page files when the matrix goes, before the folder
+        gc.collect()
+    return _finish(est, booster, pen, d, 0 if z is None else z.shape[1])
+
+
+class PartitionDisCoObjective:
+    """Per-worker DisCo objective of :func:`fit_dask` (picklable; see the module notes).
+
+    Reads the worker's target (``label``), weights and protected variable
+    (``label_lower_bound``) from the local ``DMatrix`` and applies
+    :class:`~decorr_af.models.xgb.DisCoObjective` to them.
+    """
+
+    def __init__(self, task: str, penalty: Any, radius: float = 1.0) -> None:
+        self.task = task
+        self.penalty = penalty
+        self.radius = float(radius)
+
+    def __call__(self, predt: np.ndarray, dtrain: Any) -> tuple[np.ndarray, np.ndarray]:
+        y = dtrain.get_label().astype(np.float64)
+        w = dtrain.get_weight().astype(np.float64)
+        w = np.ones(len(y)) if len(w) == 0 else w
+        z = None
+        if self.penalty is not None:
+            z = dtrain.get_float_info("label_lower_bound").astype(np.float64)
+        obj = DisCoObjective(self.task, y, w, penalty=self.penalty, protected=z, radius=self.radius)
+        return obj.gradient(np.asarray(predt, np.float64).reshape(-1))
+
+
+def fit_dask(
+    estimator: Any,
+    client: Any,
+    X: Any,
+    y: Any,
+    *,
+    protected: Any = None,
+    sample_weight: Any = None,
+) -> Any:
+    """Fit a DisCo-XGB estimator with ``xgboost.dask`` on ``client``'s cluster.
+
+    Parameters
+    ----------
+    estimator
+        A :class:`~decorr_af.models.DisCoXGBClassifier` or ``DisCoXGBRegressor``.
+    client
+        A ``distributed.Client``.
+    X, y, protected, sample_weight
+        Dask arrays with the same row chunks (``protected``: one variable, 1-D).
+        The DisCo term is computed per worker (module notes).
+    """
+    xgb_dask = optional_import("xgboost.dask", "xgboost")
+    da = optional_import("dask.array", "dask")
+    est = estimator
+    pen = _check(est)
+    active = pen is not None and float(pen.strength) > 0
+    if active and protected is None:
+        msg = f"penalty {type(pen).__name__} needs protected="
+        raise ConfigError(msg)
+    if protected is not None and getattr(protected, "ndim", 1) != 1:
+        msg = "fit_dask supports one protected variable (a 1-D dask array)"
+        raise ConfigError(msg)
+    w = da.ones(y.shape[0], chunks=y.chunks) if sample_weight is None else sample_weight
+    if est._task == "classification":
+        classes = np.unique(np.asarray(da.unique(y).compute()))
+        if len(classes) != 2:
+            msg = f"y must have exactly two classes, got {len(classes)}: {classes[:5]}"
+            raise ConfigError(msg)
+        est.classes_ = classes
+        t = (y == classes[1]).astype(np.float64)
+        p = float(np.clip(float((t * w).sum().compute() / w.sum().compute()), 1e-6, 1 - 1e-6))
+        margin = float(np.log(p / (1 - p)))
+    else:
+        ya = y.astype(np.float64)
+        sw = float(w.sum().compute())
+        mean = float((ya * w).sum().compute() / sw)
+        sd = float(np.sqrt(((ya - mean) ** 2 * w).sum().compute() / sw))
+        est.y_mean_, est.y_scale_ = mean, (sd if sd > 0 else 1.0)
+        t = (ya - est.y_mean_) / est.y_scale_
+        margin = 0.0
+    est.base_margin_ = margin
+    seed = 0 if est.random_state is None else int(est.random_state)
+    dtrain = xgb_dask.DaskDMatrix(
+        client,
+        X,
+        t,
+        weight=w,
+        base_margin=da.full(y.shape[0], margin, chunks=y.chunks),
+        label_lower_bound=None if protected is None else protected.astype(np.float64),
+    )
+    obj = PartitionDisCoObjective(est._task, pen if active else None, float(est.penalty_radius))
+    out = xgb_dask.train(
+        client,
+        est._booster_params(seed),
+        dtrain,
+        num_boost_round=int(est.n_estimators),
+        obj=obj,
+        verbose_eval=False,
+    )
+    return _finish(est, out["booster"], pen, X.shape[1], 0 if protected is None else 1)

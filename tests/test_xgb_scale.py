@@ -1,0 +1,104 @@
+"""DisCo-XGB with xgboost external memory and with xgboost.dask (issue #14)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from decorr_af.decorrelation import distance_correlation
+from decorr_af.decorrelation.penalties import DisCo, DomainDisCo
+from decorr_af.errors import ConfigError
+
+pytest.importorskip("xgboost")
+
+from decorr_af.models import DisCoXGBClassifier, DisCoXGBRegressor, load_model
+from decorr_af.models.streaming import ArraySource, ParquetSource
+from decorr_af.models.xgb_scale import fit_dask, fit_external_memory
+
+FAST = {"n_estimators": 40, "max_depth": 3, "learning_rate": 0.2, "device": "cpu", "n_jobs": 1}
+
+
+def make_toy(n, seed):
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.5).astype(int)
+    m = rng.exponential(1.0, n)
+    x0 = np.where(y == 1, rng.normal(1.5, 0.7, n), m + rng.normal(0, 0.3, n))
+    return np.c_[x0, rng.normal(1.0 * y, 1.0, n), rng.normal(size=n)], y, m
+
+
+def bkg_dcor2(model, X, y, m):
+    p = model.predict_proba(X)[:, 1]
+    return distance_correlation(p[y == 0], m[y == 0], squared=True)
+
+
+def test_external_memory_equals_in_memory(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    X, y, m = make_toy(3000, 41)
+    table = pa.table({"a": X[:, 0], "b": X[:, 1], "c": X[:, 2], "label": y, "m": m})
+    pq.write_table(table, tmp_path / "t.parquet", row_group_size=700)
+    src = ParquetSource([tmp_path / "t.parquet"], ["a", "b", "c"], target="label", protected=["m"])
+    kw = {**FAST, "penalty": DisCo(strength=10.0), "penalty_radius": 0.3}
+    mem = DisCoXGBClassifier(**kw).fit(X, y, protected=m)
+    ext = fit_external_memory(DisCoXGBClassifier(**kw), src, cache_dir=tmp_path)
+    np.testing.assert_allclose(ext.predict_proba(X), mem.predict_proba(X), atol=1e-6)
+    assert list(tmp_path.iterdir()) == [tmp_path / "t.parquet"]  # page cache removed
+    path = ext.save(tmp_path / "model")
+    np.testing.assert_array_equal(load_model(path).predict_proba(X), ext.predict_proba(X))
+
+
+def test_external_memory_regressor():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(2000, 2))
+    y = 5 + X[:, 0] + 0.1 * rng.normal(size=2000)
+    kw = {**FAST, "penalty": DisCo(strength=1.0)}
+    mem = DisCoXGBRegressor(**kw).fit(X, y, protected=X[:, 1])
+    ext = fit_external_memory(DisCoXGBRegressor(**kw), ArraySource(X, y, protected=X[:, 1], chunk_rows=300))  # fmt: skip
+    np.testing.assert_allclose(ext.predict(X), mem.predict(X), atol=1e-5)
+
+
+@pytest.mark.dask
+@pytest.mark.slow
+def test_dask_disco_per_partition(dask_client):
+    da = pytest.importorskip("dask.array")
+    X, y, m = make_toy(6000, 43)
+    Xd, yd, md = (da.from_array(X, chunks=(1500, 3)), da.from_array(y, chunks=1500), da.from_array(m, chunks=1500))  # fmt: skip
+    kw = {**FAST, "penalty_radius": 0.3}
+    plain = fit_dask(DisCoXGBClassifier(**kw), dask_client, Xd, yd)
+    disco = fit_dask(DisCoXGBClassifier(**kw, penalty=DisCo(strength=10.0)), dask_client, Xd, yd, protected=md)  # fmt: skip
+    single = DisCoXGBClassifier(**kw, penalty=DisCo(strength=10.0)).fit(X, y, protected=m)
+    d_plain, d_dask, d_single = (bkg_dcor2(e, X, y, m) for e in (plain, disco, single))
+    assert d_dask < 0.25 * d_plain, (d_plain, d_dask)
+    assert abs(d_dask - d_single) < 0.5 * d_plain, (d_dask, d_single)  # batch DisCo
+    assert disco.score(X, y) > 0.7
+    np.testing.assert_array_equal(disco.classes_, [0, 1])
+
+
+@pytest.mark.dask
+def test_dask_regressor(dask_client):
+    da = pytest.importorskip("dask.array")
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(3000, 2))
+    y = 2 + X[:, 0] + 0.1 * rng.normal(size=3000)
+    est = fit_dask(
+        DisCoXGBRegressor(**FAST, penalty=DisCo(strength=1.0)),
+        dask_client,
+        da.from_array(X, chunks=(1000, 2)),
+        da.from_array(y, chunks=1000),
+        protected=da.from_array(X[:, 1], chunks=1000),
+    )
+    assert est.y_mean_ == pytest.approx(y.mean())
+    assert est.score(X, y) > 0.8
+
+
+def test_refusals():
+    X, y, _ = make_toy(300, 1)
+    src = ArraySource(X, y, chunk_rows=100)
+    with pytest.raises(ConfigError, match="early_stopping_rounds"):
+        fit_external_memory(DisCoXGBClassifier(**FAST, early_stopping_rounds=3), src)
+    with pytest.raises(ConfigError, match="domain"):
+        fit_external_memory(DisCoXGBClassifier(**FAST, penalty=DomainDisCo(strength=1.0)), src)
+    with pytest.raises(ConfigError, match="protected"):
+        fit_external_memory(DisCoXGBClassifier(**FAST, penalty=DisCo(strength=1.0)), src)
+    with pytest.raises(ConfigError, match="protected"):
+        fit_dask(DisCoXGBClassifier(**FAST, penalty=DisCo(strength=1.0)), None, X, y)

@@ -268,7 +268,7 @@ def test_batch_kind_without_its_submit_command_is_a_cluster_error():
 
     with (
         mock.patch("shutil.which", return_value=None),
-        pytest.raises(ClusterError, match="slurm is not available here \\(no sbatch on PATH\\)"),
+        pytest.raises(ClusterError, match="Slurm is not available here \\(no sbatch on PATH\\)"),
     ):
         clusters._batch_cluster(ClusterSpec.parse("slurm:cores=1"))
 

@@ -214,6 +214,7 @@ def _workflow_figures(name: str, result: Any, scan_result: Any, fig_dir: Path, r
              lambda ax: p.plot_response(result, variable="pt", quantity="resolution", ax=ax)),
         ]  # fmt: skip
     elif name == "tth":
+        from decorr_af.plot import measurement as pm
         from decorr_af.plot import tth as p
 
         refs = [scan_result.result(i) for i in scan_result.table.sort_values("strength")["id"]]
@@ -224,6 +225,12 @@ def _workflow_figures(name: str, result: Any, scan_result: Any, fig_dir: Path, r
              lambda ax: p.plot_background_myy(result, "plain_mlp", ax=ax)),
             ("significance_vs_strength", "Expected significance versus λ",
              lambda ax: p.plot_significance_vs_strength(refs, ax=ax)),
+            ("categories_disco", "Score categories of the DisCo MLP (boundaries from the validation half)",
+             lambda ax: pm.plot_categories(result, "disco_mlp", ax=ax)),
+            ("kappa_t_disco", "Expected κ_t profile likelihood (κ_W = 1), DisCo MLP categories",
+             lambda ax: pm.plot_kappa_t_scan(result, "disco_mlp", ax=ax)),
+            ("mu_uncertainty_vs_strength", "Expected μ_ttH uncertainty (pyhf, categories) versus λ",
+             lambda ax: pm.plot_metric_vs_strength(refs, model="disco_mlp", ax=ax)),
         ]  # fmt: skip
     captions = {}
     for stem, caption, draw in jobs:

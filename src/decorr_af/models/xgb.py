@@ -110,9 +110,12 @@ class DisCoObjective:
         protected: np.ndarray | None = None,
         is_domain: np.ndarray | None = None,
         radius: float = 1.0,
+        schedule: Any = None,
     ) -> None:
         self.classification = task == "classification"
         self.radius = float(radius)
+        self.schedule = schedule  # WarmupSchedule over boosting rounds, or None (λ constant)
+        self.round = 0
         self.y = np.asarray(y, np.float64)
         self.weight = np.asarray(weight, np.float64)
         self.W = float(self.weight.sum())
@@ -151,8 +154,8 @@ class DisCoObjective:
             total += self.penalty.validation_term(self.penalty.monitor(s, **self._inputs))
         return total
 
-    def gradient(self, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(W ∂J/∂f, Hessian approximation)`` per row."""
+    def gradient(self, f: np.ndarray, factor: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """``(W ∂J/∂f, Hessian approximation)`` per row; ``factor`` scales the penalty (λ schedule)."""
         f = np.asarray(f, np.float64)
         if self.classification:
             prob = sigmoid(f)
@@ -161,16 +164,24 @@ class DisCoObjective:
         else:
             grad = 2.0 * self.weight * (f - self.y)
             hess = 2.0 * self.weight
-        if self.penalty is None:
+        if self.penalty is None or factor <= 0.0:
             return grad, hess
         s, ds = self._score(f)
         _, g_s, h_s = self.penalty.boost_terms(s, **self._inputs)
-        grad += self.W * g_s * ds  # chain rule: ∂P/∂f = ∂P/∂s · s'(f)
-        hess += self.W * h_s * ds * ds / self.radius  # Gauss-Newton: H_s · s'(f)²
+        grad += factor * self.W * g_s * ds  # chain rule: ∂P/∂f = ∂P/∂s · s'(f)
+        hess += factor * self.W * h_s * ds * ds / self.radius  # Gauss-Newton: H_s · s'(f)²
         return grad, hess
 
     def __call__(self, predt: np.ndarray, dtrain: Any) -> tuple[np.ndarray, np.ndarray]:
-        return self.gradient(predt)
+        factor = 1.0 if self.schedule is None else self.schedule.factor(self.round)
+        self.round += 1  # xgboost calls the objective once per boosting round
+        return self.gradient(predt, factor)
+
+
+def _schedule(spec: Any) -> Any:
+    from decorr_af.models._warmup import make_schedule
+
+    return make_schedule(spec)
 
 
 def _xgb_device(device: Any) -> str:
@@ -207,6 +218,7 @@ class _DisCoXGB(BaseEstimator):
         n_jobs: int | None = None,
         penalty: Penalty | None = None,
         penalty_radius: float = 1.0,
+        penalty_warmup: Any = "constant",
     ) -> None:
         self.n_estimators = n_estimators
         self.max_depth = max_depth
@@ -222,6 +234,7 @@ class _DisCoXGB(BaseEstimator):
         self.n_jobs = n_jobs
         self.penalty = penalty
         self.penalty_radius = penalty_radius
+        self.penalty_warmup = penalty_warmup
 
     def _check_params(self) -> None:
         check_number("n_estimators", self.n_estimators, low=1, integer=True)
@@ -234,6 +247,7 @@ class _DisCoXGB(BaseEstimator):
             check_number("early_stopping_rounds", self.early_stopping_rounds, low=1, integer=True)
         check_fraction("validation_fraction", self.validation_fraction)
         check_number("penalty_radius", self.penalty_radius, low=0.0, strict=True)
+        _schedule(self.penalty_warmup)
         if self.penalty is not None:
             if not isinstance(self.penalty, Penalty):
                 msg = f"penalty={self.penalty!r} must be a decorr_af penalty object or None"
@@ -320,6 +334,9 @@ class _DisCoXGB(BaseEstimator):
                 protected=z,
                 is_domain=dom,
                 radius=float(self.penalty_radius),
+                schedule=_schedule(self.penalty_warmup).build(
+                    n_batches=1, epochs=int(self.n_estimators)
+                ),
             )
             dm = xgb.DMatrix(Xs, weight=w, base_margin=np.full(len(Xs), self.base_margin_))
             return dm, obj
@@ -401,6 +418,9 @@ class DisCoXGBClassifier(BinaryClassifierOutput, ClassifierMixin, _DisCoXGB):
     ``validation_fraction`` of the events and monitors the validation objective.
     ``penalty_radius`` is the trust-region radius of the penalty step (module notes;
     use ~0.3 for λ ≳ 10, where the default 1 leaves dCor² at a λ-independent floor).
+    ``penalty_warmup`` is the λ schedule over boosting rounds, as for the MLPs
+    (``"constant"`` by default: full λ from the first tree; ``"linear:0.3"``,
+    ``"exponential"``, a hold-then-linear fraction ...; see ``models._warmup.make_schedule``).
 
     Examples
     --------

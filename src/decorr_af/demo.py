@@ -227,6 +227,8 @@ def _workflow_figures(name: str, result: Any, scan_result: Any, fig_dir: Path, r
              lambda ax: p.plot_significance_vs_strength(refs, ax=ax)),
             ("categories_disco", "Score categories of the DisCo MLP (boundaries from the validation half)",
              lambda ax: pm.plot_categories(result, "disco_mlp", ax=ax)),
+            ("category_fits_disco", "Toy data and the S+B m_γγ fit per score category (DisCo MLP)",
+             lambda ax: _category_fits(pm, result, "disco_mlp", ax)),
             ("kappa_t_disco", "Expected κ_t profile likelihood (κ_W = 1), DisCo MLP categories",
              lambda ax: pm.plot_kappa_t_scan(result, "disco_mlp", ax=ax)),
             ("mu_uncertainty_vs_strength", "Expected μ_ttH uncertainty (pyhf, categories) versus λ",
@@ -243,6 +245,15 @@ def _workflow_figures(name: str, result: Any, scan_result: Any, fig_dir: Path, r
         _save(fig, fig_dir / f"{stem}.png")
         captions[f"{stem}.png"] = f"{caption} (λ = {ref:g}, seed {result.seed})"
     (fig_dir / "figures.json").write_text(json.dumps(captions, indent=1))
+
+
+def _category_fits(pm: Any, result: Any, model: str, ax: Any) -> None:
+    """One panel per score category in the figure of ``ax`` (which it replaces)."""
+    n = len(pm.measurement_summary(result, model)["categories"])
+    fig = ax.figure
+    fig.delaxes(ax)
+    fig.set_size_inches(5.5 * n, 4.5)
+    pm.plot_category_fits(result, model, axes=list(fig.subplots(1, n, squeeze=False)[0]))
 
 
 def _command(

@@ -44,7 +44,7 @@ def exportable_models(directory: str | os.PathLike[str]) -> dict[str, str]:
 
     result = RunResult.load(directory, verify=False)
     out = {}
-    for name, rel in sorted(result.models.items()):
+    for name, rel in sorted(result.saved_models.items()):
         meta = Path(directory) / rel / METADATA_FILE
         try:
             cls = json.loads(meta.read_text()).get("class")

@@ -130,10 +130,7 @@ class DisCo(_PowerMixin, ProtectedPenalty):
         self._check_power()
 
     def loss(self, output: torch.Tensor, batch: PenaltyBatch) -> torch.Tensor:
-        mask = self.rows(batch.y, batch.is_domain, len(output))
-        s, w, z = output, batch.weight, batch.protected
-        if mask is not None:
-            s, w, z = s[mask], w[mask], z[mask]
+        s, w, z = self.selected_batch(output, batch)
         if len(s) < 3:
             return zero_like(output)
         total = zero_like(output)
@@ -143,11 +140,10 @@ class DisCo(_PowerMixin, ProtectedPenalty):
 
     def boost_terms(self, score, *, y=None, weight=None, protected=None, is_domain=None):
         """``λ Σ_k (dCor²(s, z_k))^power`` on the selected rows, its gradient and Hessian."""
-        s = np.asarray(score, np.float64)
+        s, w, z, rows = self.host_inputs(
+            score, y=y, weight=weight, protected=protected, is_domain=is_domain
+        )
         n = len(s)
-        w = np.ones(n) if weight is None else np.asarray(weight, np.float64)
-        z = np.asarray(protected, np.float64).reshape(n, -1)
-        rows = self.selected_rows(y, is_domain, n)
         value, grad, hess = 0.0, np.zeros(n), np.zeros(n)
         if len(rows) < 3:
             return value, grad, hess
@@ -334,10 +330,7 @@ class ConditionalDisCo(_PowerMixin, ProtectedPenalty):
         return [(idx, wc / total) for idx, wc in groups]
 
     def loss(self, output: torch.Tensor, batch: PenaltyBatch) -> torch.Tensor:
-        mask = self.rows(batch.y, batch.is_domain, len(output))
-        s, w, z = output, batch.weight, batch.protected
-        if mask is not None:
-            s, w, z = s[mask], w[mask], z[mask]
+        s, w, z = self.selected_batch(output, batch)
         total = zero_like(output)
         if len(s) < 3:
             return total
@@ -352,11 +345,10 @@ class ConditionalDisCo(_PowerMixin, ProtectedPenalty):
 
     def boost_terms(self, score, *, y=None, weight=None, protected=None, is_domain=None):
         """The conditional penalty on the selected rows, its gradient and Hessian."""
-        s = np.asarray(score, np.float64)
+        s, w, z, rows = self.host_inputs(
+            score, y=y, weight=weight, protected=protected, is_domain=is_domain
+        )
         n = len(s)
-        w = np.ones(n) if weight is None else np.asarray(weight, np.float64)
-        z = np.asarray(protected, np.float64).reshape(n, -1)
-        rows = self.selected_rows(y, is_domain, n)
         value, grad, hess = 0.0, np.zeros(n), np.zeros(n)
         if len(rows) < 3:
             return value, grad, hess
@@ -377,15 +369,14 @@ class ConditionalDisCo(_PowerMixin, ProtectedPenalty):
         )
         if protected is None:
             return out
-        n = len(output)
-        z = np.asarray(protected, np.float64).reshape(n, -1)
-        w = np.ones(n) if weight is None else np.asarray(weight, np.float64)
-        rows = self.selected_rows(y, is_domain, n)
-        names = list(names) if names is not None else [f"z{k}" for k in range(z.shape[1])]
+        s, w, z, rows = self.host_inputs(
+            output, y=y, weight=weight, protected=protected, is_domain=is_domain
+        )
+        names = self.column_names(names, z.shape[1])
         if len(rows) < 3:
             return out
         labels, others = self._split(z[rows])
-        s = np.asarray(output, np.float64)[rows]
+        s = s[rows]
         p = float(self.power)
         for k in others:
             total = 0.0
@@ -397,9 +388,7 @@ class ConditionalDisCo(_PowerMixin, ProtectedPenalty):
 
     def validation_term(self, monitored: Mapping[str, float]) -> float:
         """``λ Σ_k cdcor2_k`` (the conditional penalty on the validation rows)."""
-        return float(self.strength) * sum(
-            v for k, v in monitored.items() if k.startswith("cdcor2_") and np.isfinite(v)
-        )
+        return self.prefixed_term(monitored, "cdcor2_")
 
 
 class JointDisCo(_PowerMixin, ProtectedPenalty):
@@ -460,10 +449,7 @@ class JointDisCo(_PowerMixin, ProtectedPenalty):
         return np.where(var > 0, np.sqrt(np.maximum(var, 0.0)), 1.0)
 
     def loss(self, output: torch.Tensor, batch: PenaltyBatch) -> torch.Tensor:
-        mask = self.rows(batch.y, batch.is_domain, len(output))
-        s, w, z = output, batch.weight, batch.protected
-        if mask is not None:
-            s, w, z = s[mask], w[mask], z[mask]
+        s, w, z = self.selected_batch(output, batch)
         if len(s) < 3 or float(w.sum()) <= 0:
             return zero_like(output)
         z = z.reshape(len(s), -1)
@@ -477,11 +463,10 @@ class JointDisCo(_PowerMixin, ProtectedPenalty):
         """``λ (dCor²(s, Z))^power`` on the selected rows, its gradient and Hessian."""
         from decorr_af.decorrelation.penalties._joint import joint_dcor2_grad
 
-        s = np.asarray(score, np.float64)
+        s, w, z, rows = self.host_inputs(
+            score, y=y, weight=weight, protected=protected, is_domain=is_domain
+        )
         n = len(s)
-        w = np.ones(n) if weight is None else np.asarray(weight, np.float64)
-        z = np.asarray(protected, np.float64).reshape(n, -1)
-        rows = self.selected_rows(y, is_domain, n)
         value, grad, hess = 0.0, np.zeros(n), np.zeros(n)
         if len(rows) < 3 or w[rows].sum() <= 0:
             return value, grad, hess
@@ -502,16 +487,15 @@ class JointDisCo(_PowerMixin, ProtectedPenalty):
         """``{"dcor2_<a>+<b>...": dCor²(s, Z)}`` on the selected rows."""
         if protected is None:
             return {}
-        n = len(output)
-        z = np.asarray(protected, np.float64).reshape(n, -1)
-        w = np.ones(n) if weight is None else np.asarray(weight, np.float64)
-        rows = self.selected_rows(y, is_domain, n)
-        names = list(names) if names is not None else [f"z{k}" for k in range(z.shape[1])]
+        s, w, z, rows = self.host_inputs(
+            output, y=y, weight=weight, protected=protected, is_domain=is_domain
+        )
+        names = self.column_names(names, z.shape[1])
         key = "dcor2_" + "+".join(names)
         if len(rows) < 3 or w[rows].sum() <= 0:
             return {key: float("nan")}
         zr = z[rows] / self._scale(z[rows], w[rows])[None, :]
-        s = np.asarray(output, np.float64)[rows]
+        s = s[rows]
         return {key: float(dcor2(s, zr if zr.shape[1] > 1 else zr[:, 0], w[rows], "auto"))}
 
 

@@ -471,7 +471,7 @@ class ProtectedPenalty(Penalty, register=False):
     def host_inputs(
         self, score: Any, *, y: Any, weight: Any, protected: Any, is_domain: Any
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """``(s, w, z, rows)`` of ``boost_terms`` / ``monitor`` (float64 numpy).
+        """``(s, w, z, rows)`` of ``boost_terms`` (float64 numpy).
 
         ``w`` is ones when ``weight`` is None, ``z`` is ``(n, K)`` and ``rows`` the
         indices of the penalised rows (:meth:`selected_rows`).
@@ -494,7 +494,10 @@ class ProtectedPenalty(Penalty, register=False):
         )
 
     def monitor(self, output, *, y=None, weight=None, protected=None, is_domain=None, names=None):
-        """``{"dcor2_<name>": dCor²(s, z_k)}`` on the selected rows (NaN below 3 rows)."""
+        """``{"dcor2_<name>": dCor²(s, z_k)}`` and :meth:`figures` on the selected rows.
+
+        The dCor² figures are NaN (and :meth:`figures` is not called) below 3 rows.
+        """
         if protected is None:
             return {}
         protected = np.asarray(protected, dtype=np.float64).reshape(len(output), -1)
@@ -505,10 +508,23 @@ class ProtectedPenalty(Penalty, register=False):
         names = self.column_names(names, protected.shape[1])
         if mask.sum() < 3:
             return {f"dcor2_{nm}": float("nan") for nm in names}
-        return {
+        out = {
             f"dcor2_{nm}": float(dcor2(s, protected[mask, k], w, "auto"))
             for k, nm in enumerate(names)
         }
+        out.update(self.figures(s, np.ones(len(s)) if w is None else w, protected[mask], names))
+        return out
+
+    def figures(
+        self, s: np.ndarray, w: np.ndarray, z: np.ndarray, names: list[str]
+    ) -> dict[str, float]:
+        """The penalty's own monitored figures on the selected rows (none by default).
+
+        ``s``, ``w`` (ones when unweighted) and ``z`` ``(n, K)`` are those of the rows
+        :meth:`rows` selects (three or more); :meth:`monitor` adds them after the
+        ``dcor2_<name>`` figures.
+        """
+        return {}
 
 
 class DomainPenalty(Penalty, register=False):

@@ -142,23 +142,6 @@ class BinnedCutPenalty(ProtectedPenalty, register=False):
         hess[rows] = trust_region_hessian(grad[rows], sr, np.abs(wr))
         return value, grad, hess
 
-    def monitor(self, output, *, y=None, weight=None, protected=None, is_domain=None, names=None):
-        """dCor² per protected variable and the λ-free penalty (``<figure>_<group>``)."""
-        out = super().monitor(
-            output, y=y, weight=weight, protected=protected, is_domain=is_domain, names=names
-        )
-        if protected is None:
-            return out
-        s, w, z, rows = self.host_inputs(
-            output, y=y, weight=weight, protected=protected, is_domain=is_domain
-        )
-        names = self.column_names(names, z.shape[1])
-        if len(rows) < 3:
-            return out
-        s = s[rows]
-        out.update(self.figures(s, w[rows], z[rows], names))
-        return out
-
     def validation_term(self, monitored: Mapping[str, float]) -> float:
         """``λ Σ`` of the monitored ``<figure>_*`` values (the penalty on validation rows)."""
         return self.prefixed_term(monitored, f"{self.figure}_")

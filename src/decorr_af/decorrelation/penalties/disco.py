@@ -362,26 +362,17 @@ class ConditionalDisCo(_PowerMixin, ProtectedPenalty):
                 hess[sel] += alpha * h
         return value, grad, hess
 
-    def monitor(self, output, *, y=None, weight=None, protected=None, is_domain=None, names=None):
-        """dCor² per variable and ``cdcor2_<name>`` = ``Σ_c α_c (dCor²_c)^power``."""
-        out = super().monitor(
-            output, y=y, weight=weight, protected=protected, is_domain=is_domain, names=names
-        )
-        if protected is None:
-            return out
-        s, w, z, rows = self.host_inputs(
-            output, y=y, weight=weight, protected=protected, is_domain=is_domain
-        )
-        names = self.column_names(names, z.shape[1])
-        if len(rows) < 3:
-            return out
-        labels, others = self._split(z[rows])
-        s = s[rows]
+    def figures(
+        self, s: np.ndarray, w: np.ndarray, z: np.ndarray, names: list[str]
+    ) -> dict[str, float]:
+        """``cdcor2_<name>`` = ``Σ_c α_c (dCor²_c)^power`` per variable (numpy)."""
+        labels, others = self._split(z)
         p = float(self.power)
+        out = {}
         for k in others:
             total = 0.0
-            for idx, alpha in self._categories(labels, w[rows]):
-                d2 = float(dcor2(s[idx], z[rows][idx, k], w[rows][idx], "auto"))
+            for idx, alpha in self._categories(labels, w):
+                d2 = float(dcor2(s[idx], z[idx, k], w[idx], "auto"))
                 total += alpha * max(d2, 0.0) ** p
             out[f"cdcor2_{names[k]}"] = total
         return out

@@ -478,27 +478,7 @@ class DecorrelatedClassifier(BinaryClassifierOutput, ClassifierMixin, _Decorrela
         min_penalty_rows: int = 1024,
         verbose: bool = False,
     ) -> None:
-        super().__init__(
-            hidden=hidden,
-            activation=activation,
-            dropout=dropout,
-            loss=loss,
-            optimizer=optimizer,
-            lr=lr,
-            weight_decay=weight_decay,
-            epochs=epochs,
-            batch_size=batch_size,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            patience=patience,
-            standardize=standardize,
-            device=device,
-            random_state=random_state,
-            penalty=penalty,
-            penalty_warmup=penalty_warmup,
-            min_penalty_rows=min_penalty_rows,
-            verbose=verbose,
-        )
+        super().__init__(**_init_args(locals()))  # only the default loss differs
 
     @staticmethod
     def _score_fn(out: torch.Tensor) -> torch.Tensor:
@@ -527,6 +507,14 @@ class DecorrelatedRegressor(StandardizedTargetOutput, RegressorMixin, _Decorrela
     _task = "regression"
     _losses = tuple(v.value for v in LossName if v is not LossName.BCE)
     # ``__init__`` is the shared one: its defaults (``loss="mse"``) are the regressor's
+
+
+def _init_args(args: dict[str, Any]) -> dict[str, Any]:
+    """An ``__init__``'s keyword arguments from its ``locals()`` (without ``self``).
+
+    Subclasses that only change defaults forward their arguments with it.
+    """
+    return {k: v for k, v in args.items() if k not in ("self", "__class__")}
 
 
 def _penalty_weights(penalty_weight: Any, weight: np.ndarray) -> np.ndarray | None:

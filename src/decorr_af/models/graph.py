@@ -46,7 +46,7 @@ from decorr_af.models._regression import StandardizedTargetOutput
 
 torch = optional_import("torch", "torch")
 
-from decorr_af.models.estimators import _DecorrelatedMLP, _FitFeatures  # noqa: E402
+from decorr_af.models.estimators import _DecorrelatedMLP, _FitFeatures, _init_args  # noqa: E402
 from decorr_af.models.training import LossName  # noqa: E402
 from decorr_af.nets_graph import graph_net_class, knn_graph  # noqa: E402
 
@@ -292,6 +292,19 @@ class IndexedCellModel(torch.nn.Module):
         return self.net(x, counts, nb, glob)
 
 
+#: ``__init__`` parameters of the graph estimators that the MLP ones do not have
+_GRAPH_PARAMS = (
+    "architecture",
+    "head",
+    "pooling",
+    "aggregate",
+    "k",
+    "cell_features",
+    "log_features",
+    "graph_features",
+)
+
+
 class _GraphEstimator(_DecorrelatedMLP):
     """Shared logic of the cell-set estimators (see :class:`GraphClassifier`)."""
 
@@ -329,35 +342,12 @@ class _GraphEstimator(_DecorrelatedMLP):
         min_penalty_rows: int = 1024,
         verbose: bool = False,
     ) -> None:
-        super().__init__(
-            hidden=hidden,
-            activation=activation,
-            dropout=dropout,
-            loss=loss,
-            optimizer=optimizer,
-            lr=lr,
-            weight_decay=weight_decay,
-            epochs=epochs,
-            batch_size=batch_size,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            patience=patience,
-            device=device,
-            random_state=random_state,
-            penalty=penalty,
-            penalty_warmup=penalty_warmup,
-            min_penalty_rows=min_penalty_rows,
-            verbose=verbose,
-        )
+        args = _init_args(locals())
+        own = {k: args.pop(k) for k in _GRAPH_PARAMS}
+        super().__init__(**args)
         del self.standardize  # cells are always standardised (CellTransform)
-        self.architecture = architecture
-        self.head = head
-        self.pooling = pooling
-        self.aggregate = aggregate
-        self.k = k
-        self.cell_features = cell_features
-        self.log_features = log_features
-        self.graph_features = graph_features
+        for key, value in own.items():
+            setattr(self, key, value)
 
     # ------------------------------------------------------------------ checks
     def _loss_name(self) -> str:

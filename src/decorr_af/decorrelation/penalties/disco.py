@@ -85,7 +85,29 @@ class _PowerMixin:
         )
 
 
-class DisCo(_PowerMixin, ProtectedPenalty):
+class _ProtectedDisCo(_PowerMixin, ProtectedPenalty, register=False):
+    """Hyper-parameters shared by :class:`DisCo`, :class:`ConditionalDisCo`, :class:`JointDisCo`."""
+
+    def __init__(
+        self,
+        strength: float = 1.0,
+        *,
+        power: float = 1.0,
+        on: str = "auto",
+        method: str = "auto",
+    ) -> None:
+        # subclasses set their own hyper-parameters, then pass these on (``**disco``)
+        self.strength = strength
+        self.power = power
+        self.on = on
+        self.method = method
+
+    def validate(self) -> None:
+        super().validate()
+        self._check_power()
+
+
+class DisCo(_ProtectedDisCo):
     """Distance-correlation penalty ``λ Σ_k (dCor²(s, z_k))^power`` (Kasieczka & Shih).
 
     Parameters
@@ -111,23 +133,6 @@ class DisCo(_PowerMixin, ProtectedPenalty):
     """
 
     _params = ("strength", "power", "on", "method")
-
-    def __init__(
-        self,
-        strength: float = 1.0,
-        *,
-        power: float = 1.0,
-        on: str = "auto",
-        method: str = "auto",
-    ) -> None:
-        self.strength = strength
-        self.power = power
-        self.on = on
-        self.method = method
-
-    def validate(self) -> None:
-        super().validate()
-        self._check_power()
 
     def loss(self, output: torch.Tensor, batch: PenaltyBatch) -> torch.Tensor:
         s, w, z = self.selected_batch(output, batch)
@@ -220,7 +225,7 @@ def _mean1(w: np.ndarray) -> np.ndarray:
     return w * (len(w) / w.sum())
 
 
-class ConditionalDisCo(_PowerMixin, ProtectedPenalty):
+class ConditionalDisCo(_ProtectedDisCo):
     """DisCo within categories: ``λ Σ_c α_c Σ_k (dCor²(s, z_k | c))^power``.
 
     One protected column (``category``) defines the categories - per η bin, per
@@ -262,24 +267,18 @@ class ConditionalDisCo(_PowerMixin, ProtectedPenalty):
         self,
         strength: float = 1.0,
         *,
-        power: float = 1.0,
-        on: str = "auto",
-        method: str = "auto",
         category: int = -1,
         edges: Sequence[float] | None = None,
         combine: str = "weight",
+        **disco: Any,
     ) -> None:
-        self.strength = strength
-        self.power = power
-        self.on = on
-        self.method = method
         self.category = category
         self.edges = edges
         self.combine = combine
+        super().__init__(strength, **disco)  # power, on, method
 
     def validate(self) -> None:
         super().validate()
-        self._check_power()
         if isinstance(self.category, bool) or not isinstance(self.category, (int, np.integer)):
             msg = f"category={self.category!r} must be the index of a protected column"
             raise ConfigError(msg)
@@ -382,7 +381,7 @@ class ConditionalDisCo(_PowerMixin, ProtectedPenalty):
         return self.prefixed_term(monitored, "cdcor2_")
 
 
-class JointDisCo(_PowerMixin, ProtectedPenalty):
+class JointDisCo(_ProtectedDisCo):
     """DisCo against all protected variables **jointly**: ``λ (dCor²(s, Z))^power``.
 
     ``Z = (z_1, ..., z_K)`` is one K-dimensional variable (Euclidean distances), so
@@ -408,24 +407,12 @@ class JointDisCo(_PowerMixin, ProtectedPenalty):
 
     _params = ("strength", "power", "on", "method", "standardize")
 
-    def __init__(
-        self,
-        strength: float = 1.0,
-        *,
-        power: float = 1.0,
-        on: str = "auto",
-        method: str = "auto",
-        standardize: bool = True,
-    ) -> None:
-        self.strength = strength
-        self.power = power
-        self.on = on
-        self.method = method
+    def __init__(self, strength: float = 1.0, *, standardize: bool = True, **disco: Any) -> None:
         self.standardize = standardize
+        super().__init__(strength, **disco)  # power, on, method
 
     def validate(self) -> None:
         super().validate()
-        self._check_power()
         if not isinstance(self.standardize, (bool, np.bool_)):
             msg = f"standardize={self.standardize!r} must be True or False"
             raise ConfigError(msg)

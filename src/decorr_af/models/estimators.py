@@ -10,7 +10,9 @@ invariant under the affine target standardisation).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import dataclasses
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -23,6 +25,7 @@ from decorr_af.errors import ConfigError
 from decorr_af.models import _persist, io
 from decorr_af.models._binary import BinaryClassifierOutput
 from decorr_af.models._inputs import (
+    FitInputs,
     as_features,
     check_fraction,
     check_number,
@@ -45,6 +48,20 @@ from decorr_af.models.training import (  # noqa: E402
 from decorr_af.nets import MLP, make_activation  # noqa: E402
 
 __all__ = ["DecorrelatedClassifier", "DecorrelatedRegressor"]
+
+
+@dataclasses.dataclass(frozen=True)
+class _FitFeatures:
+    """What ``fit`` trains on, from :meth:`_DecorrelatedMLP._fit_features`.
+
+    ``rows`` / ``domain_rows`` map row indices of ``X`` / ``domain_X`` to the
+    network's input tensors; ``context`` is the estimator's own (the graph
+    estimators' cell store).
+    """
+
+    rows: Callable[[np.ndarray], Any]
+    domain_rows: Callable[[np.ndarray], Any]
+    context: Any = None
 
 
 class _DecorrelatedMLP(BaseEstimator):
@@ -152,13 +169,8 @@ class _DecorrelatedMLP(BaseEstimator):
             the data) but that the main loss must not fit.
         """
         self._check_params()
-        inputs = prepare_fit(
-            X,
-            y,
-            protected=protected,
-            sample_weight=sample_weight,
-            domain_X=domain_X,
-            penalty=self.penalty,
+        inputs = self._fit_inputs(
+            X, y, protected=protected, sample_weight=sample_weight, domain_X=domain_X
         )
         pweight = _penalty_weights(penalty_weight, inputs.weight)
         target = self._encode_target(inputs.y, inputs.weight)
@@ -168,31 +180,23 @@ class _DecorrelatedMLP(BaseEstimator):
             else int(self.random_state)
         )
         device = resolve_device(self.device)
-        Xa = inputs.X
-        self.n_features_in_ = Xa.shape[1]
-        if inputs.feature_names is not None:
-            self.feature_names_in_ = np.asarray(inputs.feature_names, dtype=object)
         self.protected_names_ = inputs.protected_names
-        self.x_mean_ = Xa.mean(axis=0) if self.standardize else np.zeros(Xa.shape[1])
-        scale = Xa.std(axis=0) if self.standardize else np.ones(Xa.shape[1])
-        self.x_scale_ = np.where(scale > 0, scale, 1.0)
+        features = self._fit_features(X, domain_X, inputs, device)
 
         def tensors(rows: np.ndarray, drows: np.ndarray | None) -> TrainData:
             f32 = {"dtype": torch.float32, "device": device}
             return TrainData(
-                X=torch.as_tensor(self._scale(Xa[rows]), **f32),
+                X=features.rows(rows),
                 target=torch.as_tensor(target[rows], **f32),
                 weight=torch.as_tensor(inputs.weight[rows], **f32),
                 protected=None
                 if inputs.protected is None
                 else torch.as_tensor(inputs.protected[rows], **f32),
-                domain_X=None
-                if drows is None
-                else torch.as_tensor(self._scale(inputs.domain_X[drows]), **f32),
+                domain_X=None if drows is None else features.domain_rows(drows),
                 penalty_weight=None if pweight is None else torch.as_tensor(pweight[rows], **f32),
             )
 
-        n = len(Xa)
+        n = len(inputs.X)
         rows, vrows = np.arange(n), None
         drows = dvrows = None if inputs.domain_X is None else np.arange(len(inputs.domain_X))
         if self.early_stopping:
@@ -203,13 +207,7 @@ class _DecorrelatedMLP(BaseEstimator):
         validation = None if vrows is None else tensors(vrows, dvrows)
 
         torch.manual_seed(seed)
-        self.model_ = MLP(
-            Xa.shape[1],
-            1,
-            hidden=self.hidden,
-            activation=self.activation,
-            dropout=float(self.dropout),
-        ).to(device)
+        self.model_ = self._fit_network(features).to(device)
         self.penalty_ = None
         if self.penalty is not None:
             self.penalty_ = self.penalty.clone()
@@ -222,28 +220,80 @@ class _DecorrelatedMLP(BaseEstimator):
                 protected=None if inputs.protected is None else inputs.protected[rows],
                 seed=seed,
             )
-        self.history_ = train_network(
-            self.model_,
-            train,
-            loss=self._loss_name(),
-            score=self._score_fn,
-            penalty=self.penalty_,
-            validation=validation,
-            optimizer=self.optimizer,
-            lr=float(self.lr),
-            weight_decay=float(self.weight_decay),
-            epochs=int(self.epochs),
-            batch_size=int(self.batch_size),
-            patience=int(self.patience) if self.early_stopping else None,
-            seed=seed,
-            task=self._task,
-            protected_names=inputs.protected_names,
-            verbose=bool(self.verbose),
-            penalty_warmup=self.penalty_warmup,
-            min_penalty_rows=int(self.min_penalty_rows),
-        )
+        with self._attached(features):
+            self.history_ = train_network(
+                self.model_,
+                train,
+                loss=self._loss_name(),
+                score=self._score_fn,
+                penalty=self.penalty_,
+                validation=validation,
+                optimizer=self.optimizer,
+                lr=float(self.lr),
+                weight_decay=float(self.weight_decay),
+                epochs=int(self.epochs),
+                batch_size=int(self.batch_size),
+                patience=int(self.patience) if self.early_stopping else None,
+                seed=seed,
+                task=self._task,
+                protected_names=inputs.protected_names,
+                verbose=bool(self.verbose),
+                penalty_warmup=self.penalty_warmup,
+                min_penalty_rows=int(self.min_penalty_rows),
+            )
         self.device_ = device
         return self
+
+    # ------------------------------------------------------------- fit hooks
+    def _fit_inputs(
+        self, X: Any, y: Any, *, protected: Any, sample_weight: Any, domain_X: Any
+    ) -> FitInputs:
+        """Validated ``fit`` arguments (the graph estimators check their cell sets first)."""
+        return prepare_fit(
+            X,
+            y,
+            protected=protected,
+            sample_weight=sample_weight,
+            domain_X=domain_X,
+            penalty=self.penalty,
+        )
+
+    def _fit_features(self, X: Any, domain_X: Any, inputs: FitInputs, device: Any) -> _FitFeatures:
+        """Fit the input transform (sets ``n_features_in_``…); the tensors ``fit`` trains on."""
+        Xa = inputs.X
+        self.n_features_in_ = Xa.shape[1]
+        if inputs.feature_names is not None:
+            self.feature_names_in_ = np.asarray(inputs.feature_names, dtype=object)
+        self.x_mean_ = Xa.mean(axis=0) if self.standardize else np.zeros(Xa.shape[1])
+        scale = Xa.std(axis=0) if self.standardize else np.ones(Xa.shape[1])
+        self.x_scale_ = np.where(scale > 0, scale, 1.0)
+        f32 = {"dtype": torch.float32, "device": device}
+        return _FitFeatures(
+            rows=lambda rows: torch.as_tensor(self._scale(Xa[rows]), **f32),
+            domain_rows=lambda drows: torch.as_tensor(self._scale(inputs.domain_X[drows]), **f32),
+        )
+
+    def _fit_network(self, features: _FitFeatures) -> torch.nn.Module:
+        """The untrained network of ``fit`` (after ``_fit_features``)."""
+        return self._network()
+
+    def _network(self) -> torch.nn.Module:
+        """The network of the fitted (or loaded) parameters, freshly initialised."""
+        return MLP(
+            self.n_features_in_,
+            1,
+            hidden=self.hidden,
+            activation=self.activation,
+            dropout=float(self.dropout),
+        )
+
+    @contextlib.contextmanager
+    def _attached(self, features: _FitFeatures) -> Iterator[None]:
+        """Context of the training loop (the graph estimators attach their cells)."""
+        yield
+
+    def _restore_params(self) -> None:
+        """Fix up parameters read back from JSON by :meth:`load` (lists -> tuples…)."""
 
     def fit_stream(
         self,
@@ -324,15 +374,10 @@ class _DecorrelatedMLP(BaseEstimator):
     def load(cls, path: str | Path, *, device: Any = "cpu") -> _DecorrelatedMLP:
         """Load a model saved with :meth:`save` (JSON + ``torch.load(weights_only=True)``)."""
         est, meta = _persist.read_estimator(cls, path)
+        est._restore_params()
         est.history_ = meta.get("history", {})
         dev = resolve_device(device)
-        model = MLP(
-            est.n_features_in_,
-            1,
-            hidden=est.hidden,
-            activation=est.activation,
-            dropout=float(est.dropout),
-        )
+        model = est._network()
         state = torch.load(
             Path(path) / io.TORCH_WEIGHTS_FILE, map_location="cpu", weights_only=True
         )
@@ -433,27 +478,7 @@ class DecorrelatedClassifier(BinaryClassifierOutput, ClassifierMixin, _Decorrela
         min_penalty_rows: int = 1024,
         verbose: bool = False,
     ) -> None:
-        super().__init__(
-            hidden=hidden,
-            activation=activation,
-            dropout=dropout,
-            loss=loss,
-            optimizer=optimizer,
-            lr=lr,
-            weight_decay=weight_decay,
-            epochs=epochs,
-            batch_size=batch_size,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            patience=patience,
-            standardize=standardize,
-            device=device,
-            random_state=random_state,
-            penalty=penalty,
-            penalty_warmup=penalty_warmup,
-            min_penalty_rows=min_penalty_rows,
-            verbose=verbose,
-        )
+        super().__init__(**_init_args(locals()))  # only the default loss differs
 
     @staticmethod
     def _score_fn(out: torch.Tensor) -> torch.Tensor:
@@ -481,51 +506,15 @@ class DecorrelatedRegressor(StandardizedTargetOutput, RegressorMixin, _Decorrela
 
     _task = "regression"
     _losses = tuple(v.value for v in LossName if v is not LossName.BCE)
+    # ``__init__`` is the shared one: its defaults (``loss="mse"``) are the regressor's
 
-    def __init__(
-        self,
-        *,
-        hidden: Sequence[int] = (64, 64),
-        activation: str = "relu",
-        dropout: float = 0.0,
-        loss: str = "mse",
-        optimizer: str = "adam",
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
-        epochs: int = 20,
-        batch_size: int = 4096,
-        early_stopping: bool = False,
-        validation_fraction: float = 0.2,
-        patience: int = 5,
-        standardize: bool = True,
-        device: Any = "auto",
-        random_state: int | None = None,
-        penalty: Penalty | None = None,
-        penalty_warmup: float = 0.3,
-        min_penalty_rows: int = 1024,
-        verbose: bool = False,
-    ) -> None:
-        super().__init__(
-            hidden=hidden,
-            activation=activation,
-            dropout=dropout,
-            loss=loss,
-            optimizer=optimizer,
-            lr=lr,
-            weight_decay=weight_decay,
-            epochs=epochs,
-            batch_size=batch_size,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            patience=patience,
-            standardize=standardize,
-            device=device,
-            random_state=random_state,
-            penalty=penalty,
-            penalty_warmup=penalty_warmup,
-            min_penalty_rows=min_penalty_rows,
-            verbose=verbose,
-        )
+
+def _init_args(args: dict[str, Any]) -> dict[str, Any]:
+    """An ``__init__``'s keyword arguments from its ``locals()`` (without ``self``).
+
+    Subclasses that only change defaults forward their arguments with it.
+    """
+    return {k: v for k, v in args.items() if k not in ("self", "__class__")}
 
 
 def _penalty_weights(penalty_weight: Any, weight: np.ndarray) -> np.ndarray | None:

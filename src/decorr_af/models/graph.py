@@ -28,9 +28,9 @@ per minibatch, ``n_cells × k`` indices.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -40,16 +40,14 @@ from decorr_af._compat import optional_import
 from decorr_af.columnar.cells import CellSet
 from decorr_af.decorrelation.penalties import Penalty
 from decorr_af.errors import ConfigError
-from decorr_af.models import _persist, io
 from decorr_af.models._binary import BinaryClassifierOutput
-from decorr_af.models._inputs import check_number, prepare_fit, split_indices
+from decorr_af.models._inputs import FitInputs, check_number
 from decorr_af.models._regression import StandardizedTargetOutput
 
 torch = optional_import("torch", "torch")
 
-from decorr_af.models.device import resolve_device  # noqa: E402
-from decorr_af.models.estimators import _DecorrelatedMLP, _penalty_weights  # noqa: E402
-from decorr_af.models.training import LossName, TrainData, train_network  # noqa: E402
+from decorr_af.models.estimators import _DecorrelatedMLP, _FitFeatures, _init_args  # noqa: E402
+from decorr_af.models.training import LossName  # noqa: E402
 from decorr_af.nets_graph import graph_net_class, knn_graph  # noqa: E402
 
 __all__ = [
@@ -294,6 +292,19 @@ class IndexedCellModel(torch.nn.Module):
         return self.net(x, counts, nb, glob)
 
 
+#: ``__init__`` parameters of the graph estimators that the MLP ones do not have
+_GRAPH_PARAMS = (
+    "architecture",
+    "head",
+    "pooling",
+    "aggregate",
+    "k",
+    "cell_features",
+    "log_features",
+    "graph_features",
+)
+
+
 class _GraphEstimator(_DecorrelatedMLP):
     """Shared logic of the cell-set estimators (see :class:`GraphClassifier`)."""
 
@@ -331,35 +342,12 @@ class _GraphEstimator(_DecorrelatedMLP):
         min_penalty_rows: int = 1024,
         verbose: bool = False,
     ) -> None:
-        super().__init__(
-            hidden=hidden,
-            activation=activation,
-            dropout=dropout,
-            loss=loss,
-            optimizer=optimizer,
-            lr=lr,
-            weight_decay=weight_decay,
-            epochs=epochs,
-            batch_size=batch_size,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            patience=patience,
-            device=device,
-            random_state=random_state,
-            penalty=penalty,
-            penalty_warmup=penalty_warmup,
-            min_penalty_rows=min_penalty_rows,
-            verbose=verbose,
-        )
+        args = _init_args(locals())
+        own = {k: args.pop(k) for k in _GRAPH_PARAMS}
+        super().__init__(**args)
         del self.standardize  # cells are always standardised (CellTransform)
-        self.architecture = architecture
-        self.head = head
-        self.pooling = pooling
-        self.aggregate = aggregate
-        self.k = k
-        self.cell_features = cell_features
-        self.log_features = log_features
-        self.graph_features = graph_features
+        for key, value in own.items():
+            setattr(self, key, value)
 
     # ------------------------------------------------------------------ checks
     def _loss_name(self) -> str:
@@ -422,103 +410,69 @@ class _GraphEstimator(_DecorrelatedMLP):
         The other arguments are those of the MLP estimators' ``fit``; ``domain_X``
         is a :class:`CellSet` with the same columns.
         """
-        self._check_params()
+        return super().fit(
+            X,
+            y,
+            protected=protected,
+            sample_weight=sample_weight,
+            domain_X=domain_X,
+            penalty_weight=penalty_weight,
+        )
+
+    # ------------------------------------------------------------- fit hooks
+    def _fit_inputs(
+        self, X: Any, y: Any, *, protected: Any, sample_weight: Any, domain_X: Any
+    ) -> FitInputs:
         if not isinstance(X, CellSet):
             raise ConfigError(f"X must be a decorr_af.columnar.cells.CellSet, got {type(X)}")
         if domain_X is not None and not isinstance(domain_X, CellSet):
             raise ConfigError(f"domain_X must be a CellSet, got {type(domain_X)}")
-        n = len(X)
-        nd = 0 if domain_X is None else len(domain_X)
-        inputs = prepare_fit(
-            np.zeros((n, 1)),
+        # the loop's features are photon indices: placeholders of the right length
+        return super()._fit_inputs(
+            np.zeros((len(X), 1)),
             y,
             protected=protected,
             sample_weight=sample_weight,
-            domain_X=None if domain_X is None else np.zeros((nd, 1)),
-            penalty=self.penalty,
+            domain_X=None if domain_X is None else np.zeros((len(domain_X), 1)),
         )
-        pweight = _penalty_weights(penalty_weight, inputs.weight)
-        target = self._encode_target(inputs.y, inputs.weight)
-        seed = (
-            int(np.random.default_rng().integers(2**31))
-            if self.random_state is None
-            else int(self.random_state)
-        )
-        device = resolve_device(self.device)
+
+    def _fit_features(
+        self, X: CellSet, domain_X: CellSet | None, inputs: FitInputs, device: Any
+    ) -> _FitFeatures:
         self.transform_ = CellTransform.fit(
             X, log_features=tuple(self.log_features), columns=self.cell_features
         )
         self.n_features_in_ = len(self.transform_.names)
-        self.protected_names_ = inputs.protected_names
         everything = X if domain_X is None else concat_cells(X, domain_X)
-        store = self._store(everything, device)
+        n = len(X)
+        i64 = {"dtype": torch.int64, "device": device}
+        return _FitFeatures(
+            rows=lambda rows: torch.as_tensor(rows[:, None], **i64),
+            domain_rows=lambda drows: torch.as_tensor(n + drows[:, None], **i64),
+            context=self._store(everything, device),
+        )
 
-        def tensors(rows: np.ndarray, drows: np.ndarray | None) -> TrainData:
-            f32 = {"dtype": torch.float32, "device": device}
-            return TrainData(
-                X=torch.as_tensor(rows[:, None], dtype=torch.int64, device=device),
-                target=torch.as_tensor(target[rows], **f32),
-                weight=torch.as_tensor(inputs.weight[rows], **f32),
-                protected=None
-                if inputs.protected is None
-                else torch.as_tensor(inputs.protected[rows], **f32),
-                domain_X=None
-                if drows is None
-                else torch.as_tensor(n + drows[:, None], dtype=torch.int64, device=device),
-                penalty_weight=None if pweight is None else torch.as_tensor(pweight[rows], **f32),
-            )
+    def _fit_network(self, features: _FitFeatures) -> torch.nn.Module:
+        glob = features.context.globals
+        return self._make_net(features.context.x.shape[1], 0 if glob is None else glob.shape[1])
 
-        rows, vrows = np.arange(n), None
-        drows = dvrows = None if domain_X is None else np.arange(nd)
-        if self.early_stopping:
-            rows, vrows = split_indices(n, float(self.validation_fraction), seed)
-            if drows is not None:
-                drows, dvrows = split_indices(nd, float(self.validation_fraction), seed)
-        train = tensors(rows, drows)
-        validation = None if vrows is None else tensors(vrows, dvrows)
+    def _network(self) -> torch.nn.Module:
+        t = self.transform_
+        return self._make_net(len(t.columns), len(t.global_names))
 
-        torch.manual_seed(seed)
-        glob = store.globals
-        self.model_ = self._make_net(store.x.shape[1], 0 if glob is None else glob.shape[1])
-        self.model_.to(device)
-        self.model_.store = store
-        self.penalty_ = None
-        if self.penalty is not None:
-            self.penalty_ = self.penalty.clone()
-            self.penalty_.setup(
-                output_dim=1,
-                device=device,
-                task=self._task,
-                y=target[rows] if self._task == "classification" else None,
-                weight=(inputs.weight if pweight is None else pweight)[rows],
-                protected=None if inputs.protected is None else inputs.protected[rows],
-                seed=seed,
-            )
+    @contextlib.contextmanager
+    def _attached(self, features: _FitFeatures) -> Iterator[None]:
+        self.model_.store = features.context
         try:
-            self.history_ = train_network(
-                self.model_,
-                train,
-                loss=self._loss_name(),
-                score=self._score_fn,
-                penalty=self.penalty_,
-                validation=validation,
-                optimizer=self.optimizer,
-                lr=float(self.lr),
-                weight_decay=float(self.weight_decay),
-                epochs=int(self.epochs),
-                batch_size=int(self.batch_size),
-                patience=int(self.patience) if self.early_stopping else None,
-                seed=seed,
-                task=self._task,
-                protected_names=inputs.protected_names,
-                verbose=bool(self.verbose),
-                penalty_warmup=float(self.penalty_warmup),
-                min_penalty_rows=int(self.min_penalty_rows),
-            )
+            yield
         finally:
             self.model_.store = None  # free the cells; predict attaches its own
-        self.device_ = device
-        return self
+
+    def _restore_params(self) -> None:
+        for key in ("head", "pooling", "log_features", "cell_features", "graph_features"):
+            value = getattr(self, key)
+            if isinstance(value, list):
+                setattr(self, key, tuple(value))
 
     def _raw(self, X: CellSet, *, photons_per_batch: int = PREDICT_PHOTONS) -> np.ndarray:
         """Raw network output (logit / standardised prediction) as float64."""
@@ -546,27 +500,6 @@ class _GraphEstimator(_DecorrelatedMLP):
 
     def _set_state(self, state: dict[str, Any]) -> None:
         self.transform_ = CellTransform.from_dict(state["cells"])
-
-    @classmethod
-    def load(cls, path: str | Path, *, device: Any = "cpu") -> _GraphEstimator:
-        """Load a model saved with :meth:`save` (JSON + ``torch.load(weights_only=True)``)."""
-        est, meta = _persist.read_estimator(cls, path)
-        for key in ("head", "pooling", "log_features", "cell_features", "graph_features"):
-            value = getattr(est, key)
-            if isinstance(value, list):
-                setattr(est, key, tuple(value))
-        est.history_ = meta.get("history", {})
-        dev = resolve_device(device)
-        t = est.transform_
-        model = est._make_net(len(t.columns), len(t.global_names))
-        state = torch.load(
-            Path(path) / io.TORCH_WEIGHTS_FILE, map_location="cpu", weights_only=True
-        )
-        model.load_state_dict(state)
-        est.model_ = model.to(dev).eval()
-        est.penalty_ = None
-        est.device_ = dev
-        return est
 
 
 class GraphClassifier(BinaryClassifierOutput, ClassifierMixin, _GraphEstimator):

@@ -460,8 +460,44 @@ class ProtectedPenalty(Penalty, register=False):
         mask = self.rows(y, is_domain, n)
         return np.arange(n) if mask is None else np.flatnonzero(np.asarray(mask, bool))
 
+    def selected_batch(self, output: torch.Tensor, batch: PenaltyBatch) -> tuple[Any, Any, Any]:
+        """Output, weights and protected values of the penalised rows of ``batch`` (torch)."""
+        mask = self.rows(batch.y, batch.is_domain, len(output))
+        s, w, z = output, batch.weight, batch.protected
+        if mask is not None:
+            s, w, z = s[mask], w[mask], z[mask]
+        return s, w, z
+
+    def host_inputs(
+        self, score: Any, *, y: Any, weight: Any, protected: Any, is_domain: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(s, w, z, rows)`` of ``boost_terms`` (float64 numpy).
+
+        ``w`` is ones when ``weight`` is None, ``z`` is ``(n, K)`` and ``rows`` the
+        indices of the penalised rows (:meth:`selected_rows`).
+        """
+        s = np.asarray(score, np.float64)
+        n = len(s)
+        w = np.ones(n) if weight is None else np.asarray(weight, np.float64)
+        z = np.asarray(protected, np.float64).reshape(n, -1)
+        return s, w, z, self.selected_rows(y, is_domain, n)
+
+    @staticmethod
+    def column_names(names: Sequence[str] | None, k: int) -> list[str]:
+        """``names`` as a list, or ``z0 … z<k-1>`` when None."""
+        return list(names) if names is not None else [f"z{j}" for j in range(k)]
+
+    def prefixed_term(self, monitored: Mapping[str, float], prefix: str) -> float:
+        """``λ Σ`` of the finite monitored figures whose key starts with ``prefix``."""
+        return float(self.strength) * sum(
+            v for k, v in monitored.items() if k.startswith(prefix) and np.isfinite(v)
+        )
+
     def monitor(self, output, *, y=None, weight=None, protected=None, is_domain=None, names=None):
-        """``{"dcor2_<name>": dCor²(s, z_k)}`` on the selected rows (NaN below 3 rows)."""
+        """``{"dcor2_<name>": dCor²(s, z_k)}`` and :meth:`figures` on the selected rows.
+
+        The dCor² figures are NaN (and :meth:`figures` is not called) below 3 rows.
+        """
         if protected is None:
             return {}
         protected = np.asarray(protected, dtype=np.float64).reshape(len(output), -1)
@@ -469,13 +505,26 @@ class ProtectedPenalty(Penalty, register=False):
         mask = np.ones(len(output), bool) if mask is None else np.asarray(mask, bool)
         w = None if weight is None else np.asarray(weight, np.float64)[mask]
         s = np.asarray(output, np.float64)[mask]
-        names = list(names) if names is not None else [f"z{k}" for k in range(protected.shape[1])]
+        names = self.column_names(names, protected.shape[1])
         if mask.sum() < 3:
             return {f"dcor2_{nm}": float("nan") for nm in names}
-        return {
+        out = {
             f"dcor2_{nm}": float(dcor2(s, protected[mask, k], w, "auto"))
             for k, nm in enumerate(names)
         }
+        out.update(self.figures(s, np.ones(len(s)) if w is None else w, protected[mask], names))
+        return out
+
+    def figures(
+        self, s: np.ndarray, w: np.ndarray, z: np.ndarray, names: list[str]
+    ) -> dict[str, float]:
+        """The penalty's own monitored figures on the selected rows (none by default).
+
+        ``s``, ``w`` (ones when unweighted) and ``z`` ``(n, K)`` are those of the rows
+        :meth:`rows` selects (three or more); :meth:`monitor` adds them after the
+        ``dcor2_<name>`` figures.
+        """
+        return {}
 
 
 class DomainPenalty(Penalty, register=False):

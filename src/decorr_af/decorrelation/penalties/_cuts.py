@@ -47,6 +47,22 @@ class BinnedCutPenalty(ProtectedPenalty, register=False):
     thresholds: int
     temperature: float
 
+    def __init__(
+        self,
+        strength: float = 1.0,
+        *,
+        on: str = "auto",
+        bins: int = 10,
+        thresholds: int = 16,
+        temperature: float = 0.1,
+    ) -> None:
+        # subclasses set their own hyper-parameters, then pass these on (``**cuts``)
+        self.strength = strength
+        self.on = on
+        self.bins = bins
+        self.thresholds = thresholds
+        self.temperature = temperature
+
     def validate(self) -> None:
         super().validate()
         check_int("bins", self.bins, low=2)
@@ -91,10 +107,7 @@ class BinnedCutPenalty(ProtectedPenalty, register=False):
         return out
 
     def loss(self, output: torch.Tensor, batch: PenaltyBatch) -> torch.Tensor:
-        mask = self.rows(batch.y, batch.is_domain, len(output))
-        s, w, z = output, batch.weight, batch.protected
-        if mask is not None:
-            s, w, z = s[mask], w[mask], z[mask]
+        s, w, z = self.selected_batch(output, batch)
         if len(s) < 3:
             return zero_like(output)
         s_np, w_np, z_np = _binned.host(s), _binned.host(w), _binned.host(z)
@@ -109,11 +122,10 @@ class BinnedCutPenalty(ProtectedPenalty, register=False):
 
     def boost_terms(self, score, *, y=None, weight=None, protected=None, is_domain=None):
         """λ × the penalty on the selected rows, its gradient and a trust-region Hessian."""
-        s = np.asarray(score, np.float64)
+        s, w, z, rows = self.host_inputs(
+            score, y=y, weight=weight, protected=protected, is_domain=is_domain
+        )
         n = len(s)
-        w = np.ones(n) if weight is None else np.asarray(weight, np.float64)
-        z = np.asarray(protected, np.float64).reshape(n, -1)
-        rows = self.selected_rows(y, is_domain, n)
         value, grad, hess = 0.0, np.zeros(n), np.zeros(n)
         if len(rows) < 3:
             return value, grad, hess
@@ -130,30 +142,9 @@ class BinnedCutPenalty(ProtectedPenalty, register=False):
         hess[rows] = trust_region_hessian(grad[rows], sr, np.abs(wr))
         return value, grad, hess
 
-    def monitor(self, output, *, y=None, weight=None, protected=None, is_domain=None, names=None):
-        """dCor² per protected variable and the λ-free penalty (``<figure>_<group>``)."""
-        out = super().monitor(
-            output, y=y, weight=weight, protected=protected, is_domain=is_domain, names=names
-        )
-        if protected is None:
-            return out
-        n = len(output)
-        z = np.asarray(protected, np.float64).reshape(n, -1)
-        w = np.ones(n) if weight is None else np.asarray(weight, np.float64)
-        rows = self.selected_rows(y, is_domain, n)
-        names = list(names) if names is not None else [f"z{k}" for k in range(z.shape[1])]
-        if len(rows) < 3:
-            return out
-        s = np.asarray(output, np.float64)[rows]
-        out.update(self.figures(s, w[rows], z[rows], names))
-        return out
-
     def validation_term(self, monitored: Mapping[str, float]) -> float:
         """``λ Σ`` of the monitored ``<figure>_*`` values (the penalty on validation rows)."""
-        prefix = f"{self.figure}_"
-        return float(self.strength) * sum(
-            v for k, v in monitored.items() if k.startswith(prefix) and np.isfinite(v)
-        )
+        return self.prefixed_term(monitored, f"{self.figure}_")
 
     @staticmethod
     def _names(names: list[str], k: int) -> str:

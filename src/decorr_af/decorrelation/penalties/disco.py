@@ -85,7 +85,29 @@ class _PowerMixin:
         )
 
 
-class DisCo(_PowerMixin, ProtectedPenalty):
+class _ProtectedDisCo(_PowerMixin, ProtectedPenalty, register=False):
+    """Hyper-parameters shared by :class:`DisCo`, :class:`ConditionalDisCo`, :class:`JointDisCo`."""
+
+    def __init__(
+        self,
+        strength: float = 1.0,
+        *,
+        power: float = 1.0,
+        on: str = "auto",
+        method: str = "auto",
+    ) -> None:
+        # subclasses set their own hyper-parameters, then pass these on (``**disco``)
+        self.strength = strength
+        self.power = power
+        self.on = on
+        self.method = method
+
+    def validate(self) -> None:
+        super().validate()
+        self._check_power()
+
+
+class DisCo(_ProtectedDisCo):
     """Distance-correlation penalty ``λ Σ_k (dCor²(s, z_k))^power`` (Kasieczka & Shih).
 
     Parameters
@@ -112,28 +134,8 @@ class DisCo(_PowerMixin, ProtectedPenalty):
 
     _params = ("strength", "power", "on", "method")
 
-    def __init__(
-        self,
-        strength: float = 1.0,
-        *,
-        power: float = 1.0,
-        on: str = "auto",
-        method: str = "auto",
-    ) -> None:
-        self.strength = strength
-        self.power = power
-        self.on = on
-        self.method = method
-
-    def validate(self) -> None:
-        super().validate()
-        self._check_power()
-
     def loss(self, output: torch.Tensor, batch: PenaltyBatch) -> torch.Tensor:
-        mask = self.rows(batch.y, batch.is_domain, len(output))
-        s, w, z = output, batch.weight, batch.protected
-        if mask is not None:
-            s, w, z = s[mask], w[mask], z[mask]
+        s, w, z = self.selected_batch(output, batch)
         if len(s) < 3:
             return zero_like(output)
         total = zero_like(output)
@@ -143,11 +145,10 @@ class DisCo(_PowerMixin, ProtectedPenalty):
 
     def boost_terms(self, score, *, y=None, weight=None, protected=None, is_domain=None):
         """``λ Σ_k (dCor²(s, z_k))^power`` on the selected rows, its gradient and Hessian."""
-        s = np.asarray(score, np.float64)
+        s, w, z, rows = self.host_inputs(
+            score, y=y, weight=weight, protected=protected, is_domain=is_domain
+        )
         n = len(s)
-        w = np.ones(n) if weight is None else np.asarray(weight, np.float64)
-        z = np.asarray(protected, np.float64).reshape(n, -1)
-        rows = self.selected_rows(y, is_domain, n)
         value, grad, hess = 0.0, np.zeros(n), np.zeros(n)
         if len(rows) < 3:
             return value, grad, hess
@@ -224,7 +225,7 @@ def _mean1(w: np.ndarray) -> np.ndarray:
     return w * (len(w) / w.sum())
 
 
-class ConditionalDisCo(_PowerMixin, ProtectedPenalty):
+class ConditionalDisCo(_ProtectedDisCo):
     """DisCo within categories: ``λ Σ_c α_c Σ_k (dCor²(s, z_k | c))^power``.
 
     One protected column (``category``) defines the categories - per η bin, per
@@ -266,24 +267,18 @@ class ConditionalDisCo(_PowerMixin, ProtectedPenalty):
         self,
         strength: float = 1.0,
         *,
-        power: float = 1.0,
-        on: str = "auto",
-        method: str = "auto",
         category: int = -1,
         edges: Sequence[float] | None = None,
         combine: str = "weight",
+        **disco: Any,
     ) -> None:
-        self.strength = strength
-        self.power = power
-        self.on = on
-        self.method = method
         self.category = category
         self.edges = edges
         self.combine = combine
+        super().__init__(strength, **disco)  # power, on, method
 
     def validate(self) -> None:
         super().validate()
-        self._check_power()
         if isinstance(self.category, bool) or not isinstance(self.category, (int, np.integer)):
             msg = f"category={self.category!r} must be the index of a protected column"
             raise ConfigError(msg)
@@ -334,10 +329,7 @@ class ConditionalDisCo(_PowerMixin, ProtectedPenalty):
         return [(idx, wc / total) for idx, wc in groups]
 
     def loss(self, output: torch.Tensor, batch: PenaltyBatch) -> torch.Tensor:
-        mask = self.rows(batch.y, batch.is_domain, len(output))
-        s, w, z = output, batch.weight, batch.protected
-        if mask is not None:
-            s, w, z = s[mask], w[mask], z[mask]
+        s, w, z = self.selected_batch(output, batch)
         total = zero_like(output)
         if len(s) < 3:
             return total
@@ -352,11 +344,10 @@ class ConditionalDisCo(_PowerMixin, ProtectedPenalty):
 
     def boost_terms(self, score, *, y=None, weight=None, protected=None, is_domain=None):
         """The conditional penalty on the selected rows, its gradient and Hessian."""
-        s = np.asarray(score, np.float64)
+        s, w, z, rows = self.host_inputs(
+            score, y=y, weight=weight, protected=protected, is_domain=is_domain
+        )
         n = len(s)
-        w = np.ones(n) if weight is None else np.asarray(weight, np.float64)
-        z = np.asarray(protected, np.float64).reshape(n, -1)
-        rows = self.selected_rows(y, is_domain, n)
         value, grad, hess = 0.0, np.zeros(n), np.zeros(n)
         if len(rows) < 3:
             return value, grad, hess
@@ -370,39 +361,27 @@ class ConditionalDisCo(_PowerMixin, ProtectedPenalty):
                 hess[sel] += alpha * h
         return value, grad, hess
 
-    def monitor(self, output, *, y=None, weight=None, protected=None, is_domain=None, names=None):
-        """dCor² per variable and ``cdcor2_<name>`` = ``Σ_c α_c (dCor²_c)^power``."""
-        out = super().monitor(
-            output, y=y, weight=weight, protected=protected, is_domain=is_domain, names=names
-        )
-        if protected is None:
-            return out
-        n = len(output)
-        z = np.asarray(protected, np.float64).reshape(n, -1)
-        w = np.ones(n) if weight is None else np.asarray(weight, np.float64)
-        rows = self.selected_rows(y, is_domain, n)
-        names = list(names) if names is not None else [f"z{k}" for k in range(z.shape[1])]
-        if len(rows) < 3:
-            return out
-        labels, others = self._split(z[rows])
-        s = np.asarray(output, np.float64)[rows]
+    def figures(
+        self, s: np.ndarray, w: np.ndarray, z: np.ndarray, names: list[str]
+    ) -> dict[str, float]:
+        """``cdcor2_<name>`` = ``Σ_c α_c (dCor²_c)^power`` per variable (numpy)."""
+        labels, others = self._split(z)
         p = float(self.power)
+        out = {}
         for k in others:
             total = 0.0
-            for idx, alpha in self._categories(labels, w[rows]):
-                d2 = float(dcor2(s[idx], z[rows][idx, k], w[rows][idx], "auto"))
+            for idx, alpha in self._categories(labels, w):
+                d2 = float(dcor2(s[idx], z[idx, k], w[idx], "auto"))
                 total += alpha * max(d2, 0.0) ** p
             out[f"cdcor2_{names[k]}"] = total
         return out
 
     def validation_term(self, monitored: Mapping[str, float]) -> float:
         """``λ Σ_k cdcor2_k`` (the conditional penalty on the validation rows)."""
-        return float(self.strength) * sum(
-            v for k, v in monitored.items() if k.startswith("cdcor2_") and np.isfinite(v)
-        )
+        return self.prefixed_term(monitored, "cdcor2_")
 
 
-class JointDisCo(_PowerMixin, ProtectedPenalty):
+class JointDisCo(_ProtectedDisCo):
     """DisCo against all protected variables **jointly**: ``λ (dCor²(s, Z))^power``.
 
     ``Z = (z_1, ..., z_K)`` is one K-dimensional variable (Euclidean distances), so
@@ -428,24 +407,12 @@ class JointDisCo(_PowerMixin, ProtectedPenalty):
 
     _params = ("strength", "power", "on", "method", "standardize")
 
-    def __init__(
-        self,
-        strength: float = 1.0,
-        *,
-        power: float = 1.0,
-        on: str = "auto",
-        method: str = "auto",
-        standardize: bool = True,
-    ) -> None:
-        self.strength = strength
-        self.power = power
-        self.on = on
-        self.method = method
+    def __init__(self, strength: float = 1.0, *, standardize: bool = True, **disco: Any) -> None:
         self.standardize = standardize
+        super().__init__(strength, **disco)  # power, on, method
 
     def validate(self) -> None:
         super().validate()
-        self._check_power()
         if not isinstance(self.standardize, (bool, np.bool_)):
             msg = f"standardize={self.standardize!r} must be True or False"
             raise ConfigError(msg)
@@ -460,10 +427,7 @@ class JointDisCo(_PowerMixin, ProtectedPenalty):
         return np.where(var > 0, np.sqrt(np.maximum(var, 0.0)), 1.0)
 
     def loss(self, output: torch.Tensor, batch: PenaltyBatch) -> torch.Tensor:
-        mask = self.rows(batch.y, batch.is_domain, len(output))
-        s, w, z = output, batch.weight, batch.protected
-        if mask is not None:
-            s, w, z = s[mask], w[mask], z[mask]
+        s, w, z = self.selected_batch(output, batch)
         if len(s) < 3 or float(w.sum()) <= 0:
             return zero_like(output)
         z = z.reshape(len(s), -1)
@@ -477,11 +441,10 @@ class JointDisCo(_PowerMixin, ProtectedPenalty):
         """``λ (dCor²(s, Z))^power`` on the selected rows, its gradient and Hessian."""
         from decorr_af.decorrelation.penalties._joint import joint_dcor2_grad
 
-        s = np.asarray(score, np.float64)
+        s, w, z, rows = self.host_inputs(
+            score, y=y, weight=weight, protected=protected, is_domain=is_domain
+        )
         n = len(s)
-        w = np.ones(n) if weight is None else np.asarray(weight, np.float64)
-        z = np.asarray(protected, np.float64).reshape(n, -1)
-        rows = self.selected_rows(y, is_domain, n)
         value, grad, hess = 0.0, np.zeros(n), np.zeros(n)
         if len(rows) < 3 or w[rows].sum() <= 0:
             return value, grad, hess
@@ -502,16 +465,15 @@ class JointDisCo(_PowerMixin, ProtectedPenalty):
         """``{"dcor2_<a>+<b>...": dCor²(s, Z)}`` on the selected rows."""
         if protected is None:
             return {}
-        n = len(output)
-        z = np.asarray(protected, np.float64).reshape(n, -1)
-        w = np.ones(n) if weight is None else np.asarray(weight, np.float64)
-        rows = self.selected_rows(y, is_domain, n)
-        names = list(names) if names is not None else [f"z{k}" for k in range(z.shape[1])]
+        s, w, z, rows = self.host_inputs(
+            output, y=y, weight=weight, protected=protected, is_domain=is_domain
+        )
+        names = self.column_names(names, z.shape[1])
         key = "dcor2_" + "+".join(names)
         if len(rows) < 3 or w[rows].sum() <= 0:
             return {key: float("nan")}
         zr = z[rows] / self._scale(z[rows], w[rows])[None, :]
-        s = np.asarray(output, np.float64)[rows]
+        s = s[rows]
         return {key: float(dcor2(s, zr if zr.shape[1] > 1 else zr[:, 0], w[rows], "auto"))}
 
 

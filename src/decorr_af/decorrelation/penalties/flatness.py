@@ -25,7 +25,7 @@ neighbour "bins") is not provided.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -70,22 +70,9 @@ class Flatness(BinnedCutPenalty):
     figure = "flatness"
     _params = ("strength", "power", "on", "bins", "thresholds", "temperature")
 
-    def __init__(
-        self,
-        strength: float = 1.0,
-        *,
-        power: float = 2.0,
-        on: str = "auto",
-        bins: int = 10,
-        thresholds: int = 16,
-        temperature: float = 0.1,
-    ) -> None:
-        self.strength = strength
+    def __init__(self, strength: float = 1.0, *, power: float = 2.0, **cuts: Any) -> None:
         self.power = power
-        self.on = on
-        self.bins = bins
-        self.thresholds = thresholds
-        self.temperature = temperature
+        super().__init__(strength, **cuts)  # on, bins, thresholds, temperature
 
     def validate(self) -> None:
         super().validate()

@@ -26,7 +26,7 @@ current output rather than a fixed grid, and there is no ``max_slope`` option.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -100,22 +100,9 @@ class MoDe(BinnedCutPenalty):
     figure = "mode"
     _params = ("strength", "order", "on", "bins", "thresholds", "temperature")
 
-    def __init__(
-        self,
-        strength: float = 1.0,
-        *,
-        order: int = 0,
-        on: str = "auto",
-        bins: int = 10,
-        thresholds: int = 16,
-        temperature: float = 0.1,
-    ) -> None:
-        self.strength = strength
+    def __init__(self, strength: float = 1.0, *, order: int = 0, **cuts: Any) -> None:
         self.order = order
-        self.on = on
-        self.bins = bins
-        self.thresholds = thresholds
-        self.temperature = temperature
+        super().__init__(strength, **cuts)  # on, bins, thresholds, temperature
 
     def validate(self) -> None:
         super().validate()

@@ -23,6 +23,7 @@ __all__ = [
     "Activation",
     "ClassifierAdversary",
     "GaussianMixtureAdversary",
+    "check_hidden",
     "make_activation",
 ]
 
@@ -58,7 +59,7 @@ def make_activation(name: str | Activation) -> nn.Module:
         raise ConfigError(msg) from None
 
 
-def _check_hidden(hidden: Sequence[int], name: str = "hidden") -> tuple[int, ...]:
+def check_hidden(hidden: Sequence[int], name: str = "hidden") -> tuple[int, ...]:
     try:
         sizes = tuple(int(h) for h in hidden)
     except TypeError:
@@ -103,7 +104,7 @@ class MLP(nn.Module):
         super().__init__()
         layers: list[nn.Module] = []
         width = n_in
-        for h in _check_hidden(hidden):
+        for h in check_hidden(hidden):
             layers += [nn.Linear(width, h), make_activation(activation)]
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from decorr_af.errors import ConfigError
-from decorr_af.nets import MLP, _check_hidden, make_activation
+from decorr_af.nets import MLP, check_hidden, make_activation
 
 __all__ = [
     "GRAPH_NETS",
@@ -216,7 +216,7 @@ class GraphNet(nn.Module):
             raise ConfigError(f"aggregate={aggregate!r} is not one of 'mean', 'max'")
         self.aggregate = aggregate
         self.activation = activation
-        self.hidden = _check_hidden(hidden)
+        self.hidden = check_hidden(hidden)
         self.pools = _check_pooling(pooling)
         self.n_global = int(n_global)
         width = self.hidden[-1] if self.hidden else n_in

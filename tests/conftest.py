@@ -9,6 +9,11 @@ import pytest
 
 os.environ.setdefault("MPLBACKEND", "agg")
 
+# the facility fixtures (XRootD, Slurm, dask-gateway servers on 127.0.0.1): imported here so
+# every test module sees them (``pytest_plugins`` in test modules is not honoured in a
+# whole-suite run once the repository root has its own conftest.py)
+from _servers import gateway_server, photon_scan, slurm_cluster, xrootd_server  # noqa: F401
+
 DATA_DIR = Path(__file__).parent / "data"
 REAL_TTREE = DATA_DIR / "PHYSLITE_example.root"
 REAL_TTREE_RUN2 = DATA_DIR / "DAOD_PHYSLITE_21.2.108.0.art.pool.root"

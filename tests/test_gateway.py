@@ -17,8 +17,6 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["_servers"]
-
 pytestmark = pytest.mark.facility
 
 

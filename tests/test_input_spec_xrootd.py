@@ -8,8 +8,6 @@ import pytest
 from decorr_af.data import generate, photon_table
 from decorr_af.data.columnmap import ColumnMap, read_flat_table
 
-pytest_plugins = ["_servers"]
-
 pytestmark = pytest.mark.facility
 
 

@@ -11,8 +11,6 @@ import pytest
 
 from decorr_af.cli import main
 
-pytest_plugins = ["_servers"]
-
 pytestmark = pytest.mark.facility
 
 

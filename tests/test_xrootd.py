@@ -15,8 +15,6 @@ import pytest
 from decorr_af.cli import main
 from decorr_af.errors import InputFileError
 
-pytest_plugins = ["_servers"]
-
 pytestmark = pytest.mark.facility
 
 

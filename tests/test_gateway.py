@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.facility
+pytestmark = [pytest.mark.facility, pytest.mark.slow]  # real daemons: whole suite only
 
 
 def _env(gateway_server) -> dict[str, str]:

@@ -12,6 +12,8 @@ from decorr_af.data.schema import DIPHOTON_EVENT_FEATURES
 from decorr_af.errors import MissingBranchError
 from decorr_af.workflows.inputs import input_readiness
 
+pytestmark = pytest.mark.slow  # end-to-end (real scans / real files): whole suite only
+
 pytest.importorskip("uproot")
 
 DATA_DIR = Path(__file__).parent / "data"

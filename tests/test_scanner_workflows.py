@@ -22,6 +22,8 @@ pytest.importorskip("matplotlib")
 
 from decorr_af.workflows.base import RunResult
 
+pytestmark = pytest.mark.slow  # end-to-end (real scans / real files): whole suite only
+
 STRENGTHS = (0.0, 30.0)
 LEGACY = Path(__file__).parent / "data" / "legacy_result"
 SMALL = {"hidden": (8,), "epochs": 2, "batch_size": 256, "lr": 3e-3, "device": "cpu"}

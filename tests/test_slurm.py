@@ -11,7 +11,7 @@ import pytest
 
 from decorr_af.cli import main
 
-pytestmark = pytest.mark.facility
+pytestmark = [pytest.mark.facility, pytest.mark.slow]  # real daemons: whole suite only
 
 
 def test_scan_runs_on_slurm_jobs(slurm_cluster, photon_scan, tmp_path, monkeypatch, capsys):

@@ -450,6 +450,23 @@ def _checked_total(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> float:
     return sums[2]  # finite elements whose float64 sum overflowed
 
 
+def check_pair(x: torch.Tensor, y: torch.Tensor) -> tuple[int, torch.dtype]:
+    """Checks shared by the 1-D tensor paths: same device and length, N ≥ 2.
+
+    Returns ``(N, dtype)``: the promoted dtype of ``x`` and ``y``, or torch's
+    default float dtype when both are integer (the dtype of the result).
+    """
+    if x.device != y.device:
+        raise ConfigError(f"x is on {x.device} but y is on {y.device}")
+    n = x.shape[0]
+    if y.shape[0] != n:
+        raise ConfigError(f"x and y must have the same length; got {n} and {y.shape[0]}")
+    if n < 2:
+        raise ConfigError(f"distance correlation needs at least 2 samples; got {n}")
+    dtype = torch.promote_types(x.dtype, y.dtype)
+    return n, (dtype if dtype.is_floating_point else torch.get_default_dtype())
+
+
 def exact_dcor(x: Any, y: Any, weights: Any, kind: str) -> Any:
     """``method="torch"``: validate, then :class:`TorchExactDcorFunction` on x's device.
 
@@ -466,16 +483,8 @@ def exact_dcor(x: Any, y: Any, weights: Any, kind: str) -> Any:
     use_torch = isinstance(x, torch.Tensor) or isinstance(y, torch.Tensor)
     ref = x if isinstance(x, torch.Tensor) else y if use_torch else None
     x, y = _as_1d(_as_tensor(x, ref), "x"), _as_1d(_as_tensor(y, ref), "y")
-    if x.device != y.device:
-        raise ConfigError(f"x is on {x.device} but y is on {y.device}")
-    n = x.shape[0]
-    if y.shape[0] != n:
-        raise ConfigError(f"x and y must have the same length; got {n} and {y.shape[0]}")
-    if n < 2:
-        raise ConfigError(f"distance correlation needs at least 2 samples; got {n}")
-    dtype = torch.promote_types(x.dtype, y.dtype)
-    if not dtype.is_floating_point:
-        dtype = torch.get_default_dtype()
+    n, dtype = check_pair(x, y)
+    if not (x.dtype.is_floating_point or y.dtype.is_floating_point):  # integers: default float
         x, y = x.to(dtype), y.to(dtype)
     w = _weights(weights, n, x.device)
     total = _checked_total(x, y, w)

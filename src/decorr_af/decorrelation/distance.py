@@ -210,20 +210,11 @@ def _fast_torch_1d(x: Any, y: Any, weights: Any, kind: str) -> Any:
     weights run together in :func:`._fast.count_invalid` instead of one torch or
     numpy reduction (and a host sync) each.
     """
-    import torch
 
     from decorr_af.decorrelation import _fast, _torch
+    from decorr_af.decorrelation._torch_exact import check_pair
 
-    if x.device != y.device:
-        raise ConfigError(f"x is on {x.device} but y is on {y.device}")
-    n = x.shape[0]
-    if y.shape[0] != n:
-        raise ConfigError(f"x and y must have the same length; got {n} and {y.shape[0]}")
-    if n < 2:
-        raise ConfigError(f"distance correlation needs at least 2 samples; got {n}")
-    dtype = torch.promote_types(x.dtype, y.dtype)
-    if not dtype.is_floating_point:
-        dtype = torch.get_default_dtype()
+    n, dtype = check_pair(x, y)
     xh, yh = _torch.host_f64(x), _torch.host_f64(y)
     if weights is None:
         w = np.ones(n)

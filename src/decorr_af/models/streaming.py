@@ -61,6 +61,8 @@ from decorr_af.models.device import resolve_device  # noqa: E402
 from decorr_af.models.training import (  # noqa: E402
     default_monitor,
     make_optimizer,
+    optimiser_step,
+    penalised_loss,
     per_event_loss,
 )
 from decorr_af.nets import MLP  # noqa: E402
@@ -609,18 +611,9 @@ def fit_streaming(
                     pb = PenaltyBatch(
                         weight=pwb, y=tb_all if classification else None, protected=zb
                     )
-                adv = pen.adversary_step(s.detach(), pb)
-                pterm = pen.loss(s, pb) * schedule.factor(step)
-                total = main + pterm
-                sums[2] += pterm.detach()
-                if adv is not None:
-                    sums[3] += adv
-            opt.zero_grad(set_to_none=True)
-            total.backward()
-            opt.step()
+                total = penalised_loss(pen, s, pb, main, schedule.factor(step), sums)
+            optimiser_step(opt, total, main, sums)
             step += 1
-            sums[0] += total.detach()
-            sums[1] += main.detach()
             if n_mon < int(monitor_rows):
                 take = min(n_b, int(monitor_rows) - n_mon)
                 part = {

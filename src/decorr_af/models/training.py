@@ -31,6 +31,8 @@ __all__ = [
     "OptimizerName",
     "TrainData",
     "make_optimizer",
+    "optimiser_step",
+    "penalised_loss",
     "per_event_loss",
     "train_network",
 ]
@@ -131,6 +133,29 @@ def _monitor(
         return monitor.monitor(np.r_[s, d], weight=np.r_[w, np.ones(len(d))], is_domain=is_dom)
     z = data.protected.double().cpu().numpy()
     return monitor.monitor(s, y=y, weight=w, protected=z, names=names)
+
+
+def penalised_loss(penalty: Any, s: Any, batch: Any, main: Any, factor: float, sums: Any) -> Any:
+    """``main + factor × penalty`` for one minibatch, after the adversary's own step.
+
+    Accumulates the penalty term in ``sums[2]`` and the adversary loss (if any) in
+    ``sums[3]``; shared by the in-memory loop and :mod:`.streaming`.
+    """
+    adv = penalty.adversary_step(s.detach(), batch)
+    term = penalty.loss(s, batch) * factor
+    sums[2] += term.detach()
+    if adv is not None:
+        sums[3] += adv
+    return main + term
+
+
+def optimiser_step(opt: Any, total: Any, main: Any, sums: Any) -> None:
+    """One optimiser step on ``total``; accumulates ``total`` and ``main`` in ``sums[:2]``."""
+    opt.zero_grad(set_to_none=True)
+    total.backward()
+    opt.step()
+    sums[0] += total.detach()
+    sums[1] += main.detach()
 
 
 def train_network(
@@ -268,18 +293,9 @@ def train_network(
                 pwb = train.pweight[rows]
                 tr = train.target[rows]
                 pb = _penalty_batch(train, rows, tr, pwb, classification, use_didx, len(out))
-                adv = penalty.adversary_step(s.detach(), pb)
-                pen = penalty.loss(s, pb) * schedule.factor(step)
-                total = main + pen
-                sums[2] += pen.detach()
-                if adv is not None:
-                    sums[3] += adv
-            opt.zero_grad(set_to_none=True)
-            total.backward()
-            opt.step()
+                total = penalised_loss(penalty, s, pb, main, schedule.factor(step), sums)
+            optimiser_step(opt, total, main, sums)
             step += 1
-            sums[0] += total.detach()
-            sums[1] += main.detach()
         if active:
             penalty.end_epoch(epoch)
         means = (sums / n_batches).tolist()

@@ -19,6 +19,28 @@ REAL_TTREE = DATA_DIR / "PHYSLITE_example.root"
 REAL_TTREE_RUN2 = DATA_DIR / "DAOD_PHYSLITE_21.2.108.0.art.pool.root"
 REAL_RNTUPLE = DATA_DIR / "PHYSLITE_rntuple_example.root"
 
+#: module-scoped fixtures that run a whole workflow (a minute each on a loaded 2-core
+#: machine): every test that uses one is in the slow lane, so the quick lane
+#: (``-m "not slow"``) never pays for the setup; the whole suite runs them all
+HEAVY_FIXTURES = {
+    "test_calibration": "zee_result",
+    "test_clustering": "result",
+    "test_photon_id": "pid_result",
+    "test_tth": "tth_result",
+    "test_tth_measure": "measured",
+    "test_unfolding": "samples",
+    "test_widgets": "zee_calib",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the users of :data:`HEAVY_FIXTURES` ``slow``."""
+    for item in items:
+        module = getattr(item, "module", None)
+        heavy = HEAVY_FIXTURES.get(getattr(module, "__name__", "").rpartition(".")[2])
+        if heavy is not None and heavy in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
 
 def make_toys(out, specs, *, files=1, mismodelling=1.0, name="{sample}_{kind}", reuse=False):
     """Generate toy samples ``out/<name>`` from ``(sample, kind, events, seed)`` rows.

@@ -121,6 +121,7 @@ def test_joint_sees_a_dependence_per_column_terms_underrate():
     assert joint > 3 * marginal
 
 
+@pytest.mark.slow
 def test_mlp_with_joint_disco_lowers_the_joint_dependence():
     from decorr_af.models import DecorrelatedClassifier
 

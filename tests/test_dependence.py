@@ -228,6 +228,7 @@ def test_weighted_permutation_pvalues_are_uniform_when_weights_follow_x() -> Non
     assert _ks_uniform_p(np.array(pv)) > 1e-3
 
 
+@pytest.mark.slow
 def test_asymptotic_pvalues_are_uniform_under_independence() -> None:
     rng = np.random.default_rng(32)
     pv = np.array(

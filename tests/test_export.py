@@ -53,6 +53,7 @@ def test_cli_export(sample_dir, tmp_path, capsys):
     assert f"wrote {len(df)} rows" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_cli_reports_missing_feature(tmp_path, capsys):
     from conftest import REAL_RNTUPLE
 

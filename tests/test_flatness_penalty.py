@@ -120,6 +120,7 @@ def test_flat_bdt_flattens_background():
     assert scores[20.0] > 0.6
 
 
+@pytest.mark.slow
 def test_flat_mlp_flattens_and_records_the_flatness_figure():
     from decorr_af.models import DecorrelatedClassifier
 

@@ -22,6 +22,7 @@ def test_coffea_ttree_dask():
     assert {"pt", "eta", "phi"} <= set(events.Photons.fields)
 
 
+@pytest.mark.slow
 def test_rntuple_mirrors_coffea_names():
     mode = "eager"  # uproot.dask path builds the same record; not repeated here (slow file)
     events = open_events(REAL_RNTUPLE, mode=mode, collections=["EventInfo", "Photons"])

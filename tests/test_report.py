@@ -52,6 +52,7 @@ def report_dir(tmp_path_factory):
     return make_report_dir(tmp_path_factory.mktemp("report"))
 
 
+@pytest.mark.slow
 def test_report_figures_labels_order_and_timing(report_dir, monkeypatch):
     from decorr_af import report
 

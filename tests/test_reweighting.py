@@ -12,6 +12,7 @@ from decorr_af.workflows.reweighting import (
 )
 
 
+@pytest.mark.slow
 def test_reweighting_recovers_shifted_gaussian():
     rng = np.random.default_rng(4242)
     mc = rng.normal(0.0, 1.0, (2000, 2))
@@ -31,6 +32,7 @@ def test_reweighting_recovers_shifted_gaussian():
     assert np.all(wn > 0)
 
 
+@pytest.mark.slow
 def test_reweighting_on_toy_shower_shapes(sample_dir):
     from decorr_af.data.schema import SHOWER_SHAPES
     from decorr_af.workflows._data import load_photons

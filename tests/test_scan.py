@@ -296,6 +296,7 @@ def test_load_scan_errors(tmp_path):
         load_scan(tmp_path)
 
 
+@pytest.mark.slow
 @pytest.mark.dask
 def test_killed_worker_costs_only_its_point(toy, tmp_path):
     distributed = pytest.importorskip("distributed")

@@ -88,6 +88,7 @@ def test_spurious_signal_test_chooses_the_simplest_adequate_function():
     assert b.spurious_signal < 0.2 * sigma_s < exp_row["spurious_signal"]
 
 
+@pytest.mark.slow
 def test_background_only_toys_fit_the_assigned_spurious_signal():
     """Toys of a curved background fitted with an exponential: mean ns ≈ the Asimov S_spur."""
     rng = np.random.default_rng(77)
@@ -132,6 +133,7 @@ def test_spurious_nuisance_widens_mu_interval():
     assert wide.mu_uncertainty() > 1.05 * tight.mu_uncertainty()
 
 
+@pytest.mark.slow
 def test_pulls_of_pseudo_data(measurement):
     """≥ 200 toys at μ = 1: pulls (μ̂ − 1)/σ_μ(Asimov) have mean ≈ 0, width ≈ 1."""
     sigma = measurement.mu_uncertainty()

@@ -20,6 +20,7 @@ from decorr_af.errors import MissingBranchError
 BASE = ["eventNumber", "runNumber", "mcChannelNumber", "mu", "weight", "pt", "eta", "phi", "e"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("path", "n_photons"), [(REAL_TTREE_RUN2, 5), (REAL_RNTUPLE, 263)])
 def test_real_files_photon_counts(path, n_photons):
     df = photon_table(path, mode="eager")
@@ -29,6 +30,7 @@ def test_real_files_photon_counts(path, n_photons):
     assert df["weight"].notna().all()
 
 
+@pytest.mark.slow
 def test_missing_shower_shapes_error_names_file_and_suggests():
     with pytest.raises(MissingBranchError) as err:
         photon_table(REAL_RNTUPLE, features=["Reta", "f1"], mode="eager")

@@ -36,6 +36,7 @@ def measured():
     return tm.measure(*_toy(), seed=3)
 
 
+@pytest.mark.slow
 def test_boundaries_are_chosen_on_the_validation_half_only():
     score, y, w, myy, channel = _toy()
     val, meas = tm._split(len(score), 0.5, seed=3)
@@ -72,6 +73,7 @@ def test_measurement_metrics(measured):
     json.dumps(summary)  # JSON-able
 
 
+@pytest.mark.slow
 def test_sculpted_background_costs_spurious_signal(measured):
     flat, _ = measured
     sculpted, _ = tm.measure(*_toy(sculpt=0.6), seed=3)
@@ -92,6 +94,7 @@ def test_n_categories_is_checked(bad):
         tm.Settings(n_categories=bad)
 
 
+@pytest.mark.slow
 def test_tth_run_reports_measurement_metrics(sample_dir, tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("iminuit")

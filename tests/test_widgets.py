@@ -185,6 +185,7 @@ def test_error_html_is_readable():
 
 
 # -- DisCo scanner ---------------------------------------------------------------
+@pytest.mark.slow
 def test_scanner_shows_table_values_for_each_strength(photon_scan):
     from decorr_af.scan import load_scan
     from decorr_af.widgets import DiscoScanner
@@ -360,6 +361,7 @@ def _same_scores_at_zero(scan_dir):
     res.save(path)
 
 
+@pytest.mark.slow
 def test_scanner_figures_pass_the_picture_check(tmp_path):
     """Every panel at every λ: no overlapping text, no empty axes, no raw TeX, legend honest.
 

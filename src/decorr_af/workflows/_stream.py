@@ -124,7 +124,7 @@ def estimate_rows(key: str, patterns: Any) -> int | None:
             photons = len(next(chunks))
         finally:
             chunks.close()
-    return int(math.ceil(entries * photons / max(events, 1)))
+    return math.ceil(entries * photons / max(events, 1))
 
 
 def decide(config: Any, *, key: str, patterns: Any, refuse: str | None = None) -> Decision:

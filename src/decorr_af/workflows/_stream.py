@@ -300,8 +300,10 @@ def _chunks(key: str, files: Sequence[Path], *, features: Sequence[str], chunk_r
             try:
                 for chunk in iter_table(str(path), features=list(features), chunk_size=chunk_rows):
                     yield k, path, chunk
-            except (InputFileError, ConfigError):
-                raise
+            except (InputFileError, ConfigError) as err:
+                if str(err).startswith((f"{key}:", f"{key} ", f"parameter '{key}'")):
+                    raise
+                raise type(err)(f"{key}: {err}") from err
             except (OSError, ValueError, KeyError, TypeError) as err:
                 raise InputFileError(f"{key}: cannot read {path}: {err}") from err
 

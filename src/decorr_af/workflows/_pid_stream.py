@@ -66,7 +66,7 @@ import numpy as np
 from decorr_af.columnar.isolation import get_isolation_wp
 from decorr_af.errors import ConfigError
 from decorr_af.metrics import AbcdResult, inverse_jsd
-from decorr_af.models.stream_metrics import HistogramAUC, SubsampledDCor2
+from decorr_af.models.stream_metrics import HistogramAUC, SubsampledDCor2, histogram_jsd
 from decorr_af.workflows import _classify, _stream
 from decorr_af.workflows import photon_id as P
 from decorr_af.workflows._data import feature_matrix
@@ -154,12 +154,6 @@ def _add_hists(total: dict[str, Any], new: dict[str, Any]) -> None:
 def _n_eff(w: np.ndarray) -> float:
     s2 = float((w**2).sum())
     return float(w.sum()) ** 2 / s2 if s2 > 0 else 0.0
-
-
-def _jsd(h_pass: np.ndarray, h_fail: np.ndarray) -> float:
-    from decorr_af.metrics import _jsd_rows
-
-    return float(_jsd_rows(h_pass[None, :], h_fail[None, :])[0])
 
 
 def run(config: Any, *, seed: int, out: Any, decision: _stream.Decision) -> RunResult:
@@ -453,7 +447,7 @@ def _evaluate(config: Any, sp: Any, menu: Any, wp: Any, names: list[str], specs:
             dc = math.sqrt(max(d2, 0.0))
             m["dcor"], m["dcor_err"] = dc, (se / (2.0 * dc) if dc > 0 else float(se))
         m["inv_dcor"] = 1.0 / dc if dc > 0 else float("inf")
-        m["jsd"] = _jsd(*jsd_h[n])
+        m["jsd"] = histogram_jsd(*jsd_h[n])
         m["inv_jsd"] = float(inverse_jsd(m["jsd"]))
         # subsample metrics (the in-memory code on the bounded test sample)
         full, _ = _classify.classifier_metrics(ssub[n], fsub.y, fsub.w, fsub.iso, **cm_kw, ceiling_seed=seed * 1000 + k, n_permutations=1)  # fmt: skip

@@ -213,7 +213,7 @@ class BottomK:
     >>> r.add(pd.DataFrame({"a": [1, 2, 3]}), np.array([0.5, 0.1, 0.9]))
     >>> r.add(pd.DataFrame({"a": [4]}), np.array([0.2]))
     >>> r.frame()["a"].tolist(), r.seen
-    [2, 4], 4
+    ([2, 4], 4)
     """
 
     def __init__(self, k: int) -> None:

@@ -43,8 +43,13 @@ def _slack(s, sel, w, t, width):
     return (w[near].sum() + w[sel].max()) / w[sel].sum()
 
 
-def test_streamed_run_records_how(streamed):
+def test_streamed_run_records_how(streamed, tmp_path):
+    from decorr_af.workflows.base import RunResult
+
     cfg, res = streamed
+    back = RunResult.load(res.save(tmp_path / "run"))
+    assert back.info["streaming"]["streamed"]
+    assert back.metrics == pytest.approx(res.metrics, nan_ok=True)
     info = res.info["streaming"]
     assert info["streamed"]
     assert info["reason"] == "streaming=True"

@@ -177,6 +177,29 @@ def test_cells_models_refuse_to_stream():
         photon_id.run(cfg)
 
 
+def _no_stream_class():
+    from sklearn.base import BaseEstimator, ClassifierMixin
+
+    class _NoStream(ClassifierMixin, BaseEstimator):
+        """A classifier with neither fit_stream nor xgboost external memory."""
+
+        def __init__(self, random_state=None):
+            self.random_state = random_state
+
+    return _NoStream
+
+
+def test_unstreamable_model_refused_before_reading(monkeypatch):
+    from decorr_af.models import registry
+
+    monkeypatch.setitem(registry.ESTIMATORS, "nostream_61", registry.EstimatorFamily(
+        "nostream_61", _no_stream_class(), None))  # fmt: skip
+    cfg = photon_id.Config(mc_files=("/nonexistent/*.root",), streaming=True,
+                           models=({"name": "odd", "estimator": "nostream_61"},))  # fmt: skip
+    with pytest.raises(ConfigError, match=r"parameter 'models': 'odd' \(_NoStream\)"):
+        photon_id.run(cfg)
+
+
 def test_bad_file_is_named(sample, tmp_path):
     import shutil
     from glob import glob

@@ -90,21 +90,28 @@ SUBSAMPLE_METRICS = ("inv_jsd_multi", "cvm_flatness", "dcor_pvalue")
 CEILING_METRICS = ("inv_jsd_ceiling", "inv_jsd_ceiling_lo", "inv_jsd_ceiling_hi")
 
 
-def _fit(est: Any, name: str, source: _stream.TableChunkSource, config: Any, tmp: Path) -> None:
-    """Train ``est`` from the stream: ``fit_stream`` (torch) or xgboost external memory."""
+def _streamable(est: Any, name: str) -> str:
+    """``"torch"`` or ``"xgboost"``: how ``est`` trains from a stream; else ConfigError."""
     from decorr_af.models import DisCoXGBClassifier
 
     if hasattr(est, "fit_stream"):
+        return "torch"
+    if isinstance(est, DisCoXGBClassifier):
+        return "xgboost"
+    raise ConfigError(
+        f"parameter 'models': {name!r} ({type(est).__name__}) cannot train from a stream "
+        "(neither fit_stream nor xgboost external memory); set streaming=False"
+    )
+
+
+def _fit(est: Any, name: str, source: _stream.TableChunkSource, config: Any, tmp: Path) -> None:
+    """Train ``est`` from the stream: ``fit_stream`` (torch) or xgboost external memory."""
+    if _streamable(est, name) == "torch":
         est.fit_stream(source, buffer_rows=int(config.buffer_rows))
-    elif isinstance(est, DisCoXGBClassifier):
+    else:
         from decorr_af.models.xgb_scale import fit_external_memory
 
         fit_external_memory(est, source, cache_dir=tmp)
-    else:
-        raise ConfigError(
-            f"parameter 'models': {name!r} ({type(est).__name__}) cannot train from a stream "
-            "(neither fit_stream nor xgboost external memory); set streaming=False"
-        )
 
 
 class _Flags:
@@ -164,6 +171,9 @@ def run(config: Any, *, seed: int, out: Any, decision: _stream.Decision) -> RunR
         raise ConfigError(
             f"parameter 'models': {graph} read calorimeter cells; set streaming=False"
         )
+    built = {s.name: _classify.build_model(s, config, seed=seed) for s in specs if s.estimator != "cutbased"}  # fmt: skip
+    for name, est in built.items():  # refuse before reading anything
+        _streamable(est, name)
     wp = get_isolation_wp(config.isolation_wp)
 
     def derive(df: Any) -> Any:
@@ -202,7 +212,7 @@ def run(config: Any, *, seed: int, out: Any, decision: _stream.Decision) -> RunR
             if spec.estimator == "cutbased":
                 seconds[spec.name] = menu_seconds
                 continue
-            est = _classify.build_model(spec, config, seed=seed)
+            est = built[spec.name]
             t0 = time.perf_counter()
             _fit(est, spec.name, source, config, tmp)
             seconds[spec.name] = time.perf_counter() - t0

@@ -27,7 +27,9 @@ signal-region purity of the whole test sample from the ABCD formula with
 signal leakage (``purity_abcd``; ``purity_abcd_rcorr`` with R_bkg) beside its MC
 truth ``purity``, and ``train_seconds``.  ``dcor``, ``jsd`` and the ceiling are
 measured on the Loose photons (the ABCD population), the rest on all photons.  Run-level metrics: ``tight.eff``, ``tight.rej``,
-``loose.eff``, ``loose.rej``.
+``loose.eff``, ``loose.rej``.  A streamed run (``streaming``, see
+:mod:`decorr_af.workflows._pid_stream`) gives the same keys plus ``auc_err`` and
+``dcor_err`` (its approximations).
 
 ABCD (ATLAS 2D sideband, on the MC fakes of the test set): the ID axis is
 Tight (A, B) vs Loose′ (C, D: passes Loose, fails one of the released strip cuts

@@ -194,7 +194,7 @@ def run(config: Any, *, seed: int, out: Any, decision: _stream.Decision) -> RunR
             "mc_files", config.mc_files, tmp, features=P.table_features(config), derive=derive,
             seed=seed, test_fraction=config.test_fraction, chunk_rows=int(config.chunk_rows),
             menu_rows=MENU_ROWS, sample_rows=SAMPLE_ROWS, keep_fraction=keep,
-            require=("is_prompt",),
+            require=("is_prompt",), menu_columns=_menu_columns(config),
         )  # fmt: skip
         if sp.n_train < 1 or sp.n_test < 1:
             raise ConfigError(
@@ -300,6 +300,18 @@ def run(config: Any, *, seed: int, out: Any, decision: _stream.Decision) -> RunR
     if out is not None:
         res.save(out)
     return res
+
+
+def _menu_columns(config: Any) -> list[str]:
+    """What menu tuning reads: the cut variables of the menu chain, cells, truth, weight."""
+    from decorr_af.workflows.cutbased import get_menu_spec
+
+    cols = ["pt", "eta", "abs_eta", "conversionType", "converted", "is_prompt", "weight"]
+    spec = get_menu_spec(config.tight_menu)
+    while spec is not None:
+        cols += list(spec.variables)
+        spec = get_menu_spec(spec.parent) if spec.parent is not None else None
+    return list(dict.fromkeys(cols))
 
 
 def _fit_source(config: Any, train: Path, menu: Any) -> _stream.TableChunkSource:

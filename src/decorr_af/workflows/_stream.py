@@ -322,6 +322,7 @@ def spill(
     sample_rows: int,
     keep_fraction: float = 1.0,
     require: Sequence[str] = (),
+    menu_columns: Sequence[str] | None = None,
 ) -> SpillResult:
     """Read the inputs of config key ``key`` once; write train/test Parquet files.
 
@@ -337,6 +338,8 @@ def spill(
         Columns every chunk must have (e.g. the truth ``is_prompt``).
     menu_rows, sample_rows
         Sizes of the train reservoir (menu tuning) and of the test subsample.
+    menu_columns
+        The columns the train reservoir keeps (default: all).
     """
     files = resolve_inputs(patterns, key=key)
     train_w, test_w = _Writer(folder / "train.parquet"), _Writer(folder / "test.parquet")
@@ -366,7 +369,8 @@ def spill(
         tr, te = chunk[~test], chunk[test]
         train_w.write(tr)
         test_w.write(te)
-        menu.add(tr, tr["_u_menu"].to_numpy())
+        cols = list(tr.columns) if menu_columns is None else [c for c in menu_columns if c in tr]
+        menu.add(tr[cols], tr["_u_menu"].to_numpy())
         sample.add(te, te["_u_sub"].to_numpy())
     train_w.close(columns)
     test_w.close(columns)

@@ -215,6 +215,7 @@ def run(config: Any, *, seed: int, out: Any, decision: _stream.Decision) -> RunR
             est = built[spec.name]
             t0 = time.perf_counter()
             _fit(est, spec.name, source, config, tmp)
+            _stream.release_memory()
             seconds[spec.name] = time.perf_counter() - t0
             estimators[spec.name] = est
 
@@ -361,6 +362,7 @@ def _evaluate(config: Any, sp: Any, menu: Any, wp: Any, names: list[str], specs:
     counts = {"n_prompt_test": 0, "n_fake_test": 0}
     # -- pass 1: histograms, menu efficiencies, dCor
     for i in range(n_groups):
+        _stream.release_memory()
         df = _stream.read_group(sp.test, i)
         f = _Flags(df, menu, config, wp)
         s = scores(df, f)
@@ -412,6 +414,7 @@ def _evaluate(config: Any, sp: Any, menu: Any, wp: Any, names: list[str], specs:
     jsd_w = {n: [[0.0, 0.0], [0.0, 0.0]] for n in names}  # pass/fail: Σw, Σw² in range
     hists: dict[str, Any] = {}
     for i in range(n_groups):
+        _stream.release_memory()
         df = _stream.read_group(sp.test, i)
         f = _Flags(df, menu, config, wp)
         s = scores(df, f)

@@ -49,6 +49,7 @@ __all__ = [
     "check_options",
     "decide",
     "estimate_rows",
+    "release_memory",
     "row_uniform",
     "spill",
 ]
@@ -245,6 +246,25 @@ class BottomK:
         return self._df.iloc[order].reset_index(drop=True)
 
 
+# ----------------------------------------------------------------------------- memory
+def release_memory() -> None:
+    """Collect reference cycles and hand freed heap pages back to the OS (glibc).
+
+    A read chunk leaves reference cycles (awkward/uproot objects) that the cyclic
+    collector frees late, and glibc keeps freed arenas: without this, the resident
+    memory of a pass over many chunks grows by ~25 MB per 100k-entry chunk.
+    """
+    import contextlib
+    import ctypes
+    import gc
+    import sys
+
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):  # not glibc (e.g. musl)
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 # ----------------------------------------------------------------------------- spill
 @dataclass
 class SpillResult:
@@ -372,6 +392,8 @@ def spill(
         cols = list(tr.columns) if menu_columns is None else [c for c in menu_columns if c in tr]
         menu.add(tr[cols], tr["_u_menu"].to_numpy())
         sample.add(te, te["_u_sub"].to_numpy())
+        del chunk, tr, te
+        release_memory()
     train_w.close(columns)
     test_w.close(columns)
     return SpillResult(

@@ -55,8 +55,9 @@ and an in-memory run on the same sample and seed agree within statistical noise.
 Measured on the 2-core development machine (``cutbased`` + a 16-unit MLP, 1 epoch,
 ``chunk_rows=100_000``, ``buffer_rows=200_000``; peak RSS of the process): 0.71 GiB
 for 0.11M photons, 1.06 GiB for 1.67M (in memory: 2.25 GiB), 1.19 GiB for 4.0M;
-the bounded samples (menu reservoir, test subsample, dCor groups) saturate between
-1M and 4M photons, after which only the chunk and buffer remain. Test AUC/R50 of
+the bounded samples (menu reservoir, test subsample, dCor groups) fill up between
+1M and 4M photons, so the peak should stay flat beyond (not measured above 4.0M;
+xgboost external memory adds ~40 bytes per training row). Test AUC/R50 of
 the MLP at 1.67M photons: 0.9494/39.7 streamed, 0.9496/39.5 in memory.
 """
 

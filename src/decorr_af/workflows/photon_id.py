@@ -27,7 +27,9 @@ signal-region purity of the whole test sample from the ABCD formula with
 signal leakage (``purity_abcd``; ``purity_abcd_rcorr`` with R_bkg) beside its MC
 truth ``purity``, and ``train_seconds``.  ``dcor``, ``jsd`` and the ceiling are
 measured on the Loose photons (the ABCD population), the rest on all photons.  Run-level metrics: ``tight.eff``, ``tight.rej``,
-``loose.eff``, ``loose.rej``.
+``loose.eff``, ``loose.rej``.  A streamed run (``streaming``, see
+:mod:`decorr_af.workflows._pid_stream`) gives the same keys plus ``auc_err`` and
+``dcor_err`` (its approximations).
 
 ABCD (ATLAS 2D sideband, on the MC fakes of the test set): the ID axis is
 Tight (A, B) vs Loose′ (C, D: passes Loose, fails one of the released strip cuts
@@ -59,8 +61,8 @@ import numpy as np
 from decorr_af.columnar.isolation import IsolationWP, get_isolation_wp
 from decorr_af.data.schema import CALO_VARIABLES, CONVERSION, ISOLATION, SHOWER_SHAPES
 from decorr_af.errors import ConfigError
-from decorr_af.metrics import abcd, abcd_signal_yield, efficiency_threshold
-from decorr_af.workflows import _classify
+from decorr_af.metrics import AbcdResult, abcd, abcd_signal_yield, efficiency_threshold
+from decorr_af.workflows import _classify, _stream
 from decorr_af.workflows._cells import cells_of, load_with_cells, takes_cells
 from decorr_af.workflows._data import feature_matrix, load_photons, subsample, train_test_split_idx
 from decorr_af.workflows.base import RunResult
@@ -143,6 +145,12 @@ class Config(_classify.ClassifierConfig):
     ``"rejection"`` or ``"efficiency"``.  With ``ml_preselection`` (default) the
     ML models are trained on, and select from, Loose photons — as the Tight menu
     does — so the ABCD population (Loose fakes) is where DisCo decorrelates.
+
+    Large samples (:mod:`decorr_af.workflows._pid_stream`): ``streaming`` is
+    ``True``, ``False`` or ``"auto"`` (stream when the inputs hold more than
+    ``streaming_rows`` photons, counted from file metadata); a streamed run reads
+    ``chunk_rows`` entries at a time and shuffles the training batches in a buffer
+    of ``buffer_rows`` rows.
     """
 
     workflow: ClassVar[str] = WORKFLOW
@@ -163,9 +171,14 @@ class Config(_classify.ClassifierConfig):
     ml_match: str = "rejection"
     ml_preselection: bool = True
     jsd_permutations: int = 100
+    streaming: bool | str = "auto"
+    streaming_rows: int = 2_000_000
+    chunk_rows: int = 200_000
+    buffer_rows: int = 262_144
 
     def validate(self) -> None:
         super().validate()
+        _stream.check_options(self)
         leaks = [
             f for f in self.features if f == self.protected or f in ISOLATION or f == "iso_excess"
         ]
@@ -312,22 +325,28 @@ def _abcd_metrics(
     (``purity_abcd_rcorr``); ``purity`` is the MC truth it should reproduce.
     """
     r = abcd(tight[fake], iso[fake], w[fake], id_fail=non_tight[fake], iso_fail=noniso[fake])
+    every = abcd(tight, iso, w, id_fail=non_tight, iso_fail=noniso)
+    sig = abcd(tight[~fake], iso[~fake], w[~fake], id_fail=non_tight[~fake], iso_fail=noniso[~fake])
+    return abcd_figures(r, sig, every)
+
+
+def abcd_figures(r: AbcdResult, sig: AbcdResult, every: AbcdResult) -> dict[str, float]:
+    """The ABCD metrics from the region yields of the fakes, the prompt and every photon."""
     out = r.as_dict()
     out.update(
         abcd_nonclosure=r.nonclosure,
         abcd_nonclosure_err=r.r_bkg_err,
         abs_abcd_nonclosure=abs(r.nonclosure),
     )
-    every = abcd(tight, iso, w, id_fail=non_tight, iso_fail=noniso).yields
-    sig = abcd(tight[~fake], iso[~fake], w[~fake], id_fail=non_tight[~fake], iso_fail=noniso[~fake])
-    na = every[0]
+    every_y = every.yields
+    na = every_y[0]
     if na > 0 and sig.yields[0] > 0:
         leak = np.asarray(sig.yields[1:]) / sig.yields[0]
         out["purity"] = sig.yields[0] / na
-        out["purity_abcd"] = abcd_signal_yield(every, leakage=leak) / na
+        out["purity_abcd"] = abcd_signal_yield(every_y, leakage=leak) / na
         rb = r.r_bkg if np.isfinite(r.r_bkg) and r.r_bkg > 0 else float("nan")
         out["purity_abcd_rcorr"] = (
-            abcd_signal_yield(every, leakage=leak, r_bkg=rb) / na if np.isfinite(rb) else rb
+            abcd_signal_yield(every_y, leakage=leak, r_bkg=rb) / na if np.isfinite(rb) else rb
         )
     return out
 
@@ -365,7 +384,14 @@ def run(
         raise ConfigError(f"photon_id.run needs a photon_id.Config, got {type(config).__name__}")
     config = config.with_strength(strength)
     specs = config.model_specs()
-    df, cells = _prepare(config, seed, cells=any(_takes_cells(s) for s in specs))
+    graph = [s.name for s in specs if _takes_cells(s)]
+    refuse = f"models {graph} read calorimeter cells (in memory only)" if graph else None
+    decision = _stream.decide(config, key="mc_files", patterns=config.mc_files, refuse=refuse)
+    if decision.streamed:
+        from decorr_af.workflows import _pid_stream
+
+        return _pid_stream.run(config, seed=seed, out=out, decision=decision)
+    df, cells = _prepare(config, seed, cells=bool(graph))
     X = feature_matrix(df, config.features)
     y = df["is_prompt"].to_numpy().astype(np.int64)
     iso = df[config.protected].to_numpy(dtype=np.float64)
@@ -505,6 +531,7 @@ def run(
         estimators=estimators,
     )
     result.info["models"] = _classify.describe_models(specs, config.strength)
+    result.info["streaming"] = decision.to_dict()
     if out is not None:
         result.save(out)
     return result

@@ -158,15 +158,18 @@ class DisCoObjective:
         """``(W ∂J/∂f, Hessian approximation)`` per row; ``factor`` scales the penalty (λ schedule)."""
         f = np.asarray(f, np.float64)
         if self.classification:
-            prob = sigmoid(f)
-            grad = self.weight * (prob - self.y)
-            hess = self.weight * np.maximum(prob * (1.0 - prob), 1e-16)
+            s = sigmoid(f)  # the penalised score is the probability: computed once
+            ds = s * (1.0 - s)
+            grad = self.weight * (s - self.y)
+            hess = self.weight * np.maximum(ds, 1e-16)
         else:
+            s, ds = f, None
             grad = 2.0 * self.weight * (f - self.y)
             hess = 2.0 * self.weight
         if self.penalty is None or factor <= 0.0:
             return grad, hess
-        s, ds = self._score(f)
+        if ds is None:  # regression: s = f, s'(f) = 1
+            ds = np.ones_like(f)
         _, g_s, h_s = self.penalty.boost_terms(s, **self._inputs)
         grad += factor * self.W * g_s * ds  # chain rule: ∂P/∂f = ∂P/∂s · s'(f)
         hess += factor * self.W * h_s * ds * ds / self.radius  # Gauss-Newton: H_s · s'(f)²

@@ -33,8 +33,14 @@ N      MLP stream  MLP memory  rows x epochs / s   XGB ext     XGB memory
 =====  ==========  ==========  ==================  ==========  ==========
 
 (XGB: 30 trees at 0.5M/2M, 10 at 5M; same AUC and dCor² streamed or not.)
-xgboost.dask on 0.5M, 30 trees: 1 worker 59.5 s, 2 workers 63.4 s (speed-up 0.94:
-two workers on two shared cores); dCor² 0.0157 (2 workers) vs 0.0160 (1 process).
+xgboost.dask on 0.5M, 30 trees (fit only; two runs each, load 8-12): 1 process
+20.2-20.8 s wall / 7.3-7.5 CPU s; 1 worker 36.6-37.9 s / busiest worker 12.3-12.5
+CPU s; 2 workers 36.4-37.4 s / 7.0-7.2 CPU s. Speed-up 2 vs 1 worker: 0.98-1.04
+wall, 1.70-1.78 in the busiest worker's CPU time. The wall ratio cannot exceed ~1
+here: Linux autogroups share the 2 cores fairly between the agents' sessions, so the
+benchmark's process tree gets one share with 1 or 2 workers (the earlier 59.5 s vs
+63.4 s, 0.94, was the same effect). AUC 0.9544 / dCor² 0.0157 (2 workers) vs
+0.9541 / 0.0160 (1 process and 1 worker, identical).
 20M/50M were not run here (time); the streamed MLP's peak does not grow with N.
 """
 
@@ -183,7 +189,9 @@ def stage(name: str, folder: str, trees: int, workers: int) -> dict[str, float]:
         X, y, z = _load_all(folder)
         kw = {"n_estimators": trees, "max_depth": 6, "device": "cpu", "n_jobs": 1, "penalty": DisCo(strength=10.0), "penalty_radius": 0.3}  # fmt: skip
         if name == "xgb-single":
+            c0, t0 = time.process_time(), time.perf_counter()
             model = DisCoXGBClassifier(**kw).fit(X, y, protected=z)
+            seconds, busy = time.perf_counter() - t0, time.process_time() - c0
         else:
             import dask.array as da
             import distributed
@@ -195,10 +203,13 @@ def stage(name: str, folder: str, trees: int, workers: int) -> dict[str, float]:
                 Xd, yd, zd = da.from_array(X, chunks=(chunk, X.shape[1])), da.from_array(y, chunks=chunk), da.from_array(z, chunks=chunk)  # fmt: skip
                 Xd, yd, zd = client.persist([Xd, yd, zd])
                 client.run(_warm)
+                c0 = client.run(time.process_time)  # CPU seconds of each worker process
                 t0 = time.perf_counter()  # the fit only, not the cluster start
                 model = fit_dask(DisCoXGBClassifier(**kw), client, Xd, yd, protected=zd)
                 seconds = time.perf_counter() - t0
-            return {"seconds": seconds, **_score(model, folder)}
+                busy = max(c - c0[a] for a, c in client.run(time.process_time).items())
+        # busy: CPU seconds of the (busiest) training process, blind to other jobs
+        return {"seconds": seconds, "busy": busy, **_score(model, folder)}
     else:
         sys.exit(f"unknown stage {name}")
     return {"seconds": time.perf_counter() - t0, **_score(model, folder)}
@@ -240,8 +251,9 @@ def main() -> None:
                 for label, st, w in (("single", "xgb-single", 1), ("dask x1", "dask", 1), ("dask x2", "dask", 2)):  # fmt: skip
                     _, out = _peak_of([*me, "--stage", st, "--data", str(folder), "--workers", str(w)])  # fmt: skip
                     res[label] = json.loads(out.strip().splitlines()[-1])
-                    print(f"  {label:8s} {res[label]['seconds']:7.1f} s  AUC {res[label]['auc']:.3f}  dCor2_bkg {res[label]['dcor2_bkg']:.4f}")  # fmt: skip
-                print(f"  xgboost.dask speed-up 2 vs 1 worker: {res['dask x1']['seconds'] / res['dask x2']['seconds']:.2f}")  # fmt: skip
+                    print(f"  {label:8s} {res[label]['seconds']:7.1f} s  busiest worker {res[label]['busy']:6.1f} CPU s  AUC {res[label]['auc']:.3f}  dCor2_bkg {res[label]['dcor2_bkg']:.4f}")  # fmt: skip
+                x1, x2 = res["dask x1"], res["dask x2"]
+                print(f"  xgboost.dask speed-up 2 vs 1 worker: {x1['seconds'] / x2['seconds']:.2f} (wall), {x1['busy'] / x2['busy']:.2f} (busiest worker's CPU time)")  # fmt: skip
             shutil.rmtree(folder, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import make_toys
+
 from decorr_af.errors import ConfigError, InputFileError
 from decorr_af.workflows import calibration as cal
 from decorr_af.workflows.base import RunResult

@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import make_toys
+
 from decorr_af.errors import ConfigError, InputFileError, MissingBranchError
 from decorr_af.workflows import clustering as cl
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 import pytest
-
 from conftest import make_toys
+
 from decorr_af.data import radiative_z_table, simulate_zmumug
 from decorr_af.data.schema import TRUTH_ORIGIN, TRUTH_TYPE, ZMUMUG_CHANNELS
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import REAL_RNTUPLE, REAL_TTREE_RUN2
+
 from decorr_af.columnar import diphoton_kinematics, histogram
 from decorr_af.data.schema import (
     CALO_VARIABLES,

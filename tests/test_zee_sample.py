@@ -5,8 +5,8 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 import pytest
-
 from conftest import make_toys
+
 from decorr_af.columnar.features import pair_mass
 from decorr_af.data import electron_table, generate, simulate_zee
 from decorr_af.data.calo import standard_calibration

@@ -102,12 +102,37 @@ def estimate_rows(key: str, patterns: Any) -> int | None:
     ``≤ 2000`` entries of the first file.
     """
     from decorr_af.data.filesets import is_spec_file
-    from decorr_af.data.table import iter_table
-    from decorr_af.data.validate import validate_files
 
     files = resolve_inputs(patterns, key=key)
     if any(is_spec_file(f) for f in files):
         return None
+    stamp = tuple((str(f), *_stat(f)) for f in files)
+    if stamp in _ESTIMATES:  # a scan runs many points on the same files
+        return _ESTIMATES[stamp]
+    n = _estimate(key, files)
+    if len(_ESTIMATES) > 64:
+        _ESTIMATES.clear()
+    _ESTIMATES[stamp] = n
+    return n
+
+
+_ESTIMATES: dict[tuple[Any, ...], int] = {}
+
+
+def _stat(path: Any) -> tuple[int, int]:
+    """(mtime, size) of a local file; (0, 0) for a remote one."""
+    try:
+        st = Path(path).stat()
+    except (OSError, TypeError, ValueError):
+        return (0, 0)
+    return (st.st_mtime_ns, st.st_size)
+
+
+def _estimate(key: str, files: Sequence[Any]) -> int:
+    """``Σ num_entries`` × photons per event of the first probe chunk (see :func:`estimate_rows`)."""
+    from decorr_af.data.table import iter_table
+    from decorr_af.data.validate import validate_files
+
     with naming_inputs(key, files):
         infos = validate_files([str(f) for f in files])
         entries = sum(int(i.num_entries) for i in infos)

@@ -29,12 +29,12 @@ Cost (issue #14; 0.5M rows, 11 features, one thread per process). A tree costs
 about 0.25 CPU s in one process: ~0.1 s to build it and ~0.13 s of objective, of
 which ~0.07-0.1 s is the exact dCor² gradient on the ~250k background rows. A
 worker holding half the rows spends half of that per round, and the per-worker
-CPU time of a 30-tree fit falls from 12.3-12.5 s (one worker) to 7.0-7.2 s (the
-busier of two): 1.7-1.8×. The former 2 s per tree and the 0.94× wall-clock
+CPU time of a 30-tree fit falls from 10.5-12.5 s (one worker) to 5.8-7.2 s (the
+busier of two; three runs each): 1.70-1.81×. The former 2 s per tree and the 0.94× wall-clock
 "speed-up" were the benchmark machine's scheduler, not the fit: its 2 cores are
 shared fairly between the sessions of several agents (Linux autogroups), so a
 benchmark's whole process tree gets about one core's share however many workers
-it starts, and its wall time stays ~37 s for 1 and 2 workers (load 8-12). What the
+it starts: wall-clock speed-up 0.98-1.19 in the same runs (load 8-14). What the
 fit did add: three scheduler round trips before training (the classes, then each
 weight sum: 0.8-3.2 s of serial wall time on the loaded machine), now one (0.3-0.8
 s), and a fresh objective with copies of the label, weight and protected arrays

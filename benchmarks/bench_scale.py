@@ -33,10 +33,10 @@ N      MLP stream  MLP memory  rows x epochs / s   XGB ext     XGB memory
 =====  ==========  ==========  ==================  ==========  ==========
 
 (XGB: 30 trees at 0.5M/2M, 10 at 5M; same AUC and dCor² streamed or not.)
-xgboost.dask on 0.5M, 30 trees (fit only; two runs each, load 8-12): 1 process
-20.2-20.8 s wall / 7.3-7.5 CPU s; 1 worker 36.6-37.9 s / busiest worker 12.3-12.5
-CPU s; 2 workers 36.4-37.4 s / 7.0-7.2 CPU s. Speed-up 2 vs 1 worker: 0.98-1.04
-wall, 1.70-1.78 in the busiest worker's CPU time. The wall ratio cannot exceed ~1
+xgboost.dask on 0.5M, 30 trees (fit only; load 8-14): 1 process 20.2-20.8 s wall /
+7.3-7.5 CPU s (2 runs); 1 worker 24.2-37.9 s / busiest worker 10.5-12.5 CPU s, 2
+workers 20.3-37.4 s / 5.8-7.2 CPU s (3 runs each). Speed-up 2 vs 1 worker: 0.98-1.19
+wall, 1.70-1.81 in the busiest worker's CPU time. The wall ratio cannot reach 1.6
 here: Linux autogroups share the 2 cores fairly between the agents' sessions, so the
 benchmark's process tree gets one share with 1 or 2 workers (the earlier 59.5 s vs
 63.4 s, 0.94, was the same effect). AUC 0.9544 / dCor² 0.0157 (2 workers) vs

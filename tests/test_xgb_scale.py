@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -13,7 +15,8 @@ pytest.importorskip("xgboost")
 
 from decorr_af.models import DisCoXGBClassifier, DisCoXGBRegressor, load_model
 from decorr_af.models.streaming import ArraySource, ParquetSource
-from decorr_af.models.xgb_scale import fit_dask, fit_external_memory
+from decorr_af.models.xgb import DisCoObjective
+from decorr_af.models.xgb_scale import PartitionDisCoObjective, fit_dask, fit_external_memory
 
 FAST = {"n_estimators": 40, "max_depth": 3, "learning_rate": 0.2, "device": "cpu", "n_jobs": 1}
 
@@ -89,6 +92,37 @@ def test_dask_regressor(dask_client):
     )
     assert est.y_mean_ == pytest.approx(y.mean())
     assert est.score(X, y) > 0.8
+
+
+def test_partition_objective_reads_its_matrix_once():
+    """The per-worker objective equals DisCoObjective on the worker's rows, every round."""
+    xgb = pytest.importorskip("xgboost")
+    X, y, m = make_toy(600, 44)
+    w = np.random.default_rng(45).uniform(0.5, 2.0, len(y))
+    dm = xgb.DMatrix(X, label=y.astype(float), weight=w)
+    dm.set_float_info("label_lower_bound", m)  # stored as float32 by xgboost
+    pen = DisCo(strength=5.0)
+    pen.setup(task="classification")
+    obj = PartitionDisCoObjective("classification", pen, radius=0.3)
+    w32, m32 = w.astype(np.float32).astype(float), m.astype(np.float32).astype(float)
+    ref = DisCoObjective("classification", y, w32, penalty=pen, protected=m32, radius=0.3)
+    rng = np.random.default_rng(46)
+    first = None
+    for _ in range(3):  # one boosting round each
+        f = rng.normal(size=len(y))
+        got, want = obj(f, dm), ref.gradient(f)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+        first = first or obj._objective
+        assert obj._objective is first  # built on the first round only
+    other = xgb.DMatrix(X[:300], label=y[:300].astype(float))
+    other.set_float_info("label_lower_bound", m[:300])
+    assert obj(np.zeros(300), other)[0].shape == (300,)
+    assert obj._objective is not first  # a new matrix: rebuilt
+    shipped = copy.deepcopy(obj)  # what pickling to a worker keeps: no cache
+    assert shipped._objective is None
+    assert shipped._dtrain is None
+    assert shipped.radius == 0.3
 
 
 def test_refusals():

@@ -25,20 +25,22 @@ Two ways to fit a :class:`~decorr_af.models.DisCoXGBClassifier` /
   2-worker fit gave AUC 0.9544 and background dCor² 0.0157 against 0.9541 and
   0.0160 in one process (one worker: identical to the single-process fit).
 
-Cost (issue #14; 0.5M rows, 11 features, one thread per process). A tree costs
-about 0.25 CPU s in one process: ~0.1 s to build it and ~0.13 s of objective, of
-which ~0.07-0.1 s is the exact dCor² gradient on the ~250k background rows. A
-worker holding half the rows spends half of that per round, and the per-worker
-CPU time of a 30-tree fit falls from 12.3-12.5 s (one worker) to 7.0-7.2 s (the
-busier of two): 1.7-1.8×. The former 2 s per tree and the 0.94× wall-clock
-"speed-up" were the benchmark machine's scheduler, not the fit: its 2 cores are
-shared fairly between the sessions of several agents (Linux autogroups), so a
-benchmark's whole process tree gets about one core's share however many workers
-it starts, and its wall time stays ~37 s for 1 and 2 workers (load 8-12). What the
-fit did add: three scheduler round trips before training (the classes, then each
-weight sum: 0.8-3.2 s of serial wall time on the loaded machine), now one (0.3-0.8
-s), and a fresh objective with copies of the label, weight and protected arrays
-every round, now built once per worker.
+Cost (issue #14; 0.5M rows, 11 features, one thread per process). A tree costs about
+0.25 CPU s in one process: ~0.1 s to build it and ~0.13 s of objective, of which
+~0.07-0.1 s is the exact dCor² gradient on the ~250k background rows. A worker
+holding half the rows spends half of that per round, and the per-worker CPU time of
+a 30-tree fit falls from 10.5-12.5 s (one worker) to 5.8-7.2 s (the busier of two;
+three runs each): 1.70-1.81×. (A worker's process also runs Dask's event loop, ~1
+CPU s per 30 s fit; its xgboost.train costs what the single process's does: 9.3 vs
+9.0 CPU s side by side. CPU time itself varies by ±20 % with the machine's load.)
+The former 2 s per tree and the 0.94× wall-clock "speed-up" were the benchmark
+machine's scheduler, not the fit: its 2 cores are shared fairly between the sessions
+of several agents (Linux autogroups), so a benchmark's whole process tree gets about
+one core's share however many workers it starts: wall-clock speed-up 0.98-1.19 in
+the same runs (load 8-14). What the fit did add: three scheduler round trips before
+training (the classes, then each weight sum: 0.8-3.2 s of serial wall time on the
+loaded machine), now one (0.3-0.8 s), and a fresh objective with copies of the
+label, weight and protected arrays every round, now built once per worker.
 
 Not supported here: early stopping and domain penalties (a
 :class:`~decorr_af.errors.ConfigError` says so); use the in-memory ``fit``.

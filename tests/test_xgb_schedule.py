@@ -58,3 +58,22 @@ def test_estimator_parameter_checked_and_saved(tmp_path):
     back = DisCoXGBClassifier.load(tmp_path / "m")
     assert back.penalty_warmup == "linear:0.5"
     np.testing.assert_allclose(back.predict_proba(X), clf.predict_proba(X))
+
+
+def test_bdt_fit_with_a_schedule_does_not_import_torch():
+    """The λ schedules serve the BDTs too: a DisCo-XGB fit pays no torch import (~5 s)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from decorr_af.decorrelation import DisCo\n"
+        "from decorr_af.models import DisCoXGBClassifier\n"
+        "rng = np.random.default_rng(5)\n"
+        "X = rng.normal(size=(400, 3)); y = (X[:, 0] > 0).astype(int)\n"
+        "DisCoXGBClassifier(n_estimators=3, device='cpu', penalty=DisCo(strength=1.0),\n"
+        "                   penalty_warmup='linear').fit(X, y, protected=X[:, 1])\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False"

@@ -27,11 +27,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
-
-import torch
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from decorr_af.errors import ConfigError
+
+if TYPE_CHECKING:  # the schedules serve the BDTs too, which need no torch import
+    import torch
 
 __all__ = [
     "Constant",
@@ -301,6 +302,8 @@ class PenaltyRowSampler:
     _pool: torch.Tensor = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        import torch
+
         self._gen = torch.Generator().manual_seed(int(self.seed) + 7919)
         self._pool = self.eligible[:0]
 
@@ -323,6 +326,8 @@ class PenaltyRowSampler:
         mask = penalty.rows(train.target, None, n)
         weighted = train.pweight != 0  # signed weights: negative rows count too
         mask = weighted if mask is None else (mask & weighted)
+        import torch
+
         eligible = torch.nonzero(mask).reshape(-1)
         per_batch = len(eligible) / max(n_batches, 1)
         per_step = min(math.ceil(min_rows - per_batch), len(eligible))
@@ -332,6 +337,8 @@ class PenaltyRowSampler:
 
     def draw(self) -> torch.Tensor:
         """The next ``per_step`` eligible row indices (on the rows' device)."""
+        import torch
+
         while len(self._pool) < self.per_step:
             perm = torch.randperm(len(self.eligible), generator=self._gen)
             self._pool = torch.cat([self._pool, self.eligible[perm.to(self.eligible.device)]])

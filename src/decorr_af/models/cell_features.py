@@ -13,6 +13,10 @@ cell feature        definition                                             stand
 ``layer_onehot``    one column per layer 0-4 (presampler … hadronic)       no
 ``deta_units``      Δη to the cluster barycentre, in middle cells (0.025)  yes
 ``dphi_units``      Δφ to the barycentre, in middle cells (2π/256)         yes
+``deta_hot``        Δη to the centre of the hottest middle cell, in middle  yes
+                    cells (grid-aligned: with ``deta_units`` it gives the
+                    impact point of the shower inside its cell)
+``dphi_hot``        the same in φ                                          yes
 ``log_energy``      log(max(E, 1 MeV)) (E in GeV)                          yes
 ``energy_fraction`` E / Σ_photon E                                         no
 ``significance``    asinh(E / σ_noise(layer)): noise-normalised            yes
@@ -36,8 +40,10 @@ Examples
 >>> cs = CellSet(np.array([0, 3]), np.array([[2, 0.0, 0.0, 3.0, 0.0], [2, 0.025, 0.0, 1.0, 0.0],
 ...              [1, 0.0, 0.0, 0.0, 0.0]]), ("layer", "deta", "dphi", "e", "t"))
 >>> ctx = CellContext(cs)
->>> CELL_FEATURES["deta_units"].compute(ctx)[:, 0].tolist()
+>>> CELL_FEATURES["deta_units"].compute(ctx)[:, 0].round(6).tolist()
 [-0.25, 0.75, -0.25]
+>>> CELL_FEATURES["deta_hot"].compute(ctx)[:, 0].tolist()
+[0.0, 1.0, 0.0]
 >>> CELL_FEATURES["energy_fraction"].compute(ctx)[:, 0].tolist()
 [0.75, 0.25, 0.0]
 """
@@ -47,6 +53,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -59,6 +66,7 @@ __all__ = [
     "NOMINAL_NOISE",
     "N_LAYERS",
     "PHYSICS_CELL_FEATURES",
+    "PHYSICS_DESIGN",
     "PHYSICS_GLOBAL_FEATURES",
     "CellContext",
     "CellFeature",
@@ -117,6 +125,24 @@ class CellContext:
         mid = e * (self.cells.column("layer") == 2)
         has_mid = self.photon_sum(mid) > 0
         return np.where(has_mid[self.seg], mid, e)
+
+    @functools.cached_property
+    def hottest_middle(self) -> np.ndarray:
+        """Row of each photon's hottest middle-layer cell (its hottest cell without one)."""
+        e = self.column("e", "hottest cell")
+        layer = self.column("layer", "hottest cell")
+        key = np.where(layer == 2, e, e - 1e9)  # a middle cell beats every other one
+        order = np.lexsort((-key, self.seg))  # by photon, hottest first
+        first = self.cells.offsets[:-1]
+        has = np.diff(self.cells.offsets) > 0
+        rows = np.zeros(self.n, dtype=np.int64)
+        rows[has] = order[first[has]]
+        return rows
+
+    def to_hottest(self, name: str, unit: float) -> np.ndarray:
+        """``name`` minus its value at the photon's hottest middle cell, over ``unit``."""
+        x = self.column(name, f"{name}_hot")
+        return (x - x[self.hottest_middle][self.seg]) / unit
 
     def relative(self, name: str, unit: float) -> np.ndarray:
         """``name`` minus the photon's energy-weighted barycentre, over ``unit``."""
@@ -189,6 +215,14 @@ register_cell_feature(
     CellFeature(("dphi_units",), lambda c: c.relative("dphi", MIDDLE_CELL[1])[:, None]),
 )
 register_cell_feature(
+    "deta_hot",
+    CellFeature(("deta_hot",), lambda c: c.to_hottest("deta", MIDDLE_CELL[0])[:, None]),
+)
+register_cell_feature(
+    "dphi_hot",
+    CellFeature(("dphi_hot",), lambda c: c.to_hottest("dphi", MIDDLE_CELL[1])[:, None]),
+)
+register_cell_feature(
     "log_energy",
     CellFeature(
         ("log_energy",),
@@ -204,3 +238,18 @@ register_global_feature("abs_eta", GlobalFeature(lambda g: np.abs(g("eta"))))
 register_global_feature(
     "log_e_raw", GlobalFeature(lambda g: np.log(np.clip(g("e_raw"), 1e-3, None)))
 )
+
+#: The physics design of the ``cells_gnn`` presets (estimator keywords): Deep Sets
+#: over the per-cell inputs an ATLAS calorimeter physicist would use (layer one-hot,
+#: Δη/Δφ to the barycentre in cell units, log E, E/E_cluster, noise significance;
+#: :data:`PHYSICS_CELL_FEATURES`), pooled per layer
+#: (exact sums, the inputs included) and by attention, with the per-photon inputs of
+#: the baseline calibration (|η|, log E_raw, conversion) — not the shower shapes.
+PHYSICS_DESIGN: dict[str, Any] = {
+    "architecture": "deepsets",
+    "pooling": ["layer_sum", "attention"],
+    "pool_inputs": True,
+    "cell_features": list(PHYSICS_CELL_FEATURES),
+    "global_features": list(PHYSICS_GLOBAL_FEATURES),
+    "log_features": [],
+}

@@ -43,7 +43,12 @@ from decorr_af.errors import ConfigError
 from decorr_af.models._binary import BinaryClassifierOutput
 from decorr_af.models._inputs import FitInputs, check_number
 from decorr_af.models._regression import StandardizedTargetOutput
-from decorr_af.models.cell_features import CELL_FEATURES, GLOBAL_FEATURES, N_LAYERS, CellContext
+from decorr_af.models.cell_features import (
+    CELL_FEATURES,
+    GLOBAL_FEATURES,
+    N_LAYERS,
+    CellContext,
+)
 
 torch = optional_import("torch", "torch")
 

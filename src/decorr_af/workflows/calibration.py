@@ -161,8 +161,8 @@ class Config(WorkflowConfig):
             "head": [64, 64],
             "loss": "huber",
             "epochs": 20,
-            "batch_size": 64,
-            "lr": 1e-3,
+            "batch_size": 256,
+            "lr": 2e-3,
         }
     )
     reweight: dict = dataclasses.field(

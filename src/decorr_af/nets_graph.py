@@ -9,12 +9,20 @@ same for unsorted segment ids. EdgeConv messages use a fixed number ``k`` of
 neighbours per cell, a ``(n_cells, k)`` index tensor into the same flat batch
 (:func:`knn_graph`, computed within each photon only).
 
+Pooling (:data:`POOLINGS`, several are concatenated): ``sum`` / ``mean`` / ``max``
+over the photon, ``layer_sum`` (sums per calorimeter layer: with ``pool_inputs``
+the layer energies / fractions of the cell inputs are exactly representable) and
+``attention`` (a softmax-weighted mean over the photon's cells). ``mean`` reuses
+the ``sum`` reduction of the same batch; ``layer_sum`` needs the cells of each
+photon sorted by layer and the ``(n × n_layers)`` per-layer counts.
+
 * :class:`DeepSetsNet` - φ(cell) → pool over the photon → ρ(pooled, globals).
 * :class:`EdgeConvNet` - EdgeConv layers on the kNN graph of each photon, then
   the same pooling and head.
 
 Both are registered in :data:`GRAPH_NETS` (``"deepsets"``, ``"edgeconv"``); a new
-architecture is a new class and one :func:`register_graph_net` call.
+architecture is a new class and one :func:`register_graph_net` call, a new
+pooling one :class:`CellPool` subclass and one :func:`register_pooling` call.
 """
 
 from __future__ import annotations
@@ -32,15 +40,20 @@ from decorr_af.nets import MLP, check_hidden, make_activation
 
 __all__ = [
     "GRAPH_NETS",
+    "POOLINGS",
+    "AttentionPool",
+    "CellPool",
     "DeepSetsNet",
     "EdgeConvNet",
     "GraphNet",
     "Pooling",
+    "check_pooling",
     "graph_net_class",
     "knn_graph",
     "make_graph_net",
     "pool_segments",
     "register_graph_net",
+    "register_pooling",
     "segment_max",
     "segment_mean",
     "segment_sum",
@@ -88,23 +101,147 @@ def pool_segments(x: torch.Tensor, lengths: torch.Tensor, how: str) -> torch.Ten
 
 
 class Pooling(str, enum.Enum):
-    """Per-photon pooling of cell embeddings (several are concatenated)."""
+    """The simple per-photon poolings (all registered ones: :data:`POOLINGS`)."""
 
     SUM = "sum"
     MEAN = "mean"
     MAX = "max"
 
 
-def _check_pooling(pooling: Sequence[str]) -> tuple[Pooling, ...]:
+class PoolInput:
+    """What the poolings of one batch read: embeddings, counts, per-layer counts.
+
+    Reductions shared between poolings (``sum`` for ``sum`` and ``mean``) are
+    computed once per batch (:meth:`photon_sum`).
+    """
+
+    def __init__(
+        self, h: torch.Tensor, lengths: torch.Tensor, layer_lengths: torch.Tensor | None
+    ) -> None:
+        self.h, self.lengths, self.layer_lengths = h, lengths, layer_lengths
+        self._sum: torch.Tensor | None = None
+
+    def photon_sum(self) -> torch.Tensor:
+        """``(n, d)`` sums of ``h`` over each photon's cells (cached)."""
+        if self._sum is None:
+            self._sum = pool_segments(self.h, self.lengths, "sum")
+        return self._sum
+
+
+class CellPool(nn.Module):
+    """Base of the poolings: ``forward(PoolInput) -> (n, out_width)``.
+
+    ``width`` is the embedding width, ``n_layers`` the number of calorimeter
+    layers (for per-layer poolings).
+    """
+
+    needs_layers: ClassVar[bool] = False
+
+    def __init__(self, width: int, n_layers: int) -> None:
+        super().__init__()
+        self.width, self.n_layers = int(width), int(n_layers)
+
+    @property
+    def out_width(self) -> int:
+        return self.width
+
+    def forward(self, p: PoolInput) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class SumPool(CellPool):
+    """Σ over the photon's cells."""
+
+    def forward(self, p: PoolInput) -> torch.Tensor:
+        return p.photon_sum()
+
+
+class MeanPool(CellPool):
+    """Mean over the photon's cells (0 for a photon without cells); reuses the sum."""
+
+    def forward(self, p: PoolInput) -> torch.Tensor:
+        return p.photon_sum() / p.lengths.clamp_min(1).to(p.h.dtype).unsqueeze(1)
+
+
+class MaxPool(CellPool):
+    """Maximum over the photon's cells (0 for a photon without cells)."""
+
+    def forward(self, p: PoolInput) -> torch.Tensor:
+        return pool_segments(p.h, p.lengths, "max")
+
+
+class LayerSumPool(CellPool):
+    """Σ per calorimeter layer, ``(n, n_layers × d)``: layer energies stay exact sums.
+
+    Needs each photon's cells sorted by layer and ``layer_lengths`` (the
+    ``n × n_layers`` counts, photon-major).
+    """
+
+    needs_layers = True
+
+    @property
+    def out_width(self) -> int:
+        return self.width * self.n_layers
+
+    def forward(self, p: PoolInput) -> torch.Tensor:
+        if p.layer_lengths is None:
+            raise ConfigError(
+                "pooling 'layer_sum' needs the per-layer cell counts (a 'layer' column)"
+            )
+        out = torch.segment_reduce(p.h, "sum", lengths=p.layer_lengths, axis=0)
+        return out.reshape(len(p.lengths), self.n_layers * self.width)
+
+
+class AttentionPool(CellPool):
+    """Softmax attention over the photon's cells: ``Σ_i w_i h_i / Σ_i w_i``.
+
+    ``w_i = exp(s_i)`` with the score ``s_i = c·(tanh(a(h_i)/c) − 1)`` bounded in
+    ``[−2c, 0]`` (``c = 8``), so no per-photon maximum is needed for stability and
+    numerator and denominator are one segment sum.
+    """
+
+    bound: ClassVar[float] = 8.0
+
+    def __init__(self, width: int, n_layers: int) -> None:
+        super().__init__(width, n_layers)
+        self.score = nn.Linear(width, 1)
+
+    def forward(self, p: PoolInput) -> torch.Tensor:
+        c = self.bound
+        w = torch.exp(c * (torch.tanh(self.score(p.h) / c) - 1.0))
+        both = pool_segments(torch.cat([w * p.h, w], dim=1), p.lengths, "sum")
+        return both[:, :-1] / both[:, -1:].clamp_min(1e-30)
+
+
+#: Registered per-photon poolings by name.
+POOLINGS: dict[str, type[CellPool]] = {}
+
+
+def register_pooling(name: str, cls: type[CellPool]) -> None:
+    """Register (or replace) the pooling ``name``."""
+    POOLINGS[name] = cls
+
+
+for _name, _cls in (
+    ("sum", SumPool),
+    ("mean", MeanPool),
+    ("max", MaxPool),
+    ("layer_sum", LayerSumPool),
+    ("attention", AttentionPool),
+):
+    register_pooling(_name, _cls)
+
+
+def check_pooling(pooling: Sequence[str] | str) -> tuple[str, ...]:
     if isinstance(pooling, str):
         pooling = (pooling,)
-    try:
-        pools = tuple(Pooling(p) for p in pooling)
-    except ValueError:
-        choices = ", ".join(p.value for p in Pooling)
-        raise ConfigError(f"pooling={pooling!r}: each entry must be one of {choices}") from None
+    pools = tuple(str(getattr(p, "value", p)) for p in pooling)
+    bad = [p for p in pools if p not in POOLINGS]
+    if bad:
+        choices = ", ".join(sorted(POOLINGS))
+        raise ConfigError(f"pooling={list(pooling)!r}: each entry must be one of {choices}")
     if not pools:
-        raise ConfigError("pooling must name at least one of sum, mean, max")
+        raise ConfigError(f"pooling must name at least one of {', '.join(sorted(POOLINGS))}")
     return pools
 
 
@@ -188,13 +325,19 @@ def knn_graph(
 
 
 class GraphNet(nn.Module):
-    """Base of the cell networks: ``forward(x, lengths, neighbours, globals) -> (n, 1)``.
+    """Base of the cell networks: ``forward(x, lengths, neighbours, globals, layer_lengths)``.
 
     ``x`` holds the ``(n_cells, n_in)`` cell features of ``n`` photons (each
-    photon's cells contiguous), ``lengths`` the ``(n,)`` cell counts, ``neighbours`` the ``(n_cells, k)`` batch-level neighbour
-    rows (``None`` for networks with ``needs_graph = False``) and ``globals`` the
-    ``(n, n_global)`` per-photon inputs (or ``None``). ``aggregate`` (``"mean"`` or
-    ``"max"``) combines the neighbour messages of graph networks.
+    photon's cells contiguous), ``lengths`` the ``(n,)`` cell counts,
+    ``neighbours`` the ``(n_cells, k)`` batch-level neighbour rows (``None`` for
+    networks with ``needs_graph = False``), ``globals`` the ``(n, n_global)``
+    per-photon inputs (or ``None``) and ``layer_lengths`` the ``(n × n_layers,)``
+    per-layer counts (cells sorted by layer within each photon; only for
+    ``layer_sum``). Returns ``(n, 1)``. ``aggregate`` (``"mean"`` or ``"max"``)
+    combines the neighbour messages of graph networks; ``pooling`` names
+    registered poolings (:data:`POOLINGS`), concatenated; ``pool_inputs`` pools
+    the cell inputs ``x`` next to the embeddings (so sums of input columns, e.g.
+    energy fractions per layer, reach the head exactly).
     """
 
     needs_graph: ClassVar[bool] = False
@@ -210,6 +353,8 @@ class GraphNet(nn.Module):
         activation: str = "relu",
         dropout: float = 0.0,
         aggregate: str = "mean",
+        n_layers: int = 5,
+        pool_inputs: bool = False,
     ) -> None:
         super().__init__()
         if aggregate not in ("mean", "max"):
@@ -217,11 +362,14 @@ class GraphNet(nn.Module):
         self.aggregate = aggregate
         self.activation = activation
         self.hidden = check_hidden(hidden)
-        self.pools = _check_pooling(pooling)
+        self.pool_names = check_pooling(pooling)
         self.n_global = int(n_global)
-        width = self.hidden[-1] if self.hidden else n_in
+        self.pool_inputs = bool(pool_inputs)
+        width = (self.hidden[-1] if self.hidden else n_in) + (n_in if self.pool_inputs else 0)
+        self.pools = nn.ModuleList(POOLINGS[p](width, n_layers) for p in self.pool_names)
+        self.needs_layers = any(p.needs_layers for p in self.pools)
         self.head = MLP(
-            width * len(self.pools) + self.n_global,
+            sum(p.out_width for p in self.pools) + self.n_global,
             1,
             hidden=head,
             activation=activation,
@@ -238,9 +386,13 @@ class GraphNet(nn.Module):
         lengths: torch.Tensor,
         neighbours: torch.Tensor | None = None,
         globals: torch.Tensor | None = None,
+        layer_lengths: torch.Tensor | None = None,
     ) -> torch.Tensor:
         h = self.embed(x, neighbours)
-        parts = [pool_segments(h, lengths, p.value) for p in self.pools]
+        if self.pool_inputs:
+            h = torch.cat([h, x], dim=1)
+        p = PoolInput(h, lengths, layer_lengths)
+        parts = [pool(p) for pool in self.pools]
         if self.n_global:
             if globals is None:
                 raise ConfigError(f"{type(self).__name__} expects {self.n_global} global inputs")

@@ -43,12 +43,18 @@ from decorr_af.errors import ConfigError
 from decorr_af.models._binary import BinaryClassifierOutput
 from decorr_af.models._inputs import FitInputs, check_number
 from decorr_af.models._regression import StandardizedTargetOutput
+from decorr_af.models.cell_features import (
+    CELL_FEATURES,
+    GLOBAL_FEATURES,
+    N_LAYERS,
+    CellContext,
+)
 
 torch = optional_import("torch", "torch")
 
 from decorr_af.models.estimators import _DecorrelatedMLP, _FitFeatures, _init_args  # noqa: E402
 from decorr_af.models.training import LossName  # noqa: E402
-from decorr_af.nets_graph import graph_net_class, knn_graph  # noqa: E402
+from decorr_af.nets_graph import POOLINGS, check_pooling, graph_net_class, knn_graph  # noqa: E402
 
 __all__ = [
     "CellStore",
@@ -79,13 +85,20 @@ class CellTransform:
     Parameters
     ----------
     names
-        The cell columns read from the :class:`CellSet` (by name).
+        The raw cell columns read from the :class:`CellSet` (by name).
     log_features
         Columns of ``names`` that also enter as ``log_<name>`` (clipped at 1e-6).
     global_names
-        Per-photon ``globals`` columns read (by name).
+        Raw per-photon ``globals`` columns read (by name).
+    derived
+        Registered derived cell features
+        (:data:`~decorr_af.models.cell_features.CELL_FEATURES`), after the raw ones.
+    global_derived
+        Registered derived per-photon features
+        (:data:`~decorr_af.models.cell_features.GLOBAL_FEATURES`), after the raw ones.
     mean, scale, global_mean, global_scale
-        Standardisation (set by :meth:`fit`).
+        Standardisation (set by :meth:`fit`; 0 / 1 for the columns of derived
+        features registered with ``standardize=False``).
 
     Examples
     --------
@@ -96,6 +109,8 @@ class CellTransform:
     ('e', 'deta', 'log_e')
     >>> t.apply(cs)[0].mean(axis=0).round(6).tolist()
     [0.0, 0.0, 0.0]
+    >>> CellTransform.fit(cs, columns=("e", "energy_fraction")).columns
+    ('e', 'energy_fraction')
     """
 
     names: tuple[str, ...]
@@ -105,28 +120,75 @@ class CellTransform:
     scale: np.ndarray | None = None
     global_mean: np.ndarray | None = None
     global_scale: np.ndarray | None = None
+    derived: tuple[str, ...] = ()
+    global_derived: tuple[str, ...] = ()
 
     @property
     def columns(self) -> tuple[str, ...]:
         """Names of the model's cell inputs (after ``eta``/``phi`` → ``deta``/``dphi``)."""
         rel = {"eta": "deta", "phi": "dphi"}
-        return tuple(rel.get(c, c) for c in self.names) + tuple(
-            f"log_{c}" for c in self.log_features
+        return (
+            tuple(rel.get(c, c) for c in self.names)
+            + tuple(f"log_{c}" for c in self.log_features)
+            + tuple(c for d in self.derived for c in CELL_FEATURES[d].columns)
         )
+
+    @property
+    def global_columns(self) -> tuple[str, ...]:
+        """Names of the model's per-photon inputs."""
+        return self.global_names + self.global_derived
 
     @classmethod
     def fit(
-        cls, cells: CellSet, *, log_features: Sequence[str] = ("e",), columns: Any = None
+        cls,
+        cells: CellSet,
+        *,
+        log_features: Sequence[str] = ("e",),
+        columns: Any = None,
+        global_columns: Any = None,
     ) -> CellTransform:
-        """Choose the columns of ``cells`` and fit the standardisation on them."""
+        """Choose the columns of ``cells`` and fit the standardisation on them.
+
+        ``columns`` / ``global_columns`` (default: every raw column) mix raw
+        column names and registered derived features.
+        """
         names = tuple(cells.names if columns is None else columns)
-        missing = [c for c in names if c not in cells.names]
+        known = set(cells.names) | set(CELL_FEATURES)
+        missing = [c for c in names if c not in known]
         if missing:
-            raise ConfigError(f"parameter 'cell_features': X has no cell column(s) {missing}")
-        logs = tuple(c for c in log_features if c in names)
-        t = cls(names, logs, tuple(cells.global_names))
-        raw, glob = t._raw(cells)
-        t.mean, t.scale = raw.mean(axis=0), _safe(raw.std(axis=0))
+            raise ConfigError(
+                f"parameter 'cell_features': X has no cell column(s) {missing} and they are "
+                f"no registered cell feature ({sorted(CELL_FEATURES)})"
+            )
+        gnames = tuple(cells.global_names if global_columns is None else global_columns)
+        gknown = set(cells.global_names) | set(GLOBAL_FEATURES)
+        gmissing = [c for c in gnames if c not in gknown]
+        if gmissing:
+            raise ConfigError(
+                f"parameter 'global_features': X has no globals column(s) {gmissing} and they "
+                f"are no registered global feature ({sorted(GLOBAL_FEATURES)})"
+            )
+        raw = tuple(c for c in names if c in cells.names)
+        logs = tuple(c for c in log_features if c in raw)
+        t = cls(
+            raw,
+            logs,
+            tuple(c for c in gnames if c in cells.global_names),
+            derived=tuple(c for c in names if c not in cells.names),
+            global_derived=tuple(c for c in gnames if c not in cells.global_names),
+        )
+        x, glob = t._raw(cells)
+        t.mean, t.scale = x.mean(axis=0), _safe(x.std(axis=0))
+        keep = np.concatenate(
+            [
+                np.ones(len(raw) + len(logs), bool),
+                *[
+                    np.full(len(CELL_FEATURES[d].columns), CELL_FEATURES[d].standardize)
+                    for d in t.derived
+                ],
+            ]
+        )
+        t.mean, t.scale = np.where(keep, t.mean, 0.0), np.where(keep, t.scale, 1.0)
         if glob is not None:
             t.global_mean, t.global_scale = glob.mean(axis=0), _safe(glob.std(axis=0))
         return t
@@ -148,15 +210,26 @@ class CellTransform:
                     d = d - _segment_centre(d, w, seg, n)[seg]
                     cols[i] = np.angle(np.exp(1j * d))
         cols += [np.log(np.clip(cells.column(c), 1e-6, None)) for c in self.log_features]
+        if self.derived:
+            ctx = CellContext(cells)
+            for d in self.derived:
+                cols += list(CELL_FEATURES[d].compute(ctx).T)
         raw = np.column_stack(cols) if cols else np.zeros((len(cells.features), 0))
         glob = None
-        if self.global_names:
+        if self.global_columns:
             if cells.globals is None:
                 raise ConfigError(
-                    f"X has no globals; the model was fitted with {self.global_names}"
+                    f"X has no globals; the model was fitted with {self.global_columns}"
                 )
-            idx = [_index(cells.global_names, g, "globals") for g in self.global_names]
-            glob = np.asarray(cells.globals, dtype=np.float64)[:, idx]
+            g_all = np.asarray(cells.globals, dtype=np.float64)
+
+            def by_name(name: str) -> np.ndarray:
+                return g_all[:, _index(cells.global_names, name, "globals")]
+
+            glob = np.column_stack(
+                [by_name(g) for g in self.global_names]
+                + [GLOBAL_FEATURES[g].compute(by_name) for g in self.global_derived]
+            )
         for name, arr in (("cell features", raw), ("globals", glob)):
             if arr is not None and not np.isfinite(arr).all():
                 raise ConfigError(f"X: {name} contain NaN or infinite values")
@@ -176,6 +249,8 @@ class CellTransform:
             "names": list(self.names),
             "log_features": list(self.log_features),
             "global_names": list(self.global_names),
+            "derived": list(self.derived),
+            "global_derived": list(self.global_derived),
         }
         for key in ("mean", "scale", "global_mean", "global_scale"):
             val = getattr(self, key)
@@ -184,12 +259,19 @@ class CellTransform:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CellTransform:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict` (states saved before derived features load too)."""
         arr = {
             k: None if d.get(k) is None else np.asarray(d[k], dtype=np.float64)
             for k in ("mean", "scale", "global_mean", "global_scale")
         }
-        return cls(tuple(d["names"]), tuple(d["log_features"]), tuple(d["global_names"]), **arr)
+        return cls(
+            tuple(d["names"]),
+            tuple(d["log_features"]),
+            tuple(d["global_names"]),
+            derived=tuple(d.get("derived", ())),
+            global_derived=tuple(d.get("global_derived", ())),
+            **arr,
+        )
 
 
 def _safe(scale: np.ndarray) -> np.ndarray:
@@ -224,7 +306,10 @@ class CellStore:
     """Standardised cells of a set of photons on one device, gathered by photon index.
 
     ``neighbours`` (when ``k`` is given) holds each cell's ``k`` nearest cells of
-    the same photon, relative to the photon's first cell (int32).
+    the same photon, relative to the photon's first cell (int32). With ``layers``
+    (the integer layer of every cell, ``0 … n_layers - 1``) each photon's cells are
+    sorted by layer once, here, and ``layer_counts`` ``(n, n_layers)`` kept for the
+    per-layer poolings.
     """
 
     def __init__(
@@ -236,7 +321,25 @@ class CellStore:
         device: Any,
         k: int | None = None,
         graph_columns: Sequence[int] = (),
+        layers: np.ndarray | None = None,
+        n_layers: int = N_LAYERS,
     ) -> None:
+        self.layer_counts = None
+        if layers is not None:
+            n = len(offsets) - 1
+            lay = np.asarray(layers).astype(np.int64)
+            if len(lay) and (lay.min() < 0 or lay.max() >= n_layers):
+                raise ConfigError(
+                    f"X: cell column 'layer' must hold integers 0..{n_layers - 1} "
+                    f"(got {lay.min()}..{lay.max()})"
+                )
+            seg = np.repeat(np.arange(n), np.diff(offsets))
+            order = np.lexsort((lay, seg))  # stable: by photon, then layer
+            x = np.asarray(x)[order]
+            counts = np.bincount(seg * n_layers + lay[order], minlength=n * n_layers)
+            self.layer_counts = torch.as_tensor(
+                counts.reshape(n, n_layers), dtype=torch.int64, device=device
+            )
         self.x = torch.as_tensor(x, dtype=torch.float32, device=device)
         self.offsets = torch.as_tensor(offsets, dtype=torch.int64, device=device)
         self.counts = self.offsets[1:] - self.offsets[:-1]
@@ -253,13 +356,12 @@ class CellStore:
     def __len__(self) -> int:
         return len(self.counts)
 
-    def gather(
-        self, idx: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-        """``(cells, cell counts, neighbour rows, globals)`` of photons ``idx``.
+    def gather(self, idx: torch.Tensor) -> tuple[Any, ...]:
+        """``(cells, cell counts, neighbour rows, globals, per-layer counts)`` of photons ``idx``.
 
         The cells of each photon stay contiguous, in the order of ``idx``;
-        neighbour rows index the returned cells.
+        neighbour rows index the returned cells; per-layer counts are flat
+        ``(len(idx) × n_layers,)`` (``None`` without ``layers``).
         """
         idx = idx.reshape(-1).long()
         counts = self.counts[idx]
@@ -271,7 +373,8 @@ class CellStore:
         if self.neighbours is not None:
             nb = self.neighbours[rows].long() + new_start[seg].unsqueeze(1)
         glob = None if self.globals is None else self.globals[idx]
-        return self.x[rows], counts, nb, glob
+        lc = None if self.layer_counts is None else self.layer_counts[idx].reshape(-1)
+        return self.x[rows], counts, nb, glob, lc
 
 
 class IndexedCellModel(torch.nn.Module):
@@ -288,8 +391,8 @@ class IndexedCellModel(torch.nn.Module):
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         if self.store is None:
             raise ConfigError("IndexedCellModel has no cell store attached")
-        x, counts, nb, glob = self.store.gather(idx)
-        return self.net(x, counts, nb, glob)
+        x, counts, nb, glob, layer_counts = self.store.gather(idx)
+        return self.net(x, counts, nb, glob, layer_counts)
 
 
 #: ``__init__`` parameters of the graph estimators that the MLP ones do not have
@@ -297,9 +400,11 @@ _GRAPH_PARAMS = (
     "architecture",
     "head",
     "pooling",
+    "pool_inputs",
     "aggregate",
     "k",
     "cell_features",
+    "global_features",
     "log_features",
     "graph_features",
 )
@@ -319,9 +424,11 @@ class _GraphEstimator(_DecorrelatedMLP):
         hidden: Sequence[int] = (32, 32),
         head: Sequence[int] = (64,),
         pooling: Sequence[str] = ("sum", "mean", "max"),
+        pool_inputs: bool = False,
         aggregate: str = "mean",
         k: int = 8,
         cell_features: Sequence[str] | None = None,
+        global_features: Sequence[str] | None = None,
         log_features: Sequence[str] = ("e",),
         graph_features: Sequence[str] | None = None,
         activation: str = "relu",
@@ -356,6 +463,7 @@ class _GraphEstimator(_DecorrelatedMLP):
     def _check_params(self) -> None:
         super()._check_params()
         graph_net_class(self.architecture)
+        check_pooling(self.pooling)
         check_number("k", self.k, low=1, integer=True)
 
     def _make_net(self, n_in: int, n_global: int) -> torch.nn.Module:
@@ -369,8 +477,13 @@ class _GraphEstimator(_DecorrelatedMLP):
             activation=self.activation,
             dropout=float(self.dropout),
             aggregate=self.aggregate,
+            n_layers=N_LAYERS,
+            pool_inputs=bool(self.pool_inputs),
         )
         return IndexedCellModel(net)
+
+    def _needs_layers(self) -> bool:
+        return any(POOLINGS[p].needs_layers for p in check_pooling(self.pooling))
 
     def _graph_columns(self) -> list[int]:
         cols = self.transform_.columns
@@ -385,6 +498,14 @@ class _GraphEstimator(_DecorrelatedMLP):
     def _store(self, cells: CellSet, device: Any) -> CellStore:
         x, glob = self.transform_.apply(cells)
         needs = graph_net_class(self.architecture).needs_graph
+        layers = None
+        if self._needs_layers():
+            if "layer" not in cells.names:
+                raise ConfigError(
+                    f"parameter 'pooling': {list(check_pooling(self.pooling))} needs the cell "
+                    f"column 'layer' (X has {list(cells.names)})"
+                )
+            layers = cells.column("layer")
         return CellStore(
             x,
             cells.offsets,
@@ -392,6 +513,7 @@ class _GraphEstimator(_DecorrelatedMLP):
             device=device,
             k=int(self.k) if needs else None,
             graph_columns=self._graph_columns() if needs else (),
+            layers=layers,
         )
 
     # --------------------------------------------------------------------- fit
@@ -440,7 +562,10 @@ class _GraphEstimator(_DecorrelatedMLP):
         self, X: CellSet, domain_X: CellSet | None, inputs: FitInputs, device: Any
     ) -> _FitFeatures:
         self.transform_ = CellTransform.fit(
-            X, log_features=tuple(self.log_features), columns=self.cell_features
+            X,
+            log_features=tuple(self.log_features),
+            columns=self.cell_features,
+            global_columns=self.global_features,
         )
         self.n_features_in_ = len(self.transform_.names)
         everything = X if domain_X is None else concat_cells(X, domain_X)
@@ -458,7 +583,7 @@ class _GraphEstimator(_DecorrelatedMLP):
 
     def _network(self) -> torch.nn.Module:
         t = self.transform_
-        return self._make_net(len(t.columns), len(t.global_names))
+        return self._make_net(len(t.columns), len(t.global_columns))
 
     @contextlib.contextmanager
     def _attached(self, features: _FitFeatures) -> Iterator[None]:
@@ -469,7 +594,14 @@ class _GraphEstimator(_DecorrelatedMLP):
             self.model_.store = None  # free the cells; predict attaches its own
 
     def _restore_params(self) -> None:
-        for key in ("head", "pooling", "log_features", "cell_features", "graph_features"):
+        for key in (
+            "head",
+            "pooling",
+            "log_features",
+            "cell_features",
+            "global_features",
+            "graph_features",
+        ):
             value = getattr(self, key)
             if isinstance(value, list):
                 setattr(self, key, tuple(value))
@@ -515,13 +647,24 @@ class GraphClassifier(BinaryClassifierOutput, ClassifierMixin, _GraphEstimator):
     head
         Hidden widths of the MLP after pooling (and the standardised globals).
     pooling
-        Per-photon pooling(s), concatenated: ``"sum"``, ``"mean"``, ``"max"``.
+        Per-photon pooling(s) of :data:`~decorr_af.nets_graph.POOLINGS`, concatenated:
+        ``"sum"``, ``"mean"``, ``"max"``, ``"layer_sum"`` (per calorimeter layer;
+        needs the cell column ``layer``), ``"attention"``.
+    pool_inputs
+        Pool the (standardised) cell inputs next to the embeddings, so sums of
+        input columns (energy fractions, one-hot layers) reach the head exactly.
     aggregate
         EdgeConv message aggregation, ``"mean"`` or ``"max"``.
     k
         Neighbours per cell of the EdgeConv graph.
     cell_features
-        Cell columns used (default: all of ``X.names``).
+        Cell inputs: raw columns of ``X.names`` and registered derived features of
+        :data:`~decorr_af.models.cell_features.CELL_FEATURES` (default: all raw
+        columns; :data:`~decorr_af.models.cell_features.PHYSICS_CELL_FEATURES` is
+        the physics design of the ``cells_gnn`` presets).
+    global_features
+        Per-photon inputs: raw ``X.global_names`` and registered derived ones
+        (``abs_eta``, ``log_e_raw``; default: all raw globals).
     log_features
         Columns that also enter as their logarithm (default the energy ``"e"``).
     graph_features

@@ -427,8 +427,10 @@ PRESETS.register("shapes_bdt", {"estimator": "bdt"})
 PRESETS.register("shapes_mlp", {"estimator": "mlp"})
 PRESETS.register("disco_mlp", {"estimator": "mlp", "penalty": {"kind": "DomainDisCo"}})
 PRESETS.register("disco_bdt", {"estimator": "bdt", "penalty": {"kind": "DomainDisCo"}})
-#: a graph network over each photon's calorimeter cells (files generated with ``--cells``)
+#: a graph network over each photon's calorimeter cells (files generated with ``--cells``;
+#: keywords ``Config.gnn``), with the domain penalty, and without (``plain_gnn``)
 PRESETS.register("cells_gnn", {"estimator": "gnn", "penalty": {"kind": "DomainDisCo"}})
+PRESETS.register("plain_gnn", {"estimator": "gnn"})
 
 
 def _adversary(config: Any) -> dict[str, Any]:

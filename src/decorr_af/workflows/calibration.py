@@ -18,6 +18,9 @@ vs data), its strength λ × ``scale`` (default 1):
 ``adversary_mlp``   shapes MLP + ``DomainAdversary(strength, **adversary)`` (alias ``adv_mlp``)
 ``reweighted_mlp``  shapes MLP trained on MC reweighted to data (classifier ratio)
 ``reweighted_bdt``  shapes BDT trained on MC reweighted to data
+``cells_gnn``       graph network on the calorimeter cells (``gnn``: the physics design
+                    of :data:`~decorr_af.models.cell_features.PHYSICS_DESIGN`) +
+                    ``DomainDisCo(strength)``; ``plain_gnn`` without penalty
 
 **MC performance** (photons, MC truth): response (median ``E_pred/E_true``) and IQR
 resolution, overall and in |η| and pT bins.
@@ -55,6 +58,7 @@ import numpy as np
 
 from decorr_af.data.schema import CALO_VARIABLES, SHOWER_SHAPES
 from decorr_af.errors import ConfigError
+from decorr_af.models.cell_features import PHYSICS_DESIGN
 from decorr_af.workflows import _calib_models as cm
 from decorr_af.workflows.base import RunResult, WorkflowConfig
 from decorr_af.workflows.specs import ModelRules, ModelSpec, model_names, parse_models
@@ -150,6 +154,17 @@ class Config(WorkflowConfig):
         default_factory=lambda: {"n_estimators": 200, "max_depth": 4, "learning_rate": 0.1}
     )
     adversary: dict = dataclasses.field(default_factory=dict)
+    gnn: dict = dataclasses.field(
+        default_factory=lambda: {
+            **PHYSICS_DESIGN,
+            "hidden": [64, 64],
+            "head": [64, 64],
+            "loss": "huber",
+            "epochs": 20,
+            "batch_size": 256,
+            "lr": 2e-3,
+        }
+    )
     reweight: dict = dataclasses.field(
         default_factory=lambda: {"max_weight": 20.0, "n_folds": 2, "max_iter": 100}
     )

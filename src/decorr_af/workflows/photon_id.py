@@ -62,6 +62,7 @@ from decorr_af.columnar.isolation import IsolationWP, get_isolation_wp
 from decorr_af.data.schema import CALO_VARIABLES, CONVERSION, ISOLATION, SHOWER_SHAPES
 from decorr_af.errors import ConfigError
 from decorr_af.metrics import AbcdResult, abcd, abcd_signal_yield, efficiency_threshold
+from decorr_af.models.cell_features import PHYSICS_DESIGN
 from decorr_af.workflows import _classify, _stream
 from decorr_af.workflows._cells import cells_of, load_with_cells, takes_cells
 from decorr_af.workflows._data import feature_matrix, load_photons, subsample, train_test_split_idx
@@ -98,11 +99,21 @@ MODELS = ("cutbased", *_classify.ML_MODELS)
 #: the classifier presets plus ``cutbased`` (the Tight menu, built by the workflow)
 PRESETS = Presets("photon_id", parent=_classify.PRESETS)
 PRESETS.register("cutbased", {"estimator": "cutbased"})
-#: a graph network over each photon's calorimeter cells (needs files generated with
-#: ``--cells``), decorrelated from the isolation like ``disco_mlp``
-PRESETS.register(
-    "cells_gnn", {"estimator": "gnn", "penalty": {"kind": "DisCo", "on": "background"}}
-)
+
+
+def _cells_gnn(config: Any, penalty: bool = True) -> dict[str, Any]:
+    """A graph network over each photon's cells (keywords ``config.gnn``; files with ``--cells``)."""
+    spec: dict[str, Any] = {
+        "estimator": "gnn",
+        "params": dict(getattr(config, "gnn", PHYSICS_DESIGN)),
+    }
+    if penalty:  # decorrelated from the isolation like ``disco_mlp``
+        spec["penalty"] = {"kind": "DisCo", "on": "background"}
+    return spec
+
+
+PRESETS.register("cells_gnn", _cells_gnn)
+PRESETS.register("plain_gnn", lambda config: _cells_gnn(config, penalty=False))
 RULES = ModelRules(task="classification", presets=PRESETS, special=("cutbased",))
 PRIMARY_MODEL = "disco_mlp"
 DEFAULT_PARETO = [
@@ -175,6 +186,8 @@ class Config(_classify.ClassifierConfig):
     streaming_rows: int = 2_000_000
     chunk_rows: int = 200_000
     buffer_rows: int = 262_144
+    #: keywords of the ``cells_gnn`` / ``plain_gnn`` graph networks (the physics design)
+    gnn: dict = dataclasses.field(default_factory=lambda: dict(PHYSICS_DESIGN))
 
     def validate(self) -> None:
         super().validate()

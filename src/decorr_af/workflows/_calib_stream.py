@@ -85,7 +85,7 @@ KS_BINS, KS_LOW, KS_HIGH = 30_000, 0.5, 2.0
 # ----------------------------------------------------------------------------- models
 def _kind(config: Any, spec: Any, seed: int) -> tuple[str, Any]:
     """``("binned" | "torch" | "xgboost", estimator)``; ConfigError if it cannot stream."""
-    from decorr_af.models.xgb import _DisCoXGB
+    from decorr_af.models import DisCoXGBRegressor
 
     what = f"model {spec.name!r}"
     if takes_cells(spec, "regression"):
@@ -99,7 +99,7 @@ def _kind(config: Any, spec: Any, seed: int) -> tuple[str, Any]:
     est = cm.make_model(config, spec, seed=seed, strength=config.strength)
     if hasattr(est, "fit_stream"):
         return "torch", est
-    if isinstance(est, _DisCoXGB):
+    if isinstance(est, DisCoXGBRegressor):
         lam = spec.penalty_strength(config.strength)
         if lam is not None and lam > 0:
             raise ConfigError(f"{what}: xgboost external memory has no domain penalty")

@@ -240,6 +240,10 @@ def run(
         ``"<model>.mee_mc"``/``".mee_data"``; hists ``"ratio"`` (MC), ``"mee"`` and
         ``"protected"`` (predicted E_corr/E_raw of MC and data candidates, the
         protected-variable convention of :mod:`decorr_af.workflows.vocabulary`).
+        ``info["streaming"]`` says whether the MC photon side streamed and why; a
+        streamed run (:mod:`decorr_af.workflows._calib_stream`) gives the same keys
+        from histograms, plus ``".pred_ks_err"`` (bound of the histogram KS) and
+        ``".train_seconds"``, with ``arrays`` for a bounded test subsample.
 
     Examples
     --------

@@ -238,3 +238,11 @@ def test_unstreamable_model_refused_before_reading(model, why):
                      models=("binned", model), streaming=True, device="cpu")  # fmt: skip
     with pytest.raises(ConfigError, match=rf"parameter 'streaming'.*model '{model}'.*{why}"):
         cal.run(cfg)
+
+
+def test_early_stopping_refused_before_reading():
+    cfg = cal.Config(mc_files=("/nonexistent/*.root",), streaming=True, device="cpu",
+                     models=({"name": "es_mlp", "estimator": "mlp",
+                              "params": {"early_stopping": True}},))  # fmt: skip
+    with pytest.raises(ConfigError, match=r"model 'es_mlp'.*early_stopping"):
+        cal.run(cfg)

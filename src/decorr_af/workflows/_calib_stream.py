@@ -98,11 +98,15 @@ def _kind(config: Any, spec: Any, seed: int) -> tuple[str, Any]:
         return "binned", None
     est = cm.make_model(config, spec, seed=seed, strength=config.strength)
     if hasattr(est, "fit_stream"):
+        if getattr(est, "early_stopping", False):
+            raise ConfigError(f"{what}: early_stopping=True does not stream (fixed epochs)")
         return "torch", est
     if isinstance(est, DisCoXGBRegressor):
         lam = spec.penalty_strength(config.strength)
         if lam is not None and lam > 0:
             raise ConfigError(f"{what}: xgboost external memory has no domain penalty")
+        if getattr(est, "early_stopping_rounds", None) is not None:
+            raise ConfigError(f"{what}: early_stopping_rounds does not stream")
         return "xgboost", est
     raise ConfigError(f"{what} ({type(est).__name__}) cannot train from a stream")
 
@@ -301,7 +305,7 @@ def run(config: Any, *, seed: int, out: Any, decision: _stream.Decision) -> RunR
         base, shapes = feats.get("base", []), feats.get("shapes", [])
         data_train, data_dom, data_test = _split_data(config, data, shapes, seed)
         # counting pass: training groups, regression rows, purities
-        groups, n_fit, n_ref, prompt = [], 0, 0, [0.0, 0.0, 0]
+        groups, fit_groups, n_fit, n_ref, prompt = [], [], 0, 0, [0.0, 0.0, 0]
         for i in range(_stream.row_groups(sp.train)):
             df = _stream.read_group(sp.train, i, ["_fit", "_id", "is_prompt"])
             fit, idok = df["_fit"].to_numpy(bool), df["_id"].to_numpy(bool)
@@ -312,6 +316,8 @@ def run(config: Any, *, seed: int, out: Any, decision: _stream.Decision) -> RunR
             prompt[2] += int(idok.sum())
             if len(df):
                 groups.append(i)
+            if fit.any():
+                fit_groups.append(i)
         n_test = sum(
             int(_stream.read_group(sp.test, i, ["_target"])["_target"].sum())
             for i in range(_stream.row_groups(sp.test))
@@ -331,14 +337,15 @@ def run(config: Any, *, seed: int, out: Any, decision: _stream.Decision) -> RunR
             kind, est = kinds[spec.name]
             t0 = time.perf_counter()
             if kind == "binned":
-                models[spec.name] = _binned(config, sp.train, groups)
+                models[spec.name] = _binned(config, sp.train, fit_groups)
                 info["binned_table"] = models[spec.name].estimator.to_dict()
             else:
                 cols = base if spec.options["inputs"] == "baseline" else shapes
                 pen = spec.penalty_strength(lam)
                 domain = pen is not None and kind == "torch"
                 penalised = domain and pen > 0 and "penalty_weight" in inspect.signature(est.fit).parameters  # fmt: skip
-                source = _RegressionSource(sp.train, cols, groups, domain=penalised)
+                source = _RegressionSource(sp.train, cols, groups if penalised else fit_groups,
+                                           domain=penalised)  # fmt: skip
                 if kind == "torch":
                     dsrc = None
                     if domain:

@@ -256,7 +256,7 @@ def run(
     t0 = time.perf_counter()
     from decorr_af.workflows import _calib_stream
 
-    refuse = _calib_stream.refusal(config, seed=seed)
+    refuse = None if config.streaming is False else _calib_stream.refusal(config, seed=seed)
     decision = _stream.decide(config, key="mc_files", patterns=config.mc_files, refuse=refuse)
     if decision.streamed:
         return _calib_stream.run(config, seed=seed, out=out, decision=decision)

@@ -302,7 +302,12 @@ def run(config: Any, *, seed: int, out: Any, decision: _stream.Decision) -> RunR
             sample_rows=SAMPLE_ROWS, keep_fraction=keep, require=("truth_e", "is_prompt"),
             menu_columns=["e"],
         )  # fmt: skip
-        base, shapes = feats.get("base", []), feats.get("shapes", [])
+        if sp.n_train < 1 or sp.n_test < 1:
+            raise ConfigError(
+                f"calibration: streaming found {sp.n_train} training and {sp.n_test} test "
+                "MC photons passing the selection"
+            )
+        base, shapes = feats["base"], feats["shapes"]
         data_train, data_dom, data_test = _split_data(config, data, shapes, seed)
         # counting pass: training groups, regression rows, purities
         groups, fit_groups, n_fit, n_ref, prompt = [], [], 0, 0, [0.0, 0.0, 0]

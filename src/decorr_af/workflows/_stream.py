@@ -336,14 +336,18 @@ class _Writer:
         self._writer.close()
 
 
-def _chunks(key: str, files: Sequence[Path], *, features: Sequence[str], chunk_rows: int) -> Iterator[tuple[int, Path, Any]]:  # fmt: skip
-    """``(file position, file, chunk)`` over the files; read errors name key and file."""
+def _chunks(key: str, files: Sequence[Path], *, features: Sequence[str] | None, chunk_rows: int) -> Iterator[tuple[int, Path, Any]]:  # fmt: skip
+    """``(file position, file, chunk)`` over the files; read errors name key and file.
+
+    ``features=None`` reads every feature of the photon table.
+    """
     from decorr_af.data.table import iter_table
 
+    feats = None if features is None else list(features)
     for k, path in enumerate(files):
         with naming_inputs(key, [path]):
             try:
-                for chunk in iter_table(str(path), features=list(features), chunk_size=chunk_rows):
+                for chunk in iter_table(str(path), features=feats, chunk_size=chunk_rows):
                     yield k, path, chunk
             except (InputFileError, ConfigError) as err:
                 if str(err).startswith((f"{key}:", f"{key} ", f"parameter '{key}'")):
@@ -358,7 +362,7 @@ def spill(
     patterns: Any,
     folder: Path,
     *,
-    features: Sequence[str],
+    features: Sequence[str] | None,
     derive: Callable[[Any], Any],
     seed: int,
     test_fraction: float,
@@ -373,6 +377,8 @@ def spill(
 
     Parameters
     ----------
+    features
+        Photon-table features to read (``None``: all of them).
     derive
         ``chunk -> chunk``: the workflow's cuts and derived columns (after the row keys
         are taken, so photon indices count every photon of an event).

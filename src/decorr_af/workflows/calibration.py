@@ -60,6 +60,7 @@ from decorr_af.data.schema import CALO_VARIABLES, SHOWER_SHAPES
 from decorr_af.errors import ConfigError
 from decorr_af.models.cell_features import PHYSICS_DESIGN
 from decorr_af.workflows import _calib_models as cm
+from decorr_af.workflows import _stream
 from decorr_af.workflows.base import RunResult, WorkflowConfig
 from decorr_af.workflows.specs import ModelRules, ModelSpec, model_names, parse_models
 from decorr_af.workflows.vocabulary import DOMAIN_SELECTIONS, PROTECTED, protected_hist
@@ -111,6 +112,13 @@ class Config(WorkflowConfig):
     """Configuration of the calibration workflow.
 
     ``zee_mc_files``/``zee_data_files`` empty: no Z→ee data/MC check (MC metrics only).
+
+    Large samples (:mod:`decorr_af.workflows._calib_stream`): ``streaming`` is
+    ``True``, ``False`` or ``"auto"`` (stream when the MC photon inputs hold more than
+    ``streaming_rows`` photons, counted from file metadata); a streamed run reads
+    the MC photons ``chunk_rows`` entries at a time and shuffles the training
+    batches in a buffer of ``buffer_rows`` rows. The data candidates and the Z→ee
+    samples stay in memory.
 
     Examples
     --------
@@ -177,9 +185,14 @@ class Config(WorkflowConfig):
     zee_train_range: tuple[float, float] = (60.0, 120.0)
     zee_min_pairs: int = 200
     device: str = "auto"
+    streaming: bool | str = "auto"
+    streaming_rows: int = 2_000_000
+    chunk_rows: int = 200_000
+    buffer_rows: int = 262_144
 
     def validate(self) -> None:
         self.model_specs()
+        _stream.check_options(self)
         for f in (*self.base_features, *self.calo_features, *self.shape_features):
             if f in TRUTH_COLUMNS:
                 raise ConfigError(f"parameter 'features': truth column {f!r} cannot be an input")
@@ -242,6 +255,10 @@ def run(
         ``"<model>.mee_mc"``/``".mee_data"``; hists ``"ratio"`` (MC), ``"mee"`` and
         ``"protected"`` (predicted E_corr/E_raw of MC and data candidates, the
         protected-variable convention of :mod:`decorr_af.workflows.vocabulary`).
+        ``info["streaming"]`` says whether the MC photon side streamed and why; a
+        streamed run (:mod:`decorr_af.workflows._calib_stream`) gives the same keys
+        from histograms, plus ``".pred_ks_err"`` (bound of the histogram KS) and
+        ``".train_seconds"``, with ``arrays`` for a bounded test subsample.
 
     Examples
     --------
@@ -252,6 +269,12 @@ def run(
         raise ConfigError(f"run() needs a calibration Config, got {type(config).__name__}")
     config = config.with_strength(strength)
     t0 = time.perf_counter()
+    from decorr_af.workflows import _calib_stream
+
+    refuse = None if config.streaming is False else _calib_stream.refusal(config, seed=seed)
+    decision = _stream.decide(config, key="mc_files", patterns=config.mc_files, refuse=refuse)
+    if decision.streamed:
+        return _calib_stream.run(config, seed=seed, out=out, decision=decision)
     s = cm.load_samples(config, seed=seed)
     features = cm.feature_sets(config, s.mc_train, s.data_train)
     models, info = cm.train_models(config, s, seed=seed, features=features)
@@ -298,6 +321,7 @@ def run(
     result.info["n_data_test"] = len(s.data_test_all)
     result.info["n_mc_domain"], result.info["n_data_domain"] = len(s.mc_ref), len(s.data_dom)
     result.info["seconds"] = time.perf_counter() - t0
+    result.info["streaming"] = decision.to_dict()
     if out is not None:
         result.save(out)
     return result
@@ -447,15 +471,20 @@ def _stats(ratio: np.ndarray, x: Any, edges: Any, w: np.ndarray) -> list[dict[st
     return tab.to_dict("records")
 
 
-def _ratio_hist(ratios: dict[str, np.ndarray], s: Any) -> Any:
+def _new_ratio_hist(names: Any) -> Any:
+    """Empty ``hists["ratio"]``: MC ``E_pred/E_true`` per model."""
     import hist
 
-    h = hist.Hist(
-        hist.axis.StrCategory(sorted(ratios), name="model"),
+    return hist.Hist(
+        hist.axis.StrCategory(sorted(names), name="model"),
         hist.axis.StrCategory(["mc"], name="dataset"),
         hist.axis.Regular(120, 0.7, 1.3, name="ratio", label=r"$E_{pred}/E_{true}$"),
         storage=hist.storage.Weight(),
     )
+
+
+def _ratio_hist(ratios: dict[str, np.ndarray], s: Any) -> Any:
+    h = _new_ratio_hist(ratios)
     for model, r in ratios.items():
         h.fill(model=model, dataset="mc", ratio=r, weight=s.mc_test.weight.to_numpy())
     return h
@@ -465,6 +494,15 @@ def _ratio_hist(ratios: dict[str, np.ndarray], s: Any) -> Any:
 RESPONSE_EDGES = np.linspace(0.8, 1.4, 301)
 
 
+def _new_protected_hist(names: list[str]) -> Any:
+    """Empty ``hists["protected"]`` (predicted E_corr/E_raw of MC and data candidates)."""
+    return protected_hist(
+        names, RESPONSE_EDGES, variable="response",
+        label=r"$E_{corr}/E_{raw}$", selections=DOMAIN_SELECTIONS,
+        selection_label="Candidates of the data selection in MC / data",
+    )  # fmt: skip
+
+
 def _protected_hist(
     corrections: dict[str, tuple[np.ndarray, np.ndarray]], w_mc: np.ndarray, w_data: np.ndarray
 ) -> Any:
@@ -472,11 +510,7 @@ def _protected_hist(
 
     The domain penalties compare exactly these (``pred_ks`` is their KS distance).
     """
-    h = protected_hist(
-        list(corrections), RESPONSE_EDGES, variable="response",
-        label=r"$E_{corr}/E_{raw}$", selections=DOMAIN_SELECTIONS,
-        selection_label="Candidates of the data selection in MC / data",
-    )  # fmt: skip
+    h = _new_protected_hist(list(corrections))
     for name, (c_mc, c_da) in corrections.items():
         h.fill(model=name, selection="mc", response=c_mc, weight=w_mc)
         h.fill(model=name, selection="data", response=c_da, weight=w_data)

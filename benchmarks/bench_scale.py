@@ -394,7 +394,7 @@ def summary(results: dict[int, dict[str, dict[str, Any]]]) -> None:
             target = TARGET_GIB.get(st)
             vs = f" = {r['peak_rss'] / GiB / target:.2f}x the {target} GiB target" if target else ""
             print(f"  N={r['rows']:>10d} {st:8s} peak RSS {r['peak_rss'] / GiB:5.2f} GiB{vs}")
-    mlp = [res["mlp"] for res in results.values() if "mlp" in res]
+    mlp = sorted((res["mlp"] for res in results.values() if "mlp" in res), key=lambda r: r["rows"])
     if len(mlp) >= 2:
         a, b = mlp[0], mlp[-1]
         wall = (b["rows"] / b["seconds"]) / (a["rows"] / a["seconds"])

@@ -62,7 +62,8 @@ the time allowed), depth 6: **peak RSS 4.65 GiB (2.3x the 2 GiB target)**, fit
 quantile pages are not where the memory goes; the per-row arrays of the DisCo
 objective over all 20M rows are (see the report of issue #14).
 
-Earlier (same day, 0.5M-5M, ROOT data path, default torch threads):
+Earlier (same day, 0.5M-5M, ROOT data path, default torch threads; the streamed
+MLP's peak stays at 0.77-0.81 GiB from 0.5M to 50M):
 
 =====  ==========  ==========  ==================  ==========  ==========
 N      MLP stream  MLP memory  rows x epochs / s   XGB ext     XGB memory
@@ -75,7 +76,7 @@ N      MLP stream  MLP memory  rows x epochs / s   XGB ext     XGB memory
 (XGB: 30 trees at 0.5M/2M, 10 at 5M; same AUC and dCor² streamed or not.)
 xgboost.dask on 0.5M, 30 trees: 1 worker 59.5 s, 2 workers 63.4 s (speed-up 0.94:
 two workers on two shared cores); dCor² 0.0157 (2 workers) vs 0.0160 (1 process).
-The streamed MLP's peak does not grow with N (0.77-0.81 GiB from 0.5M to 50M).
+20M/50M were not run here (time); the streamed MLP's peak does not grow with N.
 """
 
 from __future__ import annotations

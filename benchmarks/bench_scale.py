@@ -58,9 +58,12 @@ throughput still moves ~25 % with the machine's contention (caches, SMT), less
 than the wall figure. Generation (direct, 2 processes): 29 / 99 / 272 CPU s,
 ~180k photons per CPU second. DisCo-XGB external memory on 20M, 10 trees (what
 the time allowed), depth 6: **peak RSS 4.65 GiB (2.3x the 2 GiB target)**, fit
-715 s wall / 217 CPU s, AUC 0.955, background dCor² 0.0255: the external-memory
-quantile pages are not where the memory goes; the per-row arrays of the DisCo
-objective over all 20M rows are (see the report of issue #14).
+715 s wall / 217 CPU s, AUC 0.955, background dCor² 0.0255. It grows ~200 bytes
+per training row (1.65 GiB at 5M): a probe on 2M rows (3 trees, RSS of the process)
+gave imports 0.37 GiB, +0.31 GiB once the 1-D columns and the DisCo objective are
+built (~160 B/row), +0.02 GiB for the ``ExtMemQuantileDMatrix`` (its pages are on
+disk), and a training peak 0.27 GiB above that (~140 B/row of per-round gradient
+temporaries): the objective's all-row float64 arrays, not xgboost, set the peak.
 
 Earlier (same day, 0.5M-5M, ROOT data path, default torch threads; the streamed
 MLP's peak stays at 0.77-0.81 GiB from 0.5M to 50M):

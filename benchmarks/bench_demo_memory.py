@@ -118,13 +118,13 @@ def _stream_train(files: list[str]) -> int:
     return loaded[0] // 2  # read twice: the first pass (moments) and the epoch
 
 
-def _workflow(pattern: str) -> str:
+def _workflow(pattern: str, chunk_rows: int, buffer_rows: int) -> str:
     """Stage 3: the quick demo's photon-ID run, streamed; its metrics summary (one line)."""
     from decorr_af.workflows import photon_id
 
     cfg = photon_id.Config(
         mc_files=(pattern,), models=("cutbased", "plain_mlp", "disco_mlp"), hidden=(32, 32),
-        epochs=3, device="cpu", streaming=True,
+        epochs=3, device="cpu", streaming=True, chunk_rows=chunk_rows, buffer_rows=buffer_rows,
     )  # fmt: skip
     res = photon_id.run(cfg, strength=30.0, seed=0)
     n = res.info["n_train"] + res.info["n_test"]
@@ -156,13 +156,15 @@ def main() -> None:
     parser.add_argument("--feature-table", action="store_true",
                         help="stage 3: the in-memory feature table instead of the streamed workflow")  # fmt: skip
     parser.add_argument("--stream-files", nargs="+", help=argparse.SUPPRESS)
+    parser.add_argument("--chunk-rows", type=int, default=200_000, help="stage 3: entries read at a time")  # fmt: skip
+    parser.add_argument("--buffer-rows", type=int, default=262_144, help="stage 3: shuffle buffer")  # fmt: skip
     parser.add_argument("--workflow", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.stream_files:  # stage 4's child process
         print(_stream_train(args.stream_files))
         return
     if args.workflow:  # stage 3's child process
-        print(_workflow(args.workflow))
+        print(_workflow(args.workflow, args.chunk_rows, args.buffer_rows))
         return
     tmp = Path(tempfile.mkdtemp(prefix="bench-mem-"))
     with distributed.LocalCluster(
@@ -205,7 +207,8 @@ def main() -> None:
         else:
             with PeakRSS() as mon:
                 t0 = time.perf_counter()
-                out, own = _child([sys.executable, __file__, "--workflow", str(tmp / "mc*" / "*.root")])  # fmt: skip
+                opts = ["--chunk-rows", str(args.chunk_rows), "--buffer-rows", str(args.buffer_rows)]  # fmt: skip
+                out, own = _child([sys.executable, __file__, *opts, "--workflow", str(tmp / "mc*" / "*.root")])  # fmt: skip
                 print(f"streamed photon-ID workflow (fresh process): {out}, "
                       f"{time.perf_counter() - t0:.0f} s, peak {own / GiB:.2f} GiB alone, "
                       f"{mon.peak / GiB:.2f} GiB with client + workers")  # fmt: skip

@@ -34,7 +34,10 @@ Streamed workflow, measured 2026-11-30 (``OMP_NUM_THREADS=1 nice -n 5``, load
 photon-ID run (3.71M photons after the preselection, default ``chunk_rows=200_000``,
 ``buffer_rows=262_144``; 598 s; disco_mlp AUC 0.959, dCor 0.018) peaks at
 **1.10 GiB in its own process (1.10x the 1 GiB target)**, 2.26 GiB with the client
-and the two idle workers still holding stage 2's memory.
+and the two idle workers still holding stage 2's memory. With ``--chunk-rows
+100000 --buffer-rows 131072``: 1.07 GiB (352 s; AUC 0.962, dCor 0.021), so the
+chunk and the shuffle buffer are not what sets the peak (the bounded samples of
+:mod:`~decorr_af.workflows._pid_stream` and ~0.4-0.6 GiB of imports are).
 """
 
 from __future__ import annotations

@@ -85,7 +85,6 @@ here: Linux autogroups share the 2 cores fairly between the agents' sessions, so
 benchmark's process tree gets one share with 1 or 2 workers (the earlier 59.5 s vs
 63.4 s, 0.94, was the same effect). AUC 0.9544 / dCor² 0.0157 (2 workers) vs
 0.9541 / 0.0160 (1 process and 1 worker, identical).
-20M/50M were not run here (time); the streamed MLP's peak does not grow with N.
 """
 
 from __future__ import annotations

@@ -163,6 +163,32 @@ def _row_sums(xs, ws):
 
 
 @njit(cache=True)
+def _row_sums_at(v, w, idx):
+    """:func:`_row_sums` of ``v[idx]``, ``w[idx]`` (``idx`` sorts ``v``), in ``v``'s order.
+
+    The same sums in the same order as ``_row_sums`` on gathered copies, scattered
+    back through ``idx``, without the copies.
+    """
+    n = idx.shape[0]
+    out = np.empty(n)
+    pw = 0.0
+    pwx = 0.0
+    for k in range(n):
+        i = idx[k]
+        out[i] = v[i] * pw - pwx
+        pw += w[i]
+        pwx += w[i] * v[i]
+    sw = 0.0
+    swx = 0.0
+    for k in range(n - 1, -1, -1):
+        i = idx[k]
+        out[i] += swx - v[i] * sw
+        sw += w[i]
+        swx += w[i] * v[i]
+    return out
+
+
+@njit(cache=True)
 def _self_terms(x, w, rowsum):
     """``(V_xx, abar)`` with ``rowsum_k = N abar_k`` (any order of the samples)."""
     n = x.shape[0]
@@ -393,7 +419,7 @@ def _dcov_kernel(x, y, w, ox, oy, want_grad):
     xs = np.empty(n)  # x-sorted copies
     ys = np.empty(n)
     ws = np.empty(n)
-    pos = np.empty(n, dtype=np.int64)  # pos[i] = position of sample i in x order
+    pos = np.empty_like(ox)  # pos[i] = position of sample i in x order (int32 or int64)
     for k in range(n):
         i = ox[k]
         xs[k] = x[i] - mx
@@ -402,24 +428,18 @@ def _dcov_kernel(x, y, w, ox, oy, want_grad):
         pos[i] = k
     # y order within the x-sorted arrays: dense y ranks and the y row sums.
     # (Centring is monotone, so ``oy`` still sorts the centred y.)
-    oyx = np.empty(n, dtype=np.int64)
-    ysy = np.empty(n)
-    wsy = np.empty(n)
-    ry = np.empty(n, dtype=np.int64)
+    # (Read through the index ``oyx``, no y-sorted copies: 24 bytes per sample less.)
+    oyx = np.empty_like(oy)
+    ry = np.empty_like(oy)
     nrank = 0
     for k in range(n):
         i = pos[oy[k]]
         oyx[k] = i
-        ysy[k] = ys[i]
-        wsy[k] = ws[i]
-        if k == 0 or ysy[k] != ysy[k - 1]:
+        if k == 0 or ys[i] != ys[oyx[k - 1]]:
             nrank += 1
         ry[i] = nrank
     rsx = _row_sums(xs, ws)
-    rsy_sorted = _row_sums(ysy, wsy)
-    rsy = np.empty(n)
-    for k in range(n):
-        rsy[oyx[k]] = rsy_sorted[k]
+    rsy = _row_sums_at(ys, ws, oyx)
     vxx, abar = _self_terms(xs, ws, rsx)
     vyy, bbar = _self_terms(ys, ws, rsy)
     _, _, dk, ssum = _fenwick(xs, ys, ws, ry, nrank, rsy, want_grad, False)

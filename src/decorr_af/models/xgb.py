@@ -154,7 +154,7 @@ class DisCoObjective:
         n = len(self.y)
         self._inputs = {
             "y": self.y if self.classification else None,
-            "weight": self.weight,
+            "weight": None if _is_unit(self.weight) else self.weight,  # None: ones, built per use
             "protected": None if protected is None else _floating(protected).reshape(n, -1),
             "is_domain": None if is_domain is None else np.asarray(is_domain, bool),
         }
@@ -237,6 +237,11 @@ def _floating(a: Any) -> np.ndarray:
     """``a`` as an array, kept in its floating dtype (float32 stays float32), else float64."""
     arr = np.asarray(a)
     return arr if np.issubdtype(arr.dtype, np.floating) else arr.astype(np.float64)
+
+
+def _is_unit(w: np.ndarray) -> bool:
+    """Whether ``w`` is a broadcast constant 1 (stride 0): unit weights without memory."""
+    return w.ndim == 1 and len(w) > 0 and w.strides == (0,) and float(w[0]) == 1.0
 
 
 def _sigmoid_inplace(f: np.ndarray) -> np.ndarray:

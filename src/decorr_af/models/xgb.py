@@ -167,10 +167,11 @@ class DisCoObjective:
 
     def main_loss(self, f: np.ndarray) -> float:
         """Event-weighted mean main loss (logistic or squared error)."""
+        y = self.y.astype(np.float64, copy=False)  # a float32 y: the float64 values
         if self.classification:
-            per = np.logaddexp(0.0, f) - self.y * f
+            per = np.logaddexp(0.0, f) - y * f
         else:
-            per = (f - self.y) ** 2
+            per = (f - y) ** 2
         return float((self.weight * per).sum() / self.W)
 
     def value(self, f: np.ndarray) -> float:

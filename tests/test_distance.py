@@ -328,7 +328,7 @@ def test_argsort_float32_keys() -> None:
     rng.shuffle(v)
     for arr in (v, v + 1e-9, v[:1], v[:0]):  # float32 keys, then the np.argsort fallback
         order = argsort(arr)
-        assert order.dtype == np.int64
+        assert order.dtype in (np.int32, np.int64)  # int32 from the float32 keys (less memory)
         np.testing.assert_array_equal(np.sort(order), np.arange(arr.shape[0]))
         np.testing.assert_array_equal(arr[order], np.sort(arr))
 

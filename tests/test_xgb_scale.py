@@ -136,3 +136,83 @@ def test_refusals():
         fit_external_memory(DisCoXGBClassifier(**FAST, penalty=DisCo(strength=1.0)), src)
     with pytest.raises(ConfigError, match="protected"):
         fit_dask(DisCoXGBClassifier(**FAST, penalty=DisCo(strength=1.0)), None, X, y)
+
+
+# --- memory (issue #14: 20M photons): compact arrays, same values ---------------------
+def test_external_memory_keeps_compact_columns(tmp_path):
+    """The 1-D columns stay in the source's compact dtypes; unit weights cost no memory."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    from decorr_af.models.xgb_scale import _columns
+
+    X, y, m = make_toy(900, 47)
+    cols = {"a": X[:, 0].astype(np.float32), "label": y.astype(np.int8), "m": m.astype(np.float32)}
+    pq.write_table(pa.table(cols), tmp_path / "t.parquet", row_group_size=400)
+    src = ParquetSource([tmp_path / "t.parquet"], ["a"], target="label", protected=["m"])
+    yy, w, z, d = _columns(src)
+    assert (yy.dtype, z.dtype, z.shape, d) == (np.int8, np.float32, (900, 1), 1)
+    assert w.strides == (0,)
+    assert w.dtype == np.float64
+    assert float(w.sum()) == 900.0
+    weighted = ArraySource(X, y, weight=np.full(900, 0.5), chunk_rows=400)
+    assert _columns(weighted)[1].dtype == np.float32  # 0.5 is exact in float32
+    odd = ArraySource(X, y, weight=np.full(900, 0.1), chunk_rows=400)
+    assert _columns(odd)[1].dtype == np.float64  # 0.1 is not: kept float64
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_objective_compact_inputs_same_values(task):
+    """float32 / broadcast inputs and float32 outputs give the float64 objective's values."""
+    rng = np.random.default_rng(48)
+    n = 3000
+    t = (rng.random(n) < 0.4).astype(float) if task == "classification" else rng.normal(size=n)
+    z = np.round(rng.exponential(1.0, n), 1).astype(np.float32)  # float32 with ties
+    pen = DisCo(strength=10.0)
+    pen.setup(task=task)
+    f = rng.normal(size=n).astype(np.float32)
+    ref = DisCoObjective(task, t, np.ones(n), penalty=pen, protected=z.astype(float), radius=0.3)
+    small = DisCoObjective(
+        task,
+        t.astype(np.float32) if task == "classification" else t,
+        np.broadcast_to(np.float64(1.0), (n,)),
+        penalty=pen,
+        protected=z,
+        radius=0.3,
+        out_dtype=np.float32,
+    )
+    assert small.y.dtype == (np.float32 if task == "classification" else np.float64)
+    assert small._inputs["weight"] is None
+    assert small._inputs["protected"].dtype == np.float32
+    g64, h64 = ref.gradient(f, 0.7)
+    g32, h32 = small.gradient(f, 0.7)
+    assert g32.dtype == h32.dtype == np.float32
+    np.testing.assert_array_equal(g32, g64.astype(np.float32))  # xgboost's own cast
+    np.testing.assert_array_equal(h32, h64.astype(np.float32))
+    assert small.W == ref.W
+    assert small.value(f) == ref.value(f)
+
+
+def test_dcov_kernel_fused_cross_sum_equals_stored():
+    """The kernel's fused Fenwick pass (no P, Q arrays) gives the stored pass's figures."""
+    from decorr_af.decorrelation import _fast
+
+    rng = np.random.default_rng(49)
+    n = 2000
+    x = np.round(rng.normal(size=n), 1)  # ties in x and in y
+    y = np.round(rng.exponential(1.0, n), 1)
+    w = rng.uniform(0.5, 1.5, n)
+    w *= n / w.sum()
+    ox, oy = _fast.argsort(x), _fast.argsort(y)
+    assert _fast.argsort(np.float32(x).astype(float)).dtype == np.int32  # float32 data: int32
+    np.testing.assert_array_equal(x[ox], np.sort(x))
+    xs, ys, ws = x[ox], y[ox], w[ox]
+    yrank = np.searchsorted(np.unique(ys), ys) + 1
+    rsy = np.array([(w * np.abs(v - y)).sum() for v in ys])
+    rsx = np.array([(w * np.abs(v - x)).sum() for v in xs])
+    pk, qk, dk = _fast._fenwick_pass(xs, ys, ws, yrank, int(yrank.max()), rsy, True)
+    pk2, qk2, dk2, ssum = _fast._fenwick(xs, ys, ws, yrank, int(yrank.max()), rsy, True, False)
+    assert len(pk2) == len(qk2) == 0
+    np.testing.assert_array_equal(dk2, dk)
+    assert _fast._cross_from_sum(ssum, xs, ws, rsx, rsy) == _fast._cross_value(xs, ws, rsx, rsy, pk, qk)  # fmt: skip
+    rs_at = _fast._row_sums_at(y, w, oy)
+    np.testing.assert_array_equal(rs_at[oy], _fast._row_sums(y[oy], w[oy]))

@@ -115,10 +115,15 @@ def _float32_sort_keys(v):
 
 @njit(cache=True)
 def _low_words(keys):
-    """The indices stored in the low 32 bits of :func:`_float32_sort_keys`."""
-    out = np.empty(keys.shape[0], dtype=np.int64)
+    """The indices stored in the low 32 bits of :func:`_float32_sort_keys`, as int32.
+
+    Callers use it for fewer than ``2**31`` keys only; int32 halves the memory of
+    the argsorts (the exact DisCo-XGB gradient of 10^7 rows); the kernels index
+    with either type.
+    """
+    out = np.empty(keys.shape[0], dtype=np.int32)
     for i in range(keys.shape[0]):
-        out[i] = np.int64(keys[i] & np.uint64(0xFFFFFFFF))
+        out[i] = np.int32(keys[i] & np.uint64(0xFFFFFFFF))
     return out
 
 
@@ -129,7 +134,7 @@ def argsort(v: np.ndarray) -> np.ndarray:
     float64 copies sort exactly as packed 64-bit integer keys, and numpy sorts
     integers much faster than it argsorts floats.  Other data use ``np.argsort``.
     """
-    if v.shape[0] < 2**32:
+    if v.shape[0] < 2**31:  # the indices fit int32
         keys = _float32_sort_keys(v)
         if keys.shape[0] == v.shape[0]:
             keys.sort()
@@ -158,6 +163,32 @@ def _row_sums(xs, ws):
 
 
 @njit(cache=True)
+def _row_sums_at(v, w, idx):
+    """:func:`_row_sums` of ``v[idx]``, ``w[idx]`` (``idx`` sorts ``v``), in ``v``'s order.
+
+    The same sums in the same order as ``_row_sums`` on gathered copies, scattered
+    back through ``idx``, without the copies.
+    """
+    n = idx.shape[0]
+    out = np.empty(n)
+    pw = 0.0
+    pwx = 0.0
+    for k in range(n):
+        i = idx[k]
+        out[i] = v[i] * pw - pwx
+        pw += w[i]
+        pwx += w[i] * v[i]
+    sw = 0.0
+    swx = 0.0
+    for k in range(n - 1, -1, -1):
+        i = idx[k]
+        out[i] += swx - v[i] * sw
+        sw += w[i]
+        swx += w[i] * v[i]
+    return out
+
+
+@njit(cache=True)
 def _self_terms(x, w, rowsum):
     """``(V_xx, abar)`` with ``rowsum_k = N abar_k`` (any order of the samples)."""
     n = x.shape[0]
@@ -179,6 +210,13 @@ def _self_terms(x, w, rowsum):
 
 @njit(cache=True)
 def _fenwick_pass(xs, ys, ws, yrank, nrank, rsy, signed):
+    """``(P, Q, D)`` of :func:`_fenwick` (stored; see there)."""
+    pk, qk, dk, _ = _fenwick(xs, ys, ws, yrank, nrank, rsy, signed, True)
+    return pk, qk, dk
+
+
+@njit(cache=True)
+def _fenwick(xs, ys, ws, yrank, nrank, rsy, signed, store):
     """One ascending pass over ``xs`` with a Fenwick tree indexed by y-rank.
 
     ``ys``, ``ws`` and ``yrank`` (dense, 1-based) are aligned to ascending ``xs``.
@@ -196,16 +234,23 @@ def _fenwick_pass(xs, ys, ws, yrank, nrank, rsy, signed):
     the sum over ``x_j <= x_k``: equal to ``P_k`` unless x_k is tied, in which case
     the tie group is queried once more after its insertion (``s_kj = 0`` inside it).
     This replaces a second, descending pass.
+
+    Returns ``(P, Q, D, s)`` with ``s = sum_k w_k (x_k P_k - Q_k)`` accumulated in
+    ascending k, the order of :func:`_cross_value`'s loop (so
+    :func:`_cross_from_sum` gives the same ``V_xy`` bit for bit). Without ``store``
+    ``P`` and ``Q`` are empty: 16 bytes per sample less at the kernel's peak.
     """
     n = xs.shape[0]
     tree = np.zeros((nrank + 1, 4))
+    s = 0.0
     t0 = 0.0  # running totals of the four columns
     t1 = 0.0
     t2 = 0.0
     t3 = 0.0
-    pk = np.empty(n)
-    qk = np.empty(n)
+    pk = np.empty(n if store else 0)
+    qk = np.empty(n if store else 0)
     dk = np.empty(n if signed else 0)
+    pcur = 0.0  # P_k of the last queried k (for D_k when not stored)
     p = 0
     while p < n:
         q = p  # tie group [p, q] of equal x: none of its members is "before" another
@@ -224,8 +269,17 @@ def _fenwick_pass(xs, ys, ws, yrank, nrank, rsy, signed):
                 l3 += tree[i, 3]
                 i -= i & (-i)
             yk = ys[k]
-            pk[k] = yk * l0 - l1 + (t1 - l1) - yk * (t0 - l0)
-            qk[k] = yk * l2 - l3 + (t3 - l3) - yk * (t2 - l2)
+            pv = yk * l0 - l1 + (t1 - l1) - yk * (t0 - l0)
+            qv = yk * l2 - l3 + (t3 - l3) - yk * (t2 - l2)
+            s += ws[k] * (xs[k] * pv - qv)
+            if store:
+                pk[k] = pv
+                qk[k] = qv
+            elif signed:
+                if p == q:
+                    pcur = pv
+                else:
+                    dk[k] = pv  # P_k parked in D until the group's second query
         for k in range(p, q + 1):  # ... then insert it
             v0 = ws[k]
             v1 = v0 * ys[k]
@@ -244,7 +298,7 @@ def _fenwick_pass(xs, ys, ws, yrank, nrank, rsy, signed):
             t3 += v3
         if signed:
             if p == q:  # no tie: Pe_k = P_k
-                dk[p] = 2.0 * pk[p] - rsy[p]
+                dk[p] = 2.0 * (pk[p] if store else pcur) - rsy[p]
             else:
                 for k in range(p, q + 1):
                     l0 = 0.0
@@ -256,9 +310,9 @@ def _fenwick_pass(xs, ys, ws, yrank, nrank, rsy, signed):
                         i -= i & (-i)
                     yk = ys[k]
                     pe = yk * l0 - l1 + (t1 - l1) - yk * (t0 - l0)
-                    dk[k] = pk[k] + pe - rsy[k]
+                    dk[k] = (pk[k] if store else dk[k]) + pe - rsy[k]
         p = q + 1
-    return pk, qk, dk
+    return pk, qk, dk, s
 
 
 @njit(cache=True)
@@ -271,6 +325,23 @@ def _cross_value(x, w, rowsum_x, rowsum_y, pk, qk):
     swb = 0.0
     for k in range(n):
         s += w[k] * (x[k] * pk[k] - qk[k])
+        ak = rowsum_x[k] / n
+        bk = rowsum_y[k] / n
+        swab += w[k] * ak * bk
+        swa += w[k] * ak
+        swb += w[k] * bk
+    s *= 2.0
+    return s / (n * n) - 2.0 * swab / n + (swa / n) * (swb / n)
+
+
+@njit(cache=True)
+def _cross_from_sum(s, x, w, rowsum_x, rowsum_y):
+    """``V_xy`` as :func:`_cross_value`, with ``s`` accumulated by :func:`_fenwick`."""
+    n = x.shape[0]
+    swab = 0.0
+    swa = 0.0
+    swb = 0.0
+    for k in range(n):
         ak = rowsum_x[k] / n
         bk = rowsum_y[k] / n
         swab += w[k] * ak * bk
@@ -348,7 +419,7 @@ def _dcov_kernel(x, y, w, ox, oy, want_grad):
     xs = np.empty(n)  # x-sorted copies
     ys = np.empty(n)
     ws = np.empty(n)
-    pos = np.empty(n, dtype=np.int64)  # pos[i] = position of sample i in x order
+    pos = np.empty_like(ox)  # pos[i] = position of sample i in x order (int32 or int64)
     for k in range(n):
         i = ox[k]
         xs[k] = x[i] - mx
@@ -357,28 +428,22 @@ def _dcov_kernel(x, y, w, ox, oy, want_grad):
         pos[i] = k
     # y order within the x-sorted arrays: dense y ranks and the y row sums.
     # (Centring is monotone, so ``oy`` still sorts the centred y.)
-    oyx = np.empty(n, dtype=np.int64)
-    ysy = np.empty(n)
-    wsy = np.empty(n)
-    ry = np.empty(n, dtype=np.int64)
+    # (Read through the index ``oyx``, no y-sorted copies: 24 bytes per sample less.)
+    oyx = np.empty_like(oy)
+    ry = np.empty_like(oy)
     nrank = 0
     for k in range(n):
         i = pos[oy[k]]
         oyx[k] = i
-        ysy[k] = ys[i]
-        wsy[k] = ws[i]
-        if k == 0 or ysy[k] != ysy[k - 1]:
+        if k == 0 or ys[i] != ys[oyx[k - 1]]:
             nrank += 1
         ry[i] = nrank
     rsx = _row_sums(xs, ws)
-    rsy_sorted = _row_sums(ysy, wsy)
-    rsy = np.empty(n)
-    for k in range(n):
-        rsy[oyx[k]] = rsy_sorted[k]
+    rsy = _row_sums_at(ys, ws, oyx)
     vxx, abar = _self_terms(xs, ws, rsx)
     vyy, bbar = _self_terms(ys, ws, rsy)
-    pk, qk, dk = _fenwick_pass(xs, ys, ws, ry, nrank, rsy, want_grad)
-    vxy = _cross_value(xs, ws, rsx, rsy, pk, qk)
+    _, _, dk, ssum = _fenwick(xs, ys, ws, ry, nrank, rsy, want_grad, False)
+    vxy = _cross_from_sum(ssum, xs, ws, rsx, rsy)
     if not want_grad:
         return vxy, vxx, vyy, np.empty(0), np.empty(0)
     g_xy, g_xx = _gradients(xs, ws, rsx, rsy, abar, bbar, dk, ox)
@@ -437,7 +502,9 @@ def ratio_grad(
     if v_self <= 0 or v_other <= 0 or value <= 0:
         return np.zeros_like(g_cross)
     f = vxy / math.sqrt(den)
-    g = g_cross / math.sqrt(den) - (0.5 * f / v_self) * g_self
+    # g_cross / sqrt(den) - (0.5 f / v_self) g_self, in place (no N-length temporaries)
+    g = np.divide(g_cross, math.sqrt(den), out=g_cross)
+    g -= np.multiply(g_self, 0.5 * f / v_self, out=g_self)
     if kind == "dcor":
         g *= 1.0 / (2.0 * math.sqrt(f))
     return g

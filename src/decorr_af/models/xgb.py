@@ -107,6 +107,18 @@ class DisCoObjective:
         Trust-region radius of the penalty step in units of ``σ_s``: the penalty
         curvature is divided by it (see the module notes; 1 keeps the plain
         ``|g| / σ_s`` curvature).
+    schedule
+        A λ warm-up schedule over boosting rounds, or ``None`` (λ constant).
+    out_dtype
+        dtype of the returned gradient and Hessian (computed in float64). xgboost
+        stores them as float32, so ``np.float32`` trains the same trees with half the
+        memory of the hand-over (external-memory fits).
+
+    ``y``, ``weight`` and ``protected`` keep a floating dtype they arrive in
+    (float32 inputs are not copied to float64; a read-only broadcast ``weight``
+    such as ``np.broadcast_to(np.float32(1), n)`` costs no memory): every
+    computation promotes them to float64 exactly, so the values are those of
+    float64 copies.
 
     Examples
     --------
@@ -126,24 +138,24 @@ class DisCoObjective:
         is_domain: np.ndarray | None = None,
         radius: float = 1.0,
         schedule: Any = None,
+        out_dtype: Any = np.float64,
     ) -> None:
         self.classification = task == "classification"
         self.radius = float(radius)
         self.schedule = schedule  # WarmupSchedule over boosting rounds, or None (λ constant)
         self.round = 0
-        self.y = np.asarray(y, np.float64)
-        self.weight = np.asarray(weight, np.float64)
-        self.W = float(self.weight.sum())
+        self.out_dtype = np.dtype(out_dtype)
+        self.y = _floating(y)
+        self.weight = _floating(weight)
+        self.W = float(np.asarray(self.weight, np.float64).sum())
         self.penalty = penalty if penalty is not None and float(penalty.strength) > 0 else None
         if self.penalty is not None:
             self.penalty.require_boosting()
         n = len(self.y)
         self._inputs = {
             "y": self.y if self.classification else None,
-            "weight": self.weight,
-            "protected": None
-            if protected is None
-            else np.asarray(protected, np.float64).reshape(n, -1),
+            "weight": None if _is_unit(self.weight) else self.weight,  # None: ones, built per use
+            "protected": None if protected is None else _floating(protected).reshape(n, -1),
             "is_domain": None if is_domain is None else np.asarray(is_domain, bool),
         }
 
@@ -155,10 +167,11 @@ class DisCoObjective:
 
     def main_loss(self, f: np.ndarray) -> float:
         """Event-weighted mean main loss (logistic or squared error)."""
+        y = self.y.astype(np.float64, copy=False)  # a float32 y: the float64 values
         if self.classification:
-            per = np.logaddexp(0.0, f) - self.y * f
+            per = np.logaddexp(0.0, f) - y * f
         else:
-            per = (f - self.y) ** 2
+            per = (f - y) ** 2
         return float((self.weight * per).sum() / self.W)
 
     def value(self, f: np.ndarray) -> float:
@@ -170,30 +183,85 @@ class DisCoObjective:
         return total
 
     def gradient(self, f: np.ndarray, factor: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-        """``(W ∂J/∂f, Hessian approximation)`` per row; ``factor`` scales the penalty (λ schedule)."""
-        f = np.asarray(f, np.float64)
+        """``(W ∂J/∂f, Hessian approximation)`` per row; ``factor`` scales the penalty (λ schedule).
+
+        Memory: the penalty (the exact dCor² kernel, the peak) runs first, when only
+        the score ``s`` is held; the N-length arithmetic is in place, in the same
+        operation order as the textbook expressions in the comments (same values).
+        """
+        s = np.array(f, np.float64)  # own float64 copy of xgboost's float32 margins
+        if self.classification:  # the penalised score is the probability: computed once
+            s = _sigmoid_inplace(s)
+        penalty = self.penalty is not None and factor > 0.0
+        g_s = h_s = None
+        if penalty:
+            _, g_s, h_s = self.penalty.boost_terms(s, **self._inputs)
         if self.classification:
-            s = sigmoid(f)  # the penalised score is the probability: computed once
-            ds = s * (1.0 - s)
-            grad = self.weight * (s - self.y)
-            hess = self.weight * np.maximum(ds, 1e-16)
+            ds = np.subtract(1.0, s)
+            ds *= s  # s (1 - s)
+            grad = np.subtract(s, self.y)
+            grad *= self.weight  # w (s - y)
+            del s
+            hess = np.maximum(ds, 1e-16)
+            hess *= self.weight  # w max(ds, 1e-16)
         else:
-            s, ds = f, None
-            grad = 2.0 * self.weight * (f - self.y)
-            hess = 2.0 * self.weight
-        if self.penalty is None or factor <= 0.0:
-            return grad, hess
-        if ds is None:  # regression: s = f, s'(f) = 1
-            ds = np.ones_like(f)
-        _, g_s, h_s = self.penalty.boost_terms(s, **self._inputs)
-        grad += factor * self.W * g_s * ds  # chain rule: ∂P/∂f = ∂P/∂s · s'(f)
-        hess += factor * self.W * h_s * ds * ds / self.radius  # Gauss-Newton: H_s · s'(f)²
+            ds = None  # s = f, s'(f) = 1
+            grad = np.subtract(s, self.y)
+            del s
+            grad *= 2.0
+            grad *= self.weight  # 2 w (f - y): scaling by 2 is exact
+            hess = np.multiply(self.weight, 2.0, dtype=np.float64)
+        if penalty:
+            g_s *= factor * self.W
+            h_s *= factor * self.W
+            if ds is not None:
+                g_s *= ds  # chain rule: ∂P/∂f = ∂P/∂s · s'(f)
+                h_s *= ds
+                h_s *= ds  # Gauss-Newton: H_s · s'(f)²
+            grad += g_s
+            del g_s
+            h_s /= self.radius
+            hess += h_s
+            del h_s
+        if self.out_dtype != np.float64:
+            grad = grad.astype(self.out_dtype)
+            hess = hess.astype(self.out_dtype)
         return grad, hess
 
     def __call__(self, predt: np.ndarray, dtrain: Any) -> tuple[np.ndarray, np.ndarray]:
         factor = 1.0 if self.schedule is None else self.schedule.factor(self.round)
         self.round += 1  # xgboost calls the objective once per boosting round
         return self.gradient(predt, factor)
+
+
+def _floating(a: Any) -> np.ndarray:
+    """``a`` as an array, kept in its floating dtype (float32 stays float32), else float64."""
+    arr = np.asarray(a)
+    return arr if np.issubdtype(arr.dtype, np.floating) else arr.astype(np.float64)
+
+
+def _is_unit(w: np.ndarray) -> bool:
+    """Whether ``w`` is a broadcast constant 1 (stride 0): unit weights without memory."""
+    return w.ndim == 1 and len(w) > 0 and w.strides == (0,) and float(w[0]) == 1.0
+
+
+def _sigmoid_inplace(f: np.ndarray) -> np.ndarray:
+    """:func:`~decorr_af.models._binary.sigmoid` of a float64 array, overwriting it.
+
+    The same operations as ``0.5 * (1.0 + np.tanh(0.5 * f))`` (same values) without
+    its three N-length temporaries.
+
+    Examples
+    --------
+    >>> f = np.array([-1.0, 0.0, 2.0])
+    >>> bool((_sigmoid_inplace(f.copy()) == sigmoid(f)).all())
+    True
+    """
+    np.multiply(f, 0.5, out=f)
+    np.tanh(f, out=f)
+    f += 1.0
+    f *= 0.5
+    return f
 
 
 def _schedule(spec: Any) -> Any:

@@ -8,9 +8,9 @@ Two ways to fit a :class:`~decorr_af.models.DisCoXGBClassifier` /
   over a :class:`~decorr_af.models.streaming.ChunkSource` (Parquet row groups,
   dask-awkward partitions) feeds an ``xgboost.ExtMemQuantileDMatrix`` whose
   quantised pages are cached under ``cache_dir``. Only the per-row 1-D columns the
-  objective needs (target, weight, protected variable, prediction) live in memory:
-  about 40 bytes per row instead of ``8 × n_features``. The DisCo term is the exact,
-  all-row dCor² of the in-memory fit.
+  objective needs (target, weight, protected variable) live in memory, compact
+  (about 8 bytes per row; figures in :func:`fit_external_memory`). The DisCo term is
+  the exact, all-row dCor² of the in-memory fit.
 * :func:`fit_dask` - distributed with ``xgboost.dask`` on a Dask cluster (the scan's
   ``distributed.Client``). Each worker holds its partitions; xgboost all-reduces the
   gradient histograms, but the **custom objective runs on each worker with only its
@@ -80,6 +80,7 @@ def _check(est: Any) -> Any:
 
 
 def _encode(est: Any, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, float]:
+    w = np.asarray(w, np.float64)  # float64 sums whatever the stored dtype
     t = est._encode_target(y, w)
     return t, est._base_margin(t, w)
 
@@ -111,6 +112,41 @@ def fit_external_memory(
     cache_dir
         Folder of xgboost's page cache (default: a temporary folder, removed after).
 
+    Notes
+    -----
+    Memory per row (issue #14; peak RSS over the imports, 11 float32 features, DisCo
+    λ = 10 on the background, depth 6). What stays resident: the target as float32
+    (0/1 is exact), the protected variable as float32 when the source's column is,
+    the weights as a broadcast view of ones (no memory) or float32 when exact - 8
+    bytes per row without weights; the objective promotes them to float64 exactly.
+    Each round, the objective's peak is the exact dCor² gradient on the background
+    rows while only the float64 score (8 bytes per row) and xgboost's float32
+    margins (4) are held besides: the kernel needs ~86 bytes per background row
+    (x-sorted copies of s, z and w, y-ranks, both row sums, the 4-column Fenwick tree,
+    the signed sums ``D``, two int32 argsorts, the caller's selected s and z) - 51
+    bytes per row at 50 % background (3M rows, measured). The gradient and Hessian go
+    to xgboost as float32, which is what xgboost stores (same trees). xgboost itself
+    costs ~31 bytes per row more during training (gradient pairs, prediction cache,
+    row partition; ~18 bytes per row for the matrix): measured with a trivial
+    objective; its page cache adds ~0.1 GiB of file-backed pages that does not grow
+    with N (``DataIter(on_host=False)`` changed nothing on the CPU).
+
+    Measured (2-core shared machine, 2026-11-30): synthetic rows (50 % background,
+    5 trees) 264 → 197 bytes per row at 1M and 206 → 136 at 3M, i.e. 153 → 105
+    bytes per marginal row; ``benchmarks/bench_scale.py`` stage ``xgb-ext`` on 5M
+    generated photons (10 trees): peak RSS 1.61 → 1.20 GiB, same AUC (0.9561) and
+    background dCor² (0.0255) - the predictions are bit-identical to before; on
+    20M photons 3.01 GiB (4.65 GiB before; 373 s), i.e. ~130 bytes per marginal
+    photon: **the issue's < 2 GiB at 20M is not reached**. It would need ≲ 75
+    bytes per row over the ~0.55 GiB of imports; xgboost alone takes ~31 and the
+    exact all-row kernel ~86 per background row. Left: a unit-weight kernel
+    variant (no weight copies, -16 bytes per background row), letting the
+    objective hand the penalty only the selected rows' score (-12 per row), or an
+    approximate (batched) DisCo term on very large samples.
+    Before: float64 copies of every column kept twice (chunk lists and their
+    concatenation), float64 gradient hand-over, ~6 N-length temporaries in the
+    objective and ~24 bytes more per background row in the kernel.
+
     Examples
     --------
     >>> import numpy as np
@@ -125,31 +161,24 @@ def fit_external_memory(
     xgb = optional_import("xgboost", "xgboost")
     est = estimator
     pen = _check(est)
-    ys, ws, zs, d = [], [], [], None
-    for i in range(source.n_chunks):
-        c = source.read(i)
-        if d is not None and c.X.shape[1] != d:
-            msg = f"chunk {i} has {c.X.shape[1]} features, the first chunk had {d}"
-            raise ConfigError(msg)
-        d = c.X.shape[1]
-        if c.y is None:
-            msg = f"chunk {i} has no target y"
-            raise ConfigError(msg)
-        ys.append(np.asarray(c.y))
-        ws.append(np.ones(len(c)) if c.weight is None else np.asarray(c.weight, np.float64))
-        if c.protected is not None:
-            zs.append(np.asarray(c.protected, np.float64))
-    y, w = np.concatenate(ys), np.concatenate(ws)
-    z = np.concatenate(zs) if zs else None
+    y, w, z, d = _columns(source)
     if pen is not None and pen.requires == "protected" and z is None:
         msg = f"penalty {type(pen).__name__} needs protected columns in the source"
         raise ConfigError(msg)
     t, margin = _encode(est, y, w)
+    del y
     est.base_margin_ = margin
     seed = 0 if est.random_state is None else int(est.random_state)
     objective = DisCoObjective(
-        est._task, t, w, penalty=pen, protected=z, radius=float(est.penalty_radius)
+        est._task,
+        _compact(t),
+        w,
+        penalty=pen,
+        protected=z,
+        radius=float(est.penalty_radius),
+        out_dtype=np.float32,  # xgboost keeps float32 gradients: same trees
     )
+    del t
 
     class _Iter(xgb.DataIter):
         def __init__(self, prefix: str) -> None:
@@ -173,6 +202,7 @@ def fit_external_memory(
 
     with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
         dm = xgb.ExtMemQuantileDMatrix(_Iter(str(Path(tmp) / "cache")), max_bin=256)
+        _trim_heap()  # the sketching's freed batches, before the training buffers
         params = est._booster_params(seed)
         booster = xgb.train(
             params, dm, num_boost_round=int(est.n_estimators), obj=objective, verbose_eval=False
@@ -180,6 +210,82 @@ def fit_external_memory(
         del dm  # xgboost removes its page files when the matrix goes, before the folder
         gc.collect()
     return _finish(est, booster, pen, d, 0 if z is None else z.shape[1])
+
+
+def _compact(a: np.ndarray) -> np.ndarray:
+    """``a`` as float32 when that is exact (0/1 targets, float32 columns), else float64.
+
+    The objective promotes every column to float64 exactly, so a compact copy gives
+    the values of the float64 one with half (or less) of the memory per row.
+
+    Examples
+    --------
+    >>> _compact(np.array([0.0, 1.0])).dtype, _compact(np.array([0.1])).dtype
+    (dtype('float32'), dtype('float64'))
+    """
+    a = np.asarray(a)
+    if a.dtype == np.float32:
+        return a
+    small = a.astype(np.float32)
+    with np.errstate(invalid="ignore"):
+        exact = np.array_equal(small, a, equal_nan=True) if a.dtype.kind == "f" else False
+    if a.dtype.kind in "iub":  # integers: exact below 2**24
+        exact = bool(a.size == 0 or (np.abs(a.astype(np.int64)).max() < 2**24))
+    return small if exact else np.asarray(a, np.float64)
+
+
+def _columns(source: ChunkSource) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, int]:
+    """``(y, weight, protected, n_features)`` of all chunks, compact (see :func:`_compact`).
+
+    One pass over the source. ``y`` keeps the source's dtype (labels are often
+    int8); ``weight`` is a read-only float64 broadcast view of ones (no memory) when
+    no chunk has weights, else float32/float64 per :func:`_compact`; ``protected``
+    float32 when the source's columns are float32.
+    """
+    ys: list[np.ndarray] = []
+    ws: list[np.ndarray | int] = []
+    zs: list[np.ndarray] = []
+    d = None
+    for i in range(source.n_chunks):
+        c = source.read(i)
+        if d is not None and c.X.shape[1] != d:
+            msg = f"chunk {i} has {c.X.shape[1]} features, the first chunk had {d}"
+            raise ConfigError(msg)
+        d = c.X.shape[1]
+        if c.y is None:
+            msg = f"chunk {i} has no target y"
+            raise ConfigError(msg)
+        ys.append(np.asarray(c.y))
+        ws.append(len(c) if c.weight is None else _compact(c.weight))
+        if c.protected is not None:
+            zs.append(_compact(np.asarray(c.protected).reshape(len(c), -1)))
+        del c
+    y = np.concatenate(ys)
+    del ys
+    n = len(y)
+    if all(isinstance(v, int) for v in ws):
+        w = np.broadcast_to(np.float64(1.0), (n,))
+    else:
+        w = _compact(np.concatenate([np.ones(v) if isinstance(v, int) else v for v in ws]))
+    z = np.concatenate(zs) if zs else None
+    return y, w, z, int(d)
+
+
+def _trim_heap() -> None:
+    """Give the C heap's free pages back to the system (glibc ``malloc_trim``; else a no-op).
+
+    xgboost's sketching of the batches leaves ~8 bytes per row of freed but
+    resident heap at 10^6 rows; the training buffers allocated next reuse it only
+    in part.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        ctypes.CDLL(name).malloc_trim(0)
+    except (OSError, AttributeError, TypeError):  # not glibc
+        return
 
 
 class PartitionDisCoObjective:

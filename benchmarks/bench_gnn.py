@@ -72,6 +72,7 @@ def main() -> None:
     import torch
 
     from decorr_af.decorrelation.penalties import DisCo
+    from decorr_af.models.cell_features import PHYSICS_DESIGN
     from decorr_af.models.device import resolve_device
     from decorr_af.models.graph import GraphClassifier
 
@@ -84,6 +85,10 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--arch", default="deepsets,edgeconv")
     parser.add_argument("--penalties", default="none,disco")
+    parser.add_argument(
+        "--design", default="default", choices=("default", "physics"),
+        help="estimator defaults, or the physics design of the cells_gnn presets",
+    )  # fmt: skip
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     # one epoch at the full λ from the first step is no trained model: only the cost counts
@@ -103,13 +108,17 @@ def main() -> None:
     for arch in args.arch.split(","):
         for pen_name in args.penalties.split(","):
             penalty = DisCo(strength=10.0) if pen_name == "disco" else None
-            clf = GraphClassifier(
-                architecture=arch, epochs=1, batch_size=args.batch_size, device=device,
-                random_state=0, penalty=penalty, penalty_warmup=0.0,
-            )  # fmt: skip
+            design = {} if args.design == "default" else {**PHYSICS_DESIGN, "architecture": arch}
+            clf = GraphClassifier(**{
+                "architecture": arch, "epochs": 1, "batch_size": args.batch_size,
+                "device": device, "random_state": 0, "penalty": penalty,
+                "penalty_warmup": 0.0, **design,
+            })  # fmt: skip
             t0 = time.perf_counter()
             clf.fit(cs[:256], y[:256], protected=m[:256])  # warm-up (allocator, kernels)
-            clf.transform_ = clf.transform_.fit(cs, log_features=("e",))
+            clf.transform_ = clf.transform_.fit(
+                cs, log_features=clf.log_features, columns=clf.cell_features
+            )
             t0 = time.perf_counter()
             store = clf._store(cs, device)
             sync()

@@ -65,7 +65,11 @@ def toy(n: int, lo: int, hi: int, seed: int = 1) -> tuple:
         ]
     )
     offsets = np.r_[0, np.cumsum(counts)]
-    return CellSet(offsets, feats, ("layer", "deta", "dphi", "e", "t")), y, m
+    glob = np.column_stack(
+        [rng.uniform(-2.4, 2.4, n), np.add.reduceat(e, offsets[:-1]), rng.random(n) < 0.3]
+    )
+    names = ("layer", "deta", "dphi", "e", "t")
+    return CellSet(offsets, feats, names, glob, ("eta", "e_raw", "converted")), y, m
 
 
 def main() -> None:

@@ -224,7 +224,8 @@ class CellTransform:
             g_all = np.asarray(cells.globals, dtype=np.float64)
 
             def by_name(name: str) -> np.ndarray:
-                return g_all[:, _index(cells.global_names, name, "globals")]
+                where = "globals (parameter 'global_features')"
+                return g_all[:, _index(cells.global_names, name, where)]
 
             glob = np.column_stack(
                 [by_name(g) for g in self.global_names]

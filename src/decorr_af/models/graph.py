@@ -109,7 +109,7 @@ class CellTransform:
     ('e', 'deta', 'log_e')
     >>> t.apply(cs)[0].mean(axis=0).round(6).tolist()
     [0.0, 0.0, 0.0]
-    >>> CellTransform.fit(cs, columns=("e", "energy_fraction")).columns
+    >>> CellTransform.fit(cs, columns=("e", "energy_fraction"), log_features=()).columns
     ('e', 'energy_fraction')
     """
 

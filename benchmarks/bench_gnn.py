@@ -22,10 +22,33 @@ EdgeConv                   66.9 s          149        17.5 s
 EdgeConv + DisCo           95.3 s          105        21.0 s
 =========================  ==============  =========  ==============
 
-On 100k photons (10M cells) one Deep Sets epoch took 163 s (612 photons/s, setup
-5.4 s); EdgeConv scales linearly (~11 min per epoch, ~3 min kNN setup). DisCo's
-extra cost is mostly the ``min_penalty_rows`` top-up (extra photons forwarded so
-that the penalty sees 1024 background rows per step).
+On 100k photons (10M cells) one Deep Sets epoch took 163 s wall (612 photons/s, setup
+5.4 s) in that session; EdgeConv scales linearly (~11 min per epoch, ~3 min kNN
+setup). DisCo's extra cost is mostly the ``min_penalty_rows`` top-up (extra photons
+forwarded so that the penalty sees 1024 background rows per step).
+
+Profile and speed-up (issue #15, next session; torch profiler, 10k photons, one
+thread): the per-photon ``segment_reduce`` sums / means / maxima and their backward
+were half of the CPU time, the matrix products a fifth; there was no per-photon
+Python loop, cells were float32 and standardised once per fit. ``mean`` now reuses
+the ``sum`` reduction (one reduction fewer per step). **Process CPU time** of one fit
+(setup + one epoch), Deep Sets defaults, batch 512:
+
+=======================================  ===========  ===========
+photons, threads                         before       after
+=======================================  ===========  ===========
+20k, 1 thread                            2.04 s       1.87 s
+100k, 2 threads (load ~10)               34.3 s       —
+100k, 1 thread (load ~14)                —            12.2 s
+100k DisCo, 2 threads (load ~10)         80.8 s       —
+physics design (64, 64) / (64, 64),
+batch 256, 20k, 1 thread                 —            6.1 s
+=======================================  ===========  ===========
+
+So a Deep Sets epoch costs ~0.1 ms of CPU per photon on one thread; the wall times
+above (and the 163 s) are set by the load of the shared machine (the 100k run of
+12.2 s CPU took 192 s wall at load 14), and two torch threads on a loaded machine
+cost ~2.8× the CPU of one: use ``torch.set_num_threads(1)`` on shared cores.
 
 Usage (2 CPU cores; ``--device auto`` takes a GPU when present)::
 
@@ -65,13 +88,18 @@ def toy(n: int, lo: int, hi: int, seed: int = 1) -> tuple:
         ]
     )
     offsets = np.r_[0, np.cumsum(counts)]
-    return CellSet(offsets, feats, ("layer", "deta", "dphi", "e", "t")), y, m
+    glob = np.column_stack(
+        [rng.uniform(-2.4, 2.4, n), np.add.reduceat(e, offsets[:-1]), rng.random(n) < 0.3]
+    )
+    names = ("layer", "deta", "dphi", "e", "t")
+    return CellSet(offsets, feats, names, glob, ("eta", "e_raw", "converted")), y, m
 
 
 def main() -> None:
     import torch
 
     from decorr_af.decorrelation.penalties import DisCo
+    from decorr_af.models.cell_features import PHYSICS_DESIGN
     from decorr_af.models.device import resolve_device
     from decorr_af.models.graph import GraphClassifier
 
@@ -84,6 +112,10 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--arch", default="deepsets,edgeconv")
     parser.add_argument("--penalties", default="none,disco")
+    parser.add_argument(
+        "--design", default="default", choices=("default", "physics"),
+        help="estimator defaults, or the physics design of the cells_gnn presets",
+    )  # fmt: skip
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     # one epoch at the full λ from the first step is no trained model: only the cost counts
@@ -103,13 +135,17 @@ def main() -> None:
     for arch in args.arch.split(","):
         for pen_name in args.penalties.split(","):
             penalty = DisCo(strength=10.0) if pen_name == "disco" else None
-            clf = GraphClassifier(
-                architecture=arch, epochs=1, batch_size=args.batch_size, device=device,
-                random_state=0, penalty=penalty, penalty_warmup=0.0,
-            )  # fmt: skip
+            design = {} if args.design == "default" else {**PHYSICS_DESIGN, "architecture": arch}
+            clf = GraphClassifier(**{
+                "architecture": arch, "epochs": 1, "batch_size": args.batch_size,
+                "device": device, "random_state": 0, "penalty": penalty,
+                "penalty_warmup": 0.0, **design,
+            })  # fmt: skip
             t0 = time.perf_counter()
             clf.fit(cs[:256], y[:256], protected=m[:256])  # warm-up (allocator, kernels)
-            clf.transform_ = clf.transform_.fit(cs, log_features=("e",))
+            clf.transform_ = clf.transform_.fit(
+                cs, log_features=clf.log_features, columns=clf.cell_features
+            )
             t0 = time.perf_counter()
             store = clf._store(cs, device)
             sync()

@@ -410,3 +410,65 @@ def test_calibration_trains_cells_gnn(cells_sample, tmp_path_factory):
     assert keys
     assert all(np.isfinite(res.metrics[k]) for k in keys if "resolution" in k)
     assert isinstance(res.estimators["cells_gnn"], GraphRegressor)
+
+
+# ------------------------------------------------------------- physics design
+def test_layer_sum_and_attention_pools_match_numpy():
+    from decorr_af.nets_graph import POOLINGS, AttentionPool, PoolInput
+
+    rng = np.random.default_rng(3)
+    counts = np.array([[2, 0, 3], [0, 1, 0]])  # (photon, layer), cells sorted by layer
+    n_cells = int(counts.sum())
+    h = torch.tensor(rng.normal(size=(n_cells, 2)), dtype=torch.float64)
+    lengths = torch.tensor(counts.sum(axis=1))
+    p = PoolInput(h, lengths, torch.tensor(counts.reshape(-1)))
+    out = POOLINGS["layer_sum"](2, 3)(p).numpy()
+    seg = np.repeat(np.arange(counts.size), counts.reshape(-1))
+    expect = np.stack([np.bincount(seg, h[:, j].numpy(), minlength=counts.size) for j in (0, 1)], 1)
+    np.testing.assert_allclose(out, expect.reshape(2, 6))
+    att = AttentionPool(2, 3).double()
+    w = torch.exp(8.0 * (torch.tanh(att.score(h) / 8.0) - 1.0)).detach().numpy()[:, 0]
+    photon = np.repeat([0, 1], counts.sum(axis=1))
+    for i in (0, 1):
+        sel = photon == i
+        ref = (w[sel, None] * h.numpy()[sel]).sum(0) / w[sel].sum()
+        np.testing.assert_allclose(att(p).detach().numpy()[i], ref, rtol=1e-10)
+    mean = POOLINGS["mean"](2, 3)(p).numpy()
+    np.testing.assert_allclose(mean[0], h.numpy()[:5].mean(0))
+
+
+def test_physics_design_features_invariance_and_round_trip(tmp_path):
+    from decorr_af.models.cell_features import PHYSICS_DESIGN
+    from decorr_af.models.graph import CellTransform
+
+    cs = make_cells(200, 41)
+    cs = CellSet(cs.offsets, cs.features, cs.names,
+                 np.column_stack([cs.globals[:, 0], np.full(len(cs), 50.0), np.zeros(len(cs))]),
+                 ("eta", "e_raw", "converted"))  # fmt: skip
+    target = np.add.reduceat(cs.column("e"), cs.offsets[:-1])
+    reg = GraphRegressor(**{**FAST, **PHYSICS_DESIGN, "epochs": 3}, device="cpu", random_state=0)
+    reg.fit(cs, target)
+    cols = reg.transform_.columns
+    assert cols[:5] == tuple(f"layer_{i}" for i in range(5))
+    assert "energy_fraction" in cols
+    assert reg.transform_.global_columns == ("converted", "abs_eta", "log_e_raw")
+    i_frac = cols.index("energy_fraction")
+    assert (reg.transform_.mean[i_frac], reg.transform_.scale[i_frac]) == (0.0, 1.0)
+    pred = reg.predict(cs)
+    # the per-layer sort makes the model independent of the cell order within a photon
+    np.testing.assert_allclose(reg.predict(permute_within(cs, 5)), pred, rtol=1e-4, atol=1e-5)
+    reg.save(tmp_path / "m")
+    np.testing.assert_allclose(load_model(tmp_path / "m").predict(cs), pred, rtol=1e-6)
+    old = {k: v for k, v in reg.transform_.to_dict().items() if "derived" not in k}
+    assert CellTransform.from_dict(old).derived == ()  # states saved before derived features
+
+
+def test_physics_design_errors_name_the_parameter():
+    cs = make_cells(30, 1)
+    with pytest.raises(ConfigError, match="pooling"):
+        GraphRegressor(pooling=("median",), device="cpu").fit(cs, np.ones(30))
+    with pytest.raises(ConfigError, match="global_features"):
+        GraphRegressor(global_features=("log_e_raw",), device="cpu", epochs=1).fit(cs, np.ones(30))
+    no_layer = CellSet(cs.offsets, cs.features[:, 1:], NAMES[1:], cs.globals, cs.global_names)
+    with pytest.raises(ConfigError, match="layer"):
+        GraphRegressor(pooling=("layer_sum",), device="cpu", epochs=1).fit(no_layer, np.ones(30))

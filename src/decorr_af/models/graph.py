@@ -109,7 +109,7 @@ class CellTransform:
     ('e', 'deta', 'log_e')
     >>> t.apply(cs)[0].mean(axis=0).round(6).tolist()
     [0.0, 0.0, 0.0]
-    >>> CellTransform.fit(cs, columns=("e", "energy_fraction")).columns
+    >>> CellTransform.fit(cs, columns=("e", "energy_fraction"), log_features=()).columns
     ('e', 'energy_fraction')
     """
 
@@ -224,7 +224,8 @@ class CellTransform:
             g_all = np.asarray(cells.globals, dtype=np.float64)
 
             def by_name(name: str) -> np.ndarray:
-                return g_all[:, _index(cells.global_names, name, "globals")]
+                where = "globals (parameter 'global_features')"
+                return g_all[:, _index(cells.global_names, name, where)]
 
             glob = np.column_stack(
                 [by_name(g) for g in self.global_names]

@@ -26,6 +26,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+#: trains three regressors on a generated cell sample (about a minute on 2 cores)
+pytestmark = pytest.mark.slow
+
 from decorr_af.columnar.isolation import get_isolation_wp  # noqa: E402
 from decorr_af.data.schema import SHOWER_SHAPES  # noqa: E402
 from decorr_af.models import DecorrelatedRegressor  # noqa: E402

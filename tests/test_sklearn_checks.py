@@ -126,6 +126,7 @@ def graph_expected_failed_checks(estimator):
     return dict.fromkeys((*_NUMPY_X, *own), _WHY)
 
 
+@pytest.mark.slow
 @parametrize_with_checks(GRAPH_ESTIMATORS, expected_failed_checks=graph_expected_failed_checks)
 def test_graph_estimators_sklearn_checks(estimator, check):
     """The checks that need no numpy X pass (clone, params, repr, tags, unfitted errors)."""

@@ -318,20 +318,10 @@ def _fenwick(xs, ys, ws, yrank, nrank, rsy, signed, store):
 @njit(cache=True)
 def _cross_value(x, w, rowsum_x, rowsum_y, pk, qk):
     """``V_xy`` from the Fenwick sums and the row sums (module docstring)."""
-    n = x.shape[0]
     s = 0.0
-    swab = 0.0
-    swa = 0.0
-    swb = 0.0
-    for k in range(n):
+    for k in range(x.shape[0]):  # each sum keeps its ascending order: same values
         s += w[k] * (x[k] * pk[k] - qk[k])
-        ak = rowsum_x[k] / n
-        bk = rowsum_y[k] / n
-        swab += w[k] * ak * bk
-        swa += w[k] * ak
-        swb += w[k] * bk
-    s *= 2.0
-    return s / (n * n) - 2.0 * swab / n + (swa / n) * (swb / n)
+    return _cross_from_sum(s, x, w, rowsum_x, rowsum_y)
 
 
 @njit(cache=True)

@@ -298,13 +298,7 @@ def run(config: Any, *, seed: int, out: Any, decision: _stream.Decision) -> RunR
         idok = cut_based_id(df, DEFAULT_ID_CUTS)
         return df.assign(_target=target, _id=idok, _fit=target & idok)
 
-    keep = 1.0
-    if config.max_events:
-        n_est = decision.n_estimate
-        if n_est is None:
-            n_est = _stream.estimate_rows("mc_files", config.mc_files)
-        if n_est and n_est > config.max_events:
-            keep = config.max_events / n_est
+    keep = decision.keep_fraction("mc_files", config.mc_files, config.max_events)
     with tempfile.TemporaryDirectory(prefix="decorr_af_cstream_") as folder:
         tmp = Path(folder)
         sp = _stream.spill(

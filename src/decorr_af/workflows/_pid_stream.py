@@ -188,13 +188,7 @@ def run(config: Any, *, seed: int, out: Any, decision: _stream.Decision) -> RunR
         df = df[df["pt"].to_numpy() >= config.min_pt]
         return df.assign(abs_eta=np.abs(df["eta"].to_numpy()), iso_excess=wp.excess(df))
 
-    keep = 1.0
-    if config.max_events:
-        n_est = decision.n_estimate
-        if n_est is None:
-            n_est = _stream.estimate_rows("mc_files", config.mc_files)
-        if n_est and n_est > config.max_events:
-            keep = config.max_events / n_est
+    keep = decision.keep_fraction("mc_files", config.mc_files, config.max_events)
     names = [s.name for s in specs]
     with tempfile.TemporaryDirectory(prefix="decorr_af_stream_") as folder:
         tmp = Path(folder)

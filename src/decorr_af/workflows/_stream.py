@@ -94,6 +94,17 @@ class Decision:
         """Plain dict for ``RunResult.info["streaming"]``."""
         return {"streamed": self.streamed, "reason": self.reason, "n_estimate": self.n_estimate}
 
+    def keep_fraction(self, key: str, patterns: Any, max_events: int | None) -> float:
+        """The hashed fraction of rows a run keeps for ``max_events`` (1 without a cap).
+
+        The rows are counted as :func:`estimate_rows` does (the estimate this decision
+        used, when it made one).
+        """
+        if not max_events:
+            return 1.0
+        n_est = self.n_estimate if self.n_estimate is not None else estimate_rows(key, patterns)
+        return max_events / n_est if n_est and n_est > max_events else 1.0
+
 
 def estimate_rows(key: str, patterns: Any) -> int | None:
     """Photon rows of an input spec from file metadata; ``None`` for fileset/spec inputs.

@@ -40,6 +40,11 @@ not met; λ = 5: 4.1 ± 1.7× smaller, 37 ± 14 % kept). Photon ID (seed 1 only,
 Tight fake rejection 0.917, AUC 0.953; cells_gnn dCor 0.105, 0.611, AUC 0.890
 (not met; neither reaches dCor ≤ 0.05 at λ = 10). At seed 0 with 6 700 training
 photons and 20 epochs: baseline 0.0191, shapes 0.0163, plain GNN 0.0169.
+With 3x the training photons (``--events 60000 --max-events 0 --gnn-epochs 20``:
+10 792 / 10 902 training photons, fresh seeds 4 / 5, quiet machine): baseline 0.01883 /
+0.01892, shapes 0.01606 / 0.01595, plain GNN 0.01629 / 0.01622 (1.4 / 1.7 % *worse* than
+the shapes, from 8 % at 3 660 photons), cells_gnn (λ = 20) 0.01807 / 0.01891; data−MC
+shift 4.4× / 6.5× smaller than the plain GNN's, keeping 30 % / 0 % of its gain.
 
 Usage (2 CPU cores; about 15 min per seed and part on an unloaded machine)::
 

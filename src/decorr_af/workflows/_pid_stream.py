@@ -385,18 +385,8 @@ def _evaluate(config: Any, sp: Any, menu: Any, wp: Any, names: list[str], specs:
             dsub[n].update(s[n][lf], f.iso[lf], w[lf])
             if exact is not None:
                 exact[n].append(np.column_stack([s[n][lf], f.iso[lf], w[lf]]))
-    tight_eff = tot["tight_sig"] / tot["sig"] if tot["sig"] > 0 else float("nan")
-    tight_fake = tot["tight_fake"] / tot["fake"] if tot["fake"] > 0 else float("nan")
-    if not tight_fake > 0:
-        raise ConfigError("photon_id: no test fake passes the Tight menu (sample too small)")
-    tight_rej = 1.0 / tight_fake
-    metrics: dict[str, float] = {
-        "tight.eff": tight_eff,
-        "tight.rej": tight_rej,
-        "loose.eff": tot["loose_sig"] / tot["sig"],
-        "loose.rej": 1.0 / max(tot["loose_fake"] / tot["fake"], 1e-300),
-        "loose_prime.fake_frac": tot["lp_fake"] / tot["fake"],
-    }
+    metrics = P._menu_metrics(tot)
+    tight_eff, tight_rej = metrics["tight.eff"], metrics["tight.rej"]
     cutbased = {s.name for s in specs if s.estimator == "cutbased"}
     thr: dict[str, dict[str, float]] = {}
     for n in names:

@@ -322,6 +322,36 @@ def _protected_hist(
     return h
 
 
+def _menu_metrics(tot: dict[str, float]) -> dict[str, float]:
+    """The run-level menu figures from weighted test counts (in memory and streamed).
+
+    ``tot`` holds the weight sums of the test prompt photons (``sig``) and fakes
+    (``fake``) and of those passing Tight (``tight_sig``, ``tight_fake``) and Loose
+    (``loose_sig``, ``loose_fake``), and of the Loose′ fakes (``lp_fake``).
+
+    Examples
+    --------
+    >>> tot = dict(sig=10.0, fake=20.0, tight_sig=8.0, tight_fake=2.0, loose_sig=9.0,
+    ...            loose_fake=10.0, lp_fake=4.0)
+    >>> _menu_metrics(tot)["tight.rej"], _menu_metrics(tot)["loose.eff"]
+    (10.0, 0.9)
+    """
+
+    def frac(num: str, den: str) -> float:
+        return tot[num] / tot[den] if tot[den] > 0 else float("nan")
+
+    tight_fake = frac("tight_fake", "fake")
+    if not tight_fake > 0:
+        raise ConfigError("photon_id: no test fake passes the Tight menu (sample too small)")
+    return {
+        "tight.eff": frac("tight_sig", "sig"),
+        "tight.rej": 1.0 / tight_fake,
+        "loose.eff": frac("loose_sig", "sig"),
+        "loose.rej": 1.0 / max(frac("loose_fake", "fake"), 1e-300),
+        "loose_prime.fake_frac": frac("lp_fake", "fake"),
+    }
+
+
 def _frac(mask: np.ndarray, sel: np.ndarray, w: np.ndarray) -> float:
     den = float(w[sel].sum())
     return float(w[sel & mask].sum()) / den if den > 0 else float("nan")
@@ -430,17 +460,10 @@ def run(
     loose_prime = tight_menu.loose_prime(te, config.loose_prime)
     wp: IsolationWP = get_isolation_wp(config.isolation_wp)
     is_iso, is_noniso = wp.passes(te), wp.non_isolated(te, gap=config.iso_gap)
-    tight_eff, tight_fake = _frac(tight, sig, wt), _frac(tight, fake, wt)
-    if not tight_fake > 0:
-        raise ConfigError("photon_id: no test fake passes the Tight menu (sample too small)")
-    tight_rej = 1.0 / tight_fake
-    metrics: dict[str, float] = {
-        "tight.eff": tight_eff,
-        "tight.rej": tight_rej,
-        "loose.eff": _frac(loose, sig, wt),
-        "loose.rej": 1.0 / max(_frac(loose, fake, wt), 1e-300),
-        "loose_prime.fake_frac": _frac(loose_prime, fake, wt),
-    }
+    sums = {"sig": sig, "fake": fake, "tight_sig": sig & tight, "tight_fake": fake & tight,
+            "loose_sig": sig & loose, "loose_fake": fake & loose, "lp_fake": fake & loose_prime}  # fmt: skip
+    metrics = _menu_metrics({k: float(wt[mask].sum()) for k, mask in sums.items()})
+    tight_eff, tight_rej = metrics["tight.eff"], metrics["tight.rej"]
     arrays: dict[str, np.ndarray] = {
         "label": yt,
         "isolation": iso[test],

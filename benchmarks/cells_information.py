@@ -60,7 +60,7 @@ import time
 
 import numpy as np
 
-LAYER_NAMES = ("presampler", "strips", "middle", "back", "hadronic")
+from decorr_af.data.cells import LAYERS
 
 
 def sample(n: int, seed: int, kind: str = "mc") -> dict[str, np.ndarray]:
@@ -83,10 +83,8 @@ def sample(n: int, seed: int, kind: str = "mc") -> dict[str, np.ndarray]:
     lat = reco.pop("latent")
     cells = photon_cells(lat, rng.uniform(-np.pi, np.pi, n), rng=rng.spawn(1)[0], conditions=cond)
     m, cs = cells.measured, cells.cells
-    owner = np.repeat(np.arange(n), cs.counts)
-    layer = cs.features[:, cs.names.index("layer")].astype(int)
-    window = np.zeros((n, len(LAYER_NAMES)))
-    np.add.at(window, (owner, layer), cs.features[:, cs.names.index("e")])
+    window = np.zeros((n, len(LAYERS)))
+    np.add.at(window, (cs.segment_ids, cs.column("layer").astype(int)), cs.column("e"))
     e_raw = m["e_raw"]
     out = {
         "abseta": np.abs(eta),
@@ -94,7 +92,7 @@ def sample(n: int, seed: int, kind: str = "mc") -> dict[str, np.ndarray]:
         "converted": (reco["conversionType"] > 0).astype(float),
         **{k: m[k] for k in SHOWER_SHAPES},
         **{f"{k}_frac": m[k] / e_raw for k in ("E0", "E1", "E2", "E3")},
-        **{f"window_{name}": window[:, i] / e_raw for i, name in enumerate(LAYER_NAMES)},
+        **{f"window_{name}": window[:, i] / e_raw for i, name in enumerate(LAYERS)},
         "mu": mu,
         "offset_eta": reco["cellEtaOffset"],
         "offset_phi": reco["cellPhiOffset"],
@@ -114,7 +112,7 @@ def input_sets() -> dict[str, list[str]]:
 
     base = ["abseta", "log_e_raw", "converted"]
     layers = [f"{k}_frac" for k in ("E0", "E1", "E2", "E3")]
-    windows = [f"window_{name}" for name in LAYER_NAMES]
+    windows = [f"window_{name}" for name in LAYERS]
     return {
         "baseline": base,
         "shapes": base + list(SHOWER_SHAPES),

@@ -55,6 +55,10 @@ def test_main_prints_every_input_set(bench, capsys):
         bench.main(["--photons", "6000", "--test", "3000", "--seeds", "5", "--threads", "1"]) == 0
     )
     out = capsys.readouterr().out
-    rows = {line.split()[0]: float(line.split()[1]) for line in out.splitlines()[-5:]}
+    lines = {line.split()[0]: line.split() for line in out.splitlines()[-5:]}
+    rows = {name: float(cols[1]) for name, cols in lines.items()}
     assert set(rows) == set(bench.input_sets())
     assert rows["oracle"] < rows["baseline"]
+    # no truth is read from the data sample: the oracle has no data-side figure
+    assert lines["oracle"][-3] == "nan"
+    assert lines["shapes"][-3] != "nan"
